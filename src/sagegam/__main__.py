@@ -1,0 +1,5 @@
+"""``python -m sagegam``: the command line."""
+
+from sagegam.cli import main
+
+main()

@@ -1,0 +1,25 @@
+"""The ``sagegam`` command line: one group, one module of commands per layer.
+
+The CLI is the top of the import graph (cli -> aws / local -> container -> model); each
+command module imports its layer lazily so ``sagegam --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from sagegam import __version__
+from sagegam.cli.model_commands import demo
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sagegam")
+def cli() -> None:
+    """Interpretable GAMs from a CSV file to a SageMaker endpoint, locally or on AWS."""
+
+
+cli.add_command(demo)
+
+
+def main() -> None:
+    cli(prog_name="sagegam")

@@ -1,0 +1,161 @@
+"""Uniform B-spline (P-spline) bases, evaluated for all features at once.
+
+Every feature gets ``n_basis`` B-splines of one ``degree`` on equally spaced knots over its
+training range. On equally spaced knots a B-spline is a translate of one fixed piecewise
+polynomial, so the ``degree + 1`` basis values that are nonzero at ``x`` depend only on the
+position of ``x`` inside its knot interval. That lets us evaluate a whole ``(n, p)`` matrix
+with a handful of vectorised numpy operations, and store only the nonzero values: the dense
+``n x (p * n_basis)`` design is never built.
+
+This module needs numpy only; the serving path imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Extrapolation = Literal["linear", "constant", "error"]
+EXTRAPOLATIONS: tuple[str, ...] = ("linear", "constant", "error")
+
+
+def local_values(frac: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
+    """Values of the ``degree + 1`` uniform B-splines that are nonzero on one interval.
+
+    ``frac`` is the position inside the interval, in [0, 1]; the result has one more axis of
+    length ``degree + 1``. Cox-de Boor's recursion on the integer knots, where
+    ``x - t[s + 1 - j] = frac + j - 1`` and ``t[s + j] - x = j - frac``.
+    """
+    values = [np.ones_like(frac)]
+    for j in range(1, degree + 1):
+        saved = np.zeros_like(frac)
+        nxt = []
+        for r in range(j):
+            right = (r + 1) - frac
+            left = frac + (j - r - 1)
+            temp = values[r] / j
+            nxt.append(saved + right * temp)
+            saved = left * temp
+        nxt.append(saved)
+        values = nxt
+    return np.stack(values, axis=-1)
+
+
+def local_slopes(frac: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
+    """Derivatives, per unit of ``frac``, of the values :func:`local_values` returns.
+
+    On unit-spaced knots ``B'_{i,d} = B_{i,d-1} - B_{i+1,d-1}``.
+    """
+    if degree == 0:
+        return np.zeros((*frac.shape, 1))
+    lower = local_values(frac, degree - 1)
+    pad = np.zeros((*frac.shape, 1))
+    return np.concatenate([pad, lower], axis=-1) - np.concatenate([lower, pad], axis=-1)
+
+
+@dataclass(frozen=True)
+class SplineBasis:
+    """Equally spaced B-spline bases for ``p`` features, one column block per feature.
+
+    ``lower``/``upper`` are the training ranges; ``n_basis[j]`` the basis size of feature
+    ``j`` (0 for a constant feature, which then contributes nothing); ``offsets[j]`` the
+    first column of feature ``j`` in the coefficient vector (column 0 is the intercept).
+    """
+
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    n_basis: NDArray[np.int64]
+    degree: int
+    extrapolation: Extrapolation = "linear"
+
+    @property
+    def n_features(self) -> int:
+        return int(self.lower.shape[0])
+
+    @property
+    def offsets(self) -> NDArray[np.int64]:
+        return 1 + np.concatenate([[0], np.cumsum(self.n_basis)[:-1]]).astype(np.int64)
+
+    @property
+    def n_columns(self) -> int:
+        """Intercept plus every feature's basis functions."""
+        return 1 + int(self.n_basis.sum())
+
+    @property
+    def n_intervals(self) -> NDArray[np.int64]:
+        return np.maximum(self.n_basis - self.degree, 1)
+
+    @property
+    def active(self) -> NDArray[np.bool_]:
+        """Features that have a basis (non-constant in training)."""
+        return self.n_basis > 0
+
+    def evaluate(self, X: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Columns and values of the nonzero basis functions of every row and feature.
+
+        Returns ``columns`` of shape ``(n, p)``, the design column of the first nonzero
+        basis function, and ``values`` of shape ``(n, p, degree + 1)``: row ``i`` of the
+        design has ``values[i, j, r]`` in column ``columns[i, j] + r``. Constant features
+        get column 0 and zero values, so they add nothing.
+        """
+        width = (self.upper - self.lower) / self.n_intervals
+        width = np.where(width > 0, width, 1.0)
+        position = (X - self.lower) / width
+        position = self._handle_outside(X, position)
+        last = (self.n_intervals - 1).astype(np.float64)
+        span = np.clip(np.floor(position), 0.0, last)
+        frac = position - span
+        inside = (frac >= 0.0) & (frac <= 1.0)
+        edge = np.clip(frac, 0.0, 1.0)
+        values = local_values(edge, self.degree)
+        if not inside.all():
+            # Linear extrapolation: continue each term along its tangent at the boundary.
+            beyond = np.where(frac < 0.0, frac, np.maximum(frac - 1.0, 0.0))
+            values = values + beyond[..., None] * local_slopes(edge, self.degree)
+        values = values * self.active[:, None]
+        columns = np.where(self.active, self.offsets + span.astype(np.int64), 0)
+        return columns, values
+
+    def _handle_outside(
+        self, X: NDArray[np.float64], position: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        if self.extrapolation == "linear":
+            return position
+        if self.extrapolation == "constant":
+            return np.clip(position, 0.0, self.n_intervals.astype(np.float64))
+        outside = ((X < self.lower) | (X > self.upper)) & self.active
+        if outside.any():
+            row, col = np.argwhere(outside)[0]
+            raise ValueError(
+                f"Feature {col} of row {row} is {X[row, col]!r}, outside the training range "
+                f"[{self.lower[col]!r}, {self.upper[col]!r}]; this model was fitted with "
+                "extrapolation='error'."
+            )
+        return position
+
+    def dense(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The full design matrix, intercept first. For small data and tests only."""
+        columns, values = self.evaluate(X)
+        design = np.zeros((X.shape[0], self.n_columns))
+        design[:, 0] = 1.0
+        rows = np.arange(X.shape[0])[:, None, None]
+        cols = columns[..., None] + np.arange(self.degree + 1)
+        np.add.at(design, (np.broadcast_to(rows, cols.shape), cols), values)
+        design[:, 0] = 1.0
+        return design
+
+    def block(self, feature: int) -> slice:
+        """The coefficient slice of one feature."""
+        start = int(self.offsets[feature])
+        return slice(start, start + int(self.n_basis[feature]))
+
+
+def difference_penalty(n_basis: int, order: int = 2) -> NDArray[np.float64]:
+    """Eilers and Marx's P-spline penalty ``D'D`` on ``order``-th coefficient differences."""
+    if n_basis <= order:
+        return np.zeros((n_basis, n_basis))
+    D = np.diff(np.eye(n_basis), n=order, axis=0)
+    return D.T @ D

@@ -1,0 +1,280 @@
+"""Penalized IRLS with smoothness chosen by restricted maximum likelihood (REML).
+
+The solver sees a :class:`~sagegam.model.design.Design` only through ``X'WX``, ``X'Wz`` and
+``X beta``, so its cost per iteration is one pass over the data plus linear algebra on a
+``k x k`` matrix (``k`` = total basis size, a few hundred at most).
+
+Smoothness: for each penalized block ``k`` the weight ``lambda_k`` maximizes the Laplace
+approximate REML of the working linear model of the current IRLS step (Wood 2011, "Fast
+stable restricted maximum likelihood ... for semiparametric GLMs"; with the working model
+this is the "performance iteration" of Gu 1992). For a gaussian identity model the first
+step is the final one: one data pass selects every penalty exactly. REML rather than GCV
+because it is less prone to undersmoothing and has fewer local optima (Reiss and Ogden
+2009; Wood 2011), and its gradient is cheap here: the penalties act on disjoint blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import linalg, optimize
+
+from sagegam.model.design import Design
+from sagegam.model.families import Family
+
+Array = NDArray[np.float64]
+LOG_LAMBDA_BOUNDS = (-18.0, 18.0)
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A penalty ``alpha * beta[block]' matrix beta[block]`` on constrained coefficients.
+
+    ``alpha=None`` asks the solver to choose the weight by REML.
+    """
+
+    block: slice
+    matrix: Array
+    alpha: float | None = None
+
+    @property
+    def rank(self) -> int:
+        eigenvalues = np.linalg.eigvalsh(self.matrix)
+        return int(np.sum(eigenvalues > 1e-9 * max(float(eigenvalues.max()), 1e-300)))
+
+
+@dataclass(frozen=True)
+class FitResult:
+    coef: Array  # in the design's columns
+    covariance: Array  # Bayesian posterior covariance of ``coef``, scale included
+    alphas: Array  # one weight per penalty, chosen or given
+    edf: Array  # effective degrees of freedom per penalty block
+    edf_total: float
+    deviance: float
+    null_deviance: float
+    scale: float
+    n_iter: int
+    converged: bool
+
+
+@dataclass
+class _WorkingModel:
+    """``X'WX``, ``X'Wz`` and ``z'Wz`` of one IRLS step, in constrained coordinates."""
+
+    gram: Array
+    rhs: Array
+    zwz: float
+    n_obs: float
+
+
+def penalized_irls(
+    design: Design,
+    y: Array,
+    weights: Array,
+    family: Family,
+    penalties: Sequence[Penalty],
+    constraint: Array | None = None,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-9,
+) -> FitResult:
+    """Minimize ``deviance(beta) + sum_k alpha_k beta' S_k beta`` over ``beta = Z theta``.
+
+    ``constraint`` is ``Z`` (design columns x free coefficients; identity when None); the
+    penalties' blocks index ``theta``.
+    """
+    Z = np.eye(design.n_columns) if constraint is None else constraint
+    selector = _Smoothness(penalties, n_free=Z.shape[1])
+    eta = family.link_fn(family.starting_mu(y))
+    theta = np.zeros(Z.shape[1])
+    previous = np.inf
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        working = _working_model(design, y, weights, family, eta, Z)
+        selector.select(working, family.scale_known)
+        theta_new = selector.solve(working)
+        theta, eta, objective = _step(design, y, weights, family, Z, selector, theta, theta_new)
+        if abs(previous - objective) <= tol * (abs(objective) + tol) or _is_linear(family):
+            converged = True
+            break
+        previous = objective
+    final = _working_model(design, y, weights, family, eta, Z)
+    return _summarize(final, y, weights, family, Z, selector, theta, eta, n_iter, converged)
+
+
+def _is_linear(family: Family) -> bool:
+    return family.link == "identity" and family.name == "gaussian"
+
+
+def _working_model(
+    design: Design, y: Array, weights: Array, family: Family, eta: Array, Z: Array
+) -> _WorkingModel:
+    mu = family.inverse_link(eta)
+    slope = family.dmu_deta(eta)
+    w = weights * slope * slope / family.variance(mu)
+    z = eta + (y - mu) / slope
+    gram, rhs = design.cross_products(w, z)
+    return _WorkingModel(Z.T @ gram @ Z, Z.T @ rhs, float(np.dot(w, z * z)), float(weights.sum()))
+
+
+def _step(
+    design: Design,
+    y: Array,
+    weights: Array,
+    family: Family,
+    Z: Array,
+    selector: _Smoothness,
+    theta_old: Array,
+    theta_new: Array,
+) -> tuple[Array, Array, float]:
+    """Take the IRLS step, halving it while the penalized deviance gets worse."""
+
+    def objective(theta: Array) -> tuple[float, Array]:
+        eta = design.linear_predictor(Z @ theta)
+        mu = family.inverse_link(eta)
+        return family.deviance(y, mu, weights) + selector.penalty_value(theta), eta
+
+    old_value = objective(theta_old)[0] if np.any(theta_old) else np.inf
+    value, eta = objective(theta_new)
+    for _ in range(30):
+        if np.isfinite(value) and value <= old_value * (1 + 1e-12) + 1e-12:
+            break
+        theta_new = 0.5 * (theta_old + theta_new)
+        value, eta = objective(theta_new)
+    return theta_new, eta, value
+
+
+class _Smoothness:
+    """The penalty weights: fixed ones as given, the others chosen by REML."""
+
+    def __init__(self, penalties: Sequence[Penalty], n_free: int) -> None:
+        self.penalties = list(penalties)
+        self.n_free = n_free
+        self.ranks = np.array([p.rank for p in self.penalties], dtype=float)
+        self.free = [i for i, p in enumerate(self.penalties) if p.alpha is None]
+        self.alphas = np.array([0.0 if p.alpha is None else p.alpha for p in self.penalties])
+        self.scales: Array | None = None
+        self.log_lambda = np.zeros(len(self.free))
+
+    def total(self, alphas: Array) -> Array:
+        S = np.zeros((self.n_free, self.n_free))
+        for alpha, penalty in zip(alphas, self.penalties, strict=True):
+            S[penalty.block, penalty.block] += alpha * penalty.matrix
+        return S
+
+    def penalty_value(self, theta: Array) -> float:
+        return float(theta @ self.total(self.alphas) @ theta)
+
+    def solve(self, working: _WorkingModel) -> Array:
+        factor = _cholesky(working.gram + self.total(self.alphas))
+        return linalg.cho_solve(factor, working.rhs)
+
+    def select(self, working: _WorkingModel, scale_known: bool) -> None:
+        if not self.free:
+            return
+        if self.scales is None:
+            # Put every penalty on its data block's scale, so log-lambda 0 is moderate.
+            self.scales = np.array([_relative_scale(working.gram, self.penalties[i]) for i in self.free])
+        result = optimize.minimize(
+            self._reml,
+            self.log_lambda,
+            args=(working, scale_known),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[LOG_LAMBDA_BOUNDS] * len(self.free),
+            options={"ftol": 1e-12, "gtol": 1e-8, "maxiter": 200},
+        )
+        self.log_lambda = result.x
+        self.alphas[self.free] = self.scales * np.exp(result.x)
+
+    def _reml(
+        self, log_lambda: Array, working: _WorkingModel, scale_known: bool
+    ) -> tuple[float, Array]:
+        """The negative REML criterion and its gradient in ``log_lambda``."""
+        assert self.scales is not None
+        alphas = self.alphas.copy()
+        alphas[self.free] = self.scales * np.exp(log_lambda)
+        try:
+            factor = _cholesky(working.gram + self.total(alphas), jitter=False)
+        except np.linalg.LinAlgError:
+            return 1e300, np.zeros_like(log_lambda)
+        theta = linalg.cho_solve(factor, working.rhs)
+        inverse = linalg.cho_solve(factor, np.eye(self.n_free))
+        penalized_rss = max(working.zwz - float(theta @ working.rhs), 1e-300)
+        free_rank = float(np.sum(self.ranks[alphas > 0]))
+        dof = max(working.n_obs - (self.n_free - free_rank), 1.0)
+        scale = 1.0 if scale_known else penalized_rss / dof
+        log_det_A = 2.0 * float(np.sum(np.log(np.diag(factor[0]))))
+        log_det_S = float(np.sum(self.ranks[self.free] * np.log(alphas[self.free])))
+        fit_term = penalized_rss if scale_known else dof * np.log(penalized_rss)
+        value = 0.5 * (fit_term + log_det_A - log_det_S)
+        gradient = np.empty_like(log_lambda)
+        for g, i in enumerate(self.free):
+            block, S = self.penalties[i].block, self.penalties[i].matrix
+            beta_S_beta = float(theta[block] @ S @ theta[block])
+            trace = float(np.sum(inverse[block, block] * S))
+            gradient[g] = 0.5 * alphas[i] * (beta_S_beta / scale + trace) - 0.5 * self.ranks[i]
+        return value, gradient
+
+
+def _relative_scale(gram: Array, penalty: Penalty) -> float:
+    data = float(np.linalg.norm(gram[penalty.block, penalty.block]))
+    size = float(np.linalg.norm(penalty.matrix))
+    return data / size if data > 0 and size > 0 else 1.0
+
+
+def _cholesky(matrix: Array, jitter: bool = True) -> tuple[Array, bool]:
+    """Cholesky factor; with ``jitter``, a tiny ridge rescues a semi-definite matrix."""
+    try:
+        return linalg.cho_factor(matrix, lower=False, check_finite=False)
+    except linalg.LinAlgError:
+        if not jitter:
+            raise np.linalg.LinAlgError("not positive definite") from None
+    ridge = 1e-10 * max(float(np.max(np.abs(np.diag(matrix)))), 1e-300)
+    for _ in range(12):
+        try:
+            return linalg.cho_factor(matrix + ridge * np.eye(len(matrix)), lower=False)
+        except linalg.LinAlgError:
+            ridge *= 10.0
+    raise np.linalg.LinAlgError("The penalized normal equations are singular.")
+
+
+def _summarize(
+    working: _WorkingModel,
+    y: Array,
+    weights: Array,
+    family: Family,
+    Z: Array,
+    selector: _Smoothness,
+    theta: Array,
+    eta: Array,
+    n_iter: int,
+    converged: bool,
+) -> FitResult:
+    factor = _cholesky(working.gram + selector.total(selector.alphas))
+    inverse = linalg.cho_solve(factor, np.eye(selector.n_free))
+    influence = np.einsum("ij,ji->i", inverse, working.gram)
+    edf_total = float(influence.sum())
+    mu = family.inverse_link(eta)
+    deviance = family.deviance(y, mu, weights)
+    null_mu = np.full_like(y, np.average(y, weights=weights))
+    scale = 1.0
+    if not family.scale_known:
+        pearson = float(np.dot(weights, (y - mu) ** 2 / family.variance(mu)))
+        scale = pearson / max(float(weights.sum()) - edf_total, 1.0)
+    return FitResult(
+        coef=Z @ theta,
+        covariance=Z @ (inverse * scale) @ Z.T,
+        alphas=selector.alphas.copy(),
+        edf=np.array([float(influence[p.block].sum()) for p in selector.penalties]),
+        edf_total=edf_total,
+        deviance=deviance,
+        null_deviance=family.deviance(y, null_mu, weights),
+        scale=scale,
+        n_iter=n_iter,
+        converged=converged,
+    )
