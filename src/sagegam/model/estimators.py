@@ -26,7 +26,7 @@ from sagegam.model.design import SplineDesign
 from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
 from sagegam.model.interpret import summary_text
 from sagegam.model.predictor import GAMPredictor, PartialDependence
-from sagegam.model.solver import FitResult, Penalty, penalized_irls
+from sagegam.model.solver import FitResult, Penalty, WarmStart, penalized_irls
 
 Array = NDArray[np.float64]
 AlphaSetting = str | float | None
@@ -82,8 +82,10 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
             Penalty(blocks[j], _constrained_penalty(fit_basis, constraint, blocks[j], j), alphas[j])
             for j in np.flatnonzero(fit_basis.active)
         ]
+        start = _subsample_start(design, y, weights, family, penalties, constraint,
+                                 self.max_iter, self.tol)
         result = penalized_irls(design, y, weights, family, penalties, constraint,
-                                max_iter=self.max_iter, tol=self.tol)
+                                max_iter=self.max_iter, tol=self.tol, start=start)
         if not result.converged:
             warnings.warn(
                 f"Penalized IRLS did not converge in max_iter={self.max_iter} iterations; "
@@ -295,6 +297,28 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+SUBSAMPLE_ROWS = 100_000
+
+
+def _subsample_start(design: SplineDesign, y: Array, weights: Array, family: Family,
+                     penalties: list[Penalty], constraint: Array, max_iter: int,
+                     tol: float) -> WarmStart | None:
+    """For a large non-gaussian fit, iterate first on a random subsample.
+
+    IRLS from a cold start needs ~8 passes over the data; from the subsample's solution
+    (coefficients and relative smoothing parameters) two or three finish the job. A
+    gaussian identity model needs one pass anyway.
+    """
+    if family.link == "identity" or design.n_rows <= 2 * SUBSAMPLE_ROWS:
+        return None
+    rows = np.random.default_rng(0).choice(design.n_rows, SUBSAMPLE_ROWS, replace=False)
+    rows.sort()
+    sample = SplineDesign(design.basis, design.X[rows])
+    result = penalized_irls(sample, y[rows], weights[rows], family, penalties, constraint,
+                            max_iter=max_iter, tol=max(tol, 1e-6))
+    return result.warm_start
 
 
 def _one_alpha(value: Any) -> float | None:

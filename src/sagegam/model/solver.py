@@ -49,6 +49,7 @@ class Penalty:
 @dataclass(frozen=True)
 class FitResult:
     coef: Array  # in the design's columns
+    warm_start: WarmStart  # to resume from this fit
     covariance: Array  # Bayesian posterior covariance of ``coef``, scale included
     alphas: Array  # one weight per penalty, chosen or given
     edf: Array  # effective degrees of freedom per penalty block
@@ -80,16 +81,23 @@ def penalized_irls(
     *,
     max_iter: int = 100,
     tol: float = 1e-9,
+    start: WarmStart | None = None,
 ) -> FitResult:
     """Minimize ``deviance(beta) + sum_k alpha_k beta' S_k beta`` over ``beta = Z theta``.
 
     ``constraint`` is ``Z`` (design columns x free coefficients; identity when None); the
-    penalties' blocks index ``theta``.
+    penalties' blocks index ``theta``. ``start`` resumes from an earlier fit (for example
+    one on a subsample), which saves most of the passes over a large data set.
     """
     Z = np.eye(design.n_columns) if constraint is None else constraint
     selector = _Smoothness(penalties, n_free=Z.shape[1])
-    eta = family.link_fn(family.starting_mu(y))
-    theta = np.zeros(Z.shape[1])
+    if start is None:
+        eta = family.link_fn(family.starting_mu(y))
+        theta = np.zeros(Z.shape[1])
+    else:
+        theta = start.theta
+        eta = design.linear_predictor(Z @ theta)
+        selector.resume(start)
     previous = np.inf
     converged = False
     n_iter = 0
@@ -102,8 +110,21 @@ def penalized_irls(
             converged = True
             break
         previous = objective
-    final = _working_model(design, y, weights, family, eta, Z)
-    return _summarize(final, y, weights, family, Z, selector, theta, eta, n_iter, converged)
+    # The last step's working model serves for the covariance and the edf: at convergence
+    # its weights are those of the solution (as in mgcv), and another pass would cost a Gram.
+    return _summarize(working, y, weights, family, Z, selector, theta, eta, n_iter, converged)
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """Where an earlier fit ended: free coefficients and log smoothing parameters.
+
+    The log-lambdas are relative to each block's data scale, which is recomputed from the
+    new data, so a fit on a subsample transfers to the full data set.
+    """
+
+    theta: Array
+    log_lambda: Array
 
 
 def _is_linear(family: Family) -> bool:
@@ -159,6 +180,9 @@ class _Smoothness:
         self.alphas = np.array([0.0 if p.alpha is None else p.alpha for p in self.penalties])
         self.scales: Array | None = None
         self.log_lambda = np.zeros(len(self.free))
+
+    def resume(self, start: WarmStart) -> None:
+        self.log_lambda = start.log_lambda.copy()
 
     def total(self, alphas: Array) -> Array:
         S = np.zeros((self.n_free, self.n_free))
@@ -277,4 +301,5 @@ def _summarize(
         scale=scale,
         n_iter=n_iter,
         converged=converged,
+        warm_start=WarmStart(theta, selector.log_lambda.copy()),
     )
