@@ -71,6 +71,20 @@ def local_slopes(frac: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
     return np.concatenate([pad, lower], axis=-1) - np.concatenate([lower, pad], axis=-1)
 
 
+class OutsideRangeError(ValueError):
+    """A value beyond a feature's training range, for a model that refuses to extrapolate."""
+
+    def __init__(self, row: int, feature: int, value: float, lower: float, upper: float,
+                 name: str | None = None) -> None:
+        self.row, self.feature, self.value = row, feature, value
+        self.lower, self.upper = lower, upper
+        label = f"Feature {feature}" + (f" ({name})" if name else "")
+        super().__init__(
+            f"{label} of row {row} is {value!r}, outside the training range "
+            f"[{lower!r}, {upper!r}]; this model was fitted with extrapolation='error'."
+        )
+
+
 @dataclass(frozen=True)
 class SplineBasis:
     """Equally spaced B-spline bases for ``p`` features, one column block per feature.
@@ -145,14 +159,11 @@ class SplineBasis:
             return position
         if self.extrapolation == "constant":
             return np.clip(position, 0.0, self.n_intervals.astype(np.float64))
-        outside = ((X < self.lower) | (X > self.upper)) & self.active
+        outside = ((self.lower > X) | (self.upper < X)) & self.active
         if outside.any():
-            row, col = np.argwhere(outside)[0]
-            raise ValueError(
-                f"Feature {col} of row {row} is {X[row, col]!r}, outside the training range "
-                f"[{self.lower[col]!r}, {self.upper[col]!r}]; this model was fitted with "
-                "extrapolation='error'."
-            )
+            row, col = (int(i) for i in np.argwhere(outside)[0])
+            raise OutsideRangeError(row, col, float(X[row, col]), float(self.lower[col]),
+                                    float(self.upper[col]))
         return position
 
     def dense(self, X: NDArray[np.float64]) -> NDArray[np.float64]:

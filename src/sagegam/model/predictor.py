@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.basis import SplineBasis
+from sagegam.model.basis import OutsideRangeError, SplineBasis
 from sagegam.model.families import Family
 
 Array = NDArray[np.float64]
@@ -84,7 +84,13 @@ class GAMPredictor:
         # Chunks keep the temporaries in cache: one pass over 1M rows is ~10x faster so.
         for start in range(0, array.shape[0], CHUNK_ROWS):
             rows = slice(start, start + CHUNK_ROWS)
-            columns, values = self.basis.evaluate(array[rows])
+            try:
+                columns, values = self.basis.evaluate(array[rows])
+            except OutsideRangeError as error:
+                # Say which row of the whole input, and the feature's name.
+                raise OutsideRangeError(
+                    error.row + start, error.feature, error.value, error.lower, error.upper,
+                    self.feature_names[error.feature]) from None
             gathered = self.coef[columns[..., None] + offsets]
             out[rows] = np.einsum("ijk,ijk->ij", gathered, values)
         return out
