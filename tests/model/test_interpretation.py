@@ -72,3 +72,10 @@ def test_plot_writes_one_panel_per_feature(fitted, tmp_path):
 def test_unknown_feature_names_the_known_ones(fitted):
     with pytest.raises(KeyError, match="wave"):
         fitted[0].partial_dependence("nope")
+
+
+def test_plot_with_data_shows_partial_residuals_of_at_most_max_points(fitted, tmp_path):
+    model, X, y = fitted
+    figure = model.plot(path=tmp_path / "terms.png", X=X, y=y, max_points=500)
+    offsets = figure.axes[0].collections[0].get_offsets()
+    assert len(offsets) == 500

@@ -34,7 +34,7 @@ def demo(output: Path) -> None:
                f"(reference at df=20: 0.9967 / 0.9972)")
     save(model, output / "model")
     (output / "summary.txt").write_text(model.summary() + "\n", encoding="utf-8")
-    plot_terms(model.predictor_, path=output / "partial-effects.png",
-               title="Gauss3: fitted term with 95% band")
+    plot_terms(model.predictor_, path=output / "partial-effects.png", X=X_train, y=y_train,
+               title="Gauss3: fitted term, 95% band and partial residuals")
     click.echo(f"wrote {output / 'model'}, {output / 'summary.txt'}, "
                f"{output / 'partial-effects.png'}")
