@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from sagegam import __version__
+from sagegam.cli.container_commands import train
 from sagegam.cli.model_commands import demo
 
 
@@ -19,6 +20,7 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(train)
 
 
 def main() -> None:
