@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from sagegam import __version__
-from sagegam.cli.container_commands import train
+from sagegam.cli.container_commands import serve, train
 from sagegam.cli.model_commands import demo
 
 
@@ -21,6 +21,7 @@ def cli() -> None:
 
 cli.add_command(demo)
 cli.add_command(train)
+cli.add_command(serve)
 
 
 def main() -> None:

@@ -25,3 +25,30 @@ def train(base_dir: str | None) -> None:
     from sagegam.container.training import main
 
     sys.exit(main(["--base-dir", base_dir] if base_dir else []))
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--model-dir", type=click.Path(file_okay=False), default=None,
+              help="Artifact directory; $SAGEGAM_MODEL_DIR, else /opt/ml/model.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=None,
+              help="Port; $SAGEMAKER_BIND_TO_PORT, else 8080.")
+@click.option("--workers", type=int, default=None,
+              help="Worker processes; $SAGEMAKER_MODEL_SERVER_WORKERS, else the CPU count.")
+def serve(model_dir: str | None, host: str, port: int | None, workers: int | None) -> None:
+    """Serve a model over SageMaker's hosting contract (what `docker run IMAGE serve` does).
+
+    GET /ping, POST /invocations (npy, CSV, JSON, JSON Lines in and out) and
+    GET /execution-parameters, under uvicorn. SIGTERM drains in-flight requests.
+
+    \b
+    Example:
+      sagegam serve --model-dir sagegam-demo/model --port 8080
+    """
+    from sagegam.container.serving.server import main
+
+    argv = ["--host", host]
+    argv += ["--model-dir", model_dir] if model_dir else []
+    argv += ["--port", str(port)] if port is not None else []
+    argv += ["--workers", str(workers)] if workers is not None else []
+    sys.exit(main(argv))
