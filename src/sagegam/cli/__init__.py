@@ -10,6 +10,7 @@ import click
 
 from sagegam import __version__
 from sagegam.cli.container_commands import serve, train
+from sagegam.cli.image_commands import image
 from sagegam.cli.model_commands import demo
 
 
@@ -22,6 +23,7 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(train)
 cli.add_command(serve)
+cli.add_command(image)
 
 
 def main() -> None:
