@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import tarfile
 import time
@@ -19,28 +18,9 @@ import pytest
 
 from sagegam import load
 from sagegam.datasets import gauss3_split
-from sagegam.local.engines import EngineError, find_engine
-from sagegam.local.image import build_image
 from tests.serving.conftest import free_port
 
 pytestmark = pytest.mark.container
-TAG = "sagegam:ci-test"
-
-
-@pytest.fixture(scope="module")
-def engine() -> str:
-    try:
-        return find_engine(os.environ.get("SAGEGAM_TEST_ENGINE"))
-    except EngineError as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide a container engine: {error}")
-        pytest.skip(str(error))
-
-
-@pytest.fixture(scope="module")
-def image(engine: str) -> str:
-    base = os.environ.get("SAGEGAM_TEST_BASE_IMAGE")
-    return build_image(TAG, base_image=base, offline=True, engine=engine, log=lambda _: None)
 
 
 def _job(base: Path, hyperparameters: dict, files: dict[str, str]) -> Path:

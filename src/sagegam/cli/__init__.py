@@ -11,7 +11,8 @@ import click
 from sagegam import __version__
 from sagegam.cli.container_commands import serve, train
 from sagegam.cli.image_commands import image
-from sagegam.cli.model_commands import demo
+from sagegam.cli.local_commands import local
+from sagegam.cli.model_commands import datasets, demo, fit, plot
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -21,6 +22,10 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(fit)
+cli.add_command(plot)
+cli.add_command(datasets)
+cli.add_command(local)
 cli.add_command(train)
 cli.add_command(serve)
 cli.add_command(image)
