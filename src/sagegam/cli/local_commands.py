@@ -102,7 +102,12 @@ def train(name: str, train_data: Path, validation: Path | None, hyperparameter: 
 @local.command()
 @click.argument("name")
 def describe(name: str) -> None:
-    """Print training job NAME as SageMaker's DescribeTrainingJob would (JSON)."""
+    """Print training job NAME as SageMaker's DescribeTrainingJob would (JSON).
+
+    \b
+    Example:
+      sagegam local describe gauss3
+    """
     from sagegam.local.state import LocalError
     from sagegam.local.training import describe as describe_job
 
@@ -178,7 +183,12 @@ def invoke(name: str, body: Any, content_type: str, accept: str | None, explain:
 @local.command()
 @json_option
 def endpoints(as_json: bool) -> None:
-    """List local endpoints and whether they answer /ping."""
+    """List local endpoints and whether they answer /ping.
+
+    \b
+    Example:
+      sagegam local endpoints --json
+    """
     from sagegam.local.endpoints import list_endpoints
 
     records = list_endpoints()
@@ -190,7 +200,12 @@ def endpoints(as_json: bool) -> None:
 @local.command()
 @click.argument("name")
 def delete(name: str) -> None:
-    """Stop endpoint NAME (SIGTERM, drained) and remove it."""
+    """Stop endpoint NAME (SIGTERM, drained) and remove it.
+
+    \b
+    Example:
+      sagegam local delete gauss3
+    """
     from sagegam.local.endpoints import delete as stop
     from sagegam.local.state import LocalError
 
