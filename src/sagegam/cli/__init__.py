@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from sagegam import __version__
+from sagegam.cli.aws_commands import aws
 from sagegam.cli.container_commands import serve, train
 from sagegam.cli.image_commands import image
 from sagegam.cli.local_commands import local
@@ -29,6 +30,7 @@ cli.add_command(local)
 cli.add_command(train)
 cli.add_command(serve)
 cli.add_command(image)
+cli.add_command(aws)
 
 
 def main() -> None:
