@@ -28,6 +28,7 @@ from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
 from sagegam.model.interpret import summary_text
 from sagegam.model.predictor import GAMPredictor, PartialDependence
 from sagegam.model.solver import FitResult, Penalty, WarmStart, penalized_irls
+from sagegam.model.threads import quiet_numpy_blas
 
 Array = NDArray[np.float64]
 AlphaSetting = str | float | None
@@ -87,7 +88,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
             _penalties(fit_basis, constraint, blocks, alphas, adaptive=True),
             [_pieces(fit_basis, j) for j in _free_features(fit_basis, alphas)],
             self.adaptive, constraint, family, self.max_iter, self.tol)
-        result, adaptive = structures.fit(design, y, weights)
+        with quiet_numpy_blas():
+            result, adaptive = structures.fit(design, y, weights)
         if not result.converged:
             warnings.warn(
                 f"Penalized IRLS did not converge in max_iter={self.max_iter} iterations; "
