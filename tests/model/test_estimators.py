@@ -59,7 +59,9 @@ def test_sample_weights_equal_repeated_rows():
     repeated = np.repeat(np.arange(300), weights)
     a = GAMRegressor().fit(X, y, sample_weight=weights)
     b = GAMRegressor().fit(X[repeated], y[repeated])
-    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-7, atol=1e-8)
+    # They agree to the smoothing-parameter optimizer's precision, not to rounding: the
+    # restricted likelihood is nearly flat where a term approaches a straight line.
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-5, atol=1e-6)
 
 
 def test_feature_names_are_kept_from_pandas():

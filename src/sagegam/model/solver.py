@@ -254,15 +254,11 @@ class _Smoothness:
             jac=True,
             method="L-BFGS-B",
             bounds=[LOG_LAMBDA_BOUNDS] * len(self.free),
-            # Loose enough to stop early: the result is snapped to a 1e-3 grid below.
-            options={"ftol": 1e-10, "gtol": 1e-5, "maxiter": 200},
+            # Tight, so that equivalent data (weights or repeated rows) agree closely.
+            options={"ftol": 1e-12, "gtol": 1e-8, "maxiter": 500},
         )
-        # The criterion is often flat near its optimum, where rounding noise in the data
-        # (weights versus repeated rows, row order) moves the optimizer's stopping point.
-        # Snapping log-lambda to a 1e-3 grid (0.1% in lambda, far below what the data can
-        # tell apart) makes equivalent data give the same model.
-        x = np.round(result.x, 3)
-        value = self._reml(x, working, scale_known)[0]
+        x = result.x
+        value = float(result.fun)
         self.log_lambda = x
         self.alphas[self.free] = self.scales * np.exp(x)
         self.criterion = value
