@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -160,3 +162,12 @@ def test_client_errors_over_http_are_4xx_with_json_and_the_worker_lives(server):
                                headers={"Content-Type": "text/csv"}).json()["message"]
         assert "row 2" in bad_cell and "column 2" in bad_cell
         assert client.get("/ping").status_code == 200
+
+
+def test_the_serving_path_imports_numpy_but_not_scikit_learn_scipy_or_pandas(regressor_dir):
+    script = ("import sys; import sagegam.cli; from sagegam.container.serving import app; "
+              "app.InferenceApp(sys.argv[1]).load(); "
+              "print(sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", script, str(regressor_dir)],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
