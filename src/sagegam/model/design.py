@@ -11,6 +11,7 @@ chunk and the arithmetic is the Gram's own. :class:`DenseDesign` wraps an explic
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,9 +20,11 @@ from numpy.typing import NDArray
 from scipy.linalg.blas import dsyrk
 
 from sagegam.model.basis import SplineBasis
+from sagegam.model.threads import threaded_blas
 
 Array = NDArray[np.float64]
 CHUNK_ROWS = 8_192  # a dense chunk of ~200 columns stays in cache
+THREADED_ROWS = 100_000  # below this a Gram pass is too short for BLAS threads to pay
 
 
 class Design(Protocol):
@@ -125,6 +128,10 @@ class SplineDesign:
         # z rides along as one more column, so a single dsyrk per chunk yields X'WX and
         # X'Wz together. Mixing in numpy's own BLAS here would make its idle threads spin
         # against scipy's on two cores and triple the time.
+        with threaded_blas() if self.n_rows >= THREADED_ROWS else nullcontext():
+            return self._cross_products(weights, z)
+
+    def _cross_products(self, weights: Array, z: Array) -> tuple[Array, Array]:
         k = self.n_columns
         gram = np.zeros((k + 1, k + 1), order="F")
         buffer = np.empty((min(self.chunk_rows, self.n_rows), k + 1))

@@ -28,7 +28,7 @@ from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
 from sagegam.model.interpret import summary_text
 from sagegam.model.predictor import GAMPredictor, PartialDependence
 from sagegam.model.solver import FitResult, Penalty, WarmStart, penalized_irls
-from sagegam.model.threads import quiet_numpy_blas
+from sagegam.model.threads import single_threaded_blas
 
 Array = NDArray[np.float64]
 AlphaSetting = str | float | None
@@ -88,7 +88,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
             _penalties(fit_basis, constraint, blocks, alphas, adaptive=True),
             [_pieces(fit_basis, j) for j in _free_features(fit_basis, alphas)],
             self.adaptive, constraint, family, self.max_iter, self.tol)
-        with quiet_numpy_blas():
+        with single_threaded_blas():
             result, adaptive = structures.fit(design, y, weights)
         if not result.converged:
             warnings.warn(
