@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from sagegam import __version__
+from sagegam.cli.aws_commands import aws
 from sagegam.cli.model_commands import demo
 
 
@@ -19,6 +20,7 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(aws)
 
 
 def main() -> None:
