@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import urllib.parse
 from collections.abc import Iterator
@@ -86,15 +87,26 @@ _CREDENTIAL_CODES = {
 }
 
 
+def _xml_field(text: str, tag: str) -> str | None:
+    match = re.search(rf"<{tag}>(.*?)</{tag}>", text, re.DOTALL)
+    return match.group(1).strip() if match else None
+
+
 def explain(error: Exception) -> str:
     """One line for a botocore ClientError: the API's own code and message plus a remedy."""
     response = getattr(error, "response", None) or {}
     details = response.get("Error", {})
     code = str(details.get("Code", type(error).__name__))
-    message = str(details.get("Message", error)).strip().splitlines()[0] if details else str(error)
+    message = str(details.get("Message", error)).strip()
+    # Some front ends (proxies, emulators) answer a JSON API with an XML error body that
+    # botocore cannot parse; recover the real code and message from it.
+    code = _xml_field(message, "Code") or code
+    message = _xml_field(message, "Message") or message
+    message = message.splitlines()[0] if message else ""
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     operation = getattr(error, "operation_name", "the AWS call")
     line = f"{operation} failed: {code}: {message}"
-    if code in _PERMISSION_CODES:
+    if code in _PERMISSION_CODES or (status == 403 and code not in _CREDENTIAL_CODES):
         return line + (
             " Remedy: grant this identity the action named above (e.g. attach "
             "AmazonSageMakerFullAccess, AmazonEC2ContainerRegistryPowerUser, S3 access)."
