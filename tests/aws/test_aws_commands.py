@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import re
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -143,6 +144,31 @@ def test_train_uploads_data_and_creates_the_job_it_describes(
     assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{bucket}/gam-1/output"
     assert "training job gam-1 created" in result.stderr.decode()
     assert "gam-1: Completed" in result.stderr.decode()
+
+
+def test_train_follows_the_jobs_cloudwatch_log(run_cli, aws_env, client, role_arn, tmp_path):
+    # moto writes no training logs itself; the stream a real job would have is created here.
+    logs = client("logs")
+    group = "/aws/sagemaker/TrainingJobs"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="gam-log/algo-1-1700000000")
+    now = int(time.time() * 1000)  # CloudWatch rejects events older than 14 days
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="gam-log/algo-1-1700000000",
+        logEvents=[
+            {"timestamp": now, "message": "fitting 250 rows"},
+            {"timestamp": now + 1, "message": "metric: train_r2=0.9967;"},
+        ],
+    )
+    result = run_cli(
+        aws_env, "train", "--image", IMAGE, "--role", role_arn,
+        "--train", str(_csv(tmp_path)), "--job-name", "gam-log", "--poll", "0.1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    stderr = result.stderr.decode().splitlines()
+    assert stderr.count("metric: train_r2=0.9967;") == 1  # followed, never repeated
+    assert stderr.index("fitting 250 rows") < stderr.index("metric: train_r2=0.9967;")
 
 
 def test_train_takes_s3_uris_without_uploading(run_cli, aws_env, client, role_arn):

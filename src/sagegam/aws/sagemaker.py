@@ -166,24 +166,39 @@ def wait(
         time.sleep(poll)
 
 
-def training_log(aws: Aws, job_name: str) -> list[str]:
-    """The job's CloudWatch log lines so far (empty if no stream exists yet)."""
-    logs = aws.client("logs")
-    group = "/aws/sagemaker/TrainingJobs"
-    from botocore.exceptions import ClientError
+class LogFollower:
+    """New CloudWatch lines of a training job's streams on each call (like `aws logs tail`)."""
 
-    lines: list[str] = []
-    try:
-        streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=job_name)
-        for stream in streams.get("logStreams", []):
-            events = logs.get_log_events(
-                logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
-            )
-            lines.extend(str(e["message"]) for e in events.get("events", []))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-            raise PreflightError(str(error)) from error
-    return lines
+    GROUP = "/aws/sagemaker/TrainingJobs"
+
+    def __init__(self, aws: Aws, job_name: str) -> None:
+        self._logs = aws.client("logs")
+        self._prefix = f"{job_name}/"
+        self._tokens: dict[str, str] = {}
+
+    def new_lines(self) -> list[str]:
+        from botocore.exceptions import ClientError
+
+        lines: list[str] = []
+        try:
+            streams = self._logs.describe_log_streams(
+                logGroupName=self.GROUP, logStreamNamePrefix=self._prefix
+            ).get("logStreams", [])
+            for stream in streams:
+                name = str(stream["logStreamName"])
+                kwargs: dict[str, Any] = {"startFromHead": True}
+                if name in self._tokens:
+                    kwargs["nextToken"] = self._tokens[name]
+                page = self._logs.get_log_events(
+                    logGroupName=self.GROUP, logStreamName=name, **kwargs
+                )
+                lines.extend(str(event["message"]) for event in page.get("events", []))
+                self._tokens[name] = str(page["nextForwardToken"])
+        except ClientError as error:
+            # The group and streams appear only once the instances start; not an error.
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise PreflightError(explain(error)) from error
+        return lines
 
 
 def wait_training(
@@ -192,16 +207,23 @@ def wait_training(
     timeout: float = 86400,
     poll: float = 15,
     on_status: Callable[[str], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
+    """Follow a training job's status and log until it ends; raise unless Completed."""
     sm = aws.client("sagemaker")
-    state = wait(
-        lambda: sm.describe_training_job(TrainingJobName=job_name),
-        "TrainingJobStatus",
-        TERMINAL_TRAINING,
-        timeout,
-        poll,
-        on_status,
-    )
+    follower = LogFollower(aws, job_name)
+
+    def describe() -> dict[str, Any]:
+        state: dict[str, Any] = sm.describe_training_job(TrainingJobName=job_name)
+        if on_log is not None:
+            for line in follower.new_lines():
+                on_log(line)
+        return state
+
+    state = wait(describe, "TrainingJobStatus", TERMINAL_TRAINING, timeout, poll, on_status)
+    if on_log is not None:  # lines flushed after the final status
+        for line in follower.new_lines():
+            on_log(line)
     if state["TrainingJobStatus"] != "Completed":
         reason = state.get("FailureReason", "no reason given")
         raise PreflightError(f"training job {job_name} {state['TrainingJobStatus']}: {reason}")

@@ -155,9 +155,13 @@ def train(
         if not wait:
             click.echo(name)
             return
-        state = sm.wait_training(session, name, poll=poll, on_status=_status(name))
-        for line in sm.training_log(session, name):
-            click.echo(line, err=True)
+        state = sm.wait_training(
+            session,
+            name,
+            poll=poll,
+            on_status=_status(name),
+            on_log=lambda line: click.echo(line, err=True),
+        )
     click.echo(state["ModelArtifacts"]["S3ModelArtifacts"])
 
 
