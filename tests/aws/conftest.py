@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-
-boto3 = pytest.importorskip("boto3", reason="the aws extra is part of .[dev]")
 
 REGION = "us-east-1"
 SRC = str(Path(__file__).resolve().parents[2] / "src")
