@@ -10,7 +10,10 @@ import click
 
 from sagegam import __version__
 from sagegam.cli.aws_commands import aws
-from sagegam.cli.model_commands import demo
+from sagegam.cli.container_commands import serve, train
+from sagegam.cli.image_commands import image
+from sagegam.cli.local_commands import local
+from sagegam.cli.model_commands import datasets, demo, fit, plot
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -20,6 +23,13 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(fit)
+cli.add_command(plot)
+cli.add_command(datasets)
+cli.add_command(local)
+cli.add_command(train)
+cli.add_command(serve)
+cli.add_command(image)
 cli.add_command(aws)
 
 

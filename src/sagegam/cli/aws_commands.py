@@ -60,7 +60,12 @@ def push(
     engine: str | None,
     dry_run: bool,
 ) -> None:
-    """Create the ECR repository if needed, log in, tag and push the image."""
+    """Create the ECR repository if needed, log in, tag and push the image.
+
+    \b
+    Example:
+      sagegam aws push --image sagegam:latest --engine podman
+    """
     from sagegam.aws import ecr
     from sagegam.aws.session import container_engine
 
@@ -120,7 +125,12 @@ def train(
     wait: bool,
     poll: float,
 ) -> None:
-    """Upload data, start a training job, follow it and print the model artifact URI."""
+    """Upload data, start a training job, follow it and print the model artifact URI.
+
+    \b
+    Example:
+      sagegam aws train --image $IMAGE --role $ROLE_ARN --train data/train.csv -H df=20
+    """
     from sagegam.aws import sagemaker as sm
     from sagegam.aws.session import check_role
 
@@ -186,7 +196,12 @@ def deploy(
     timeout: float,
     poll: float,
 ) -> None:
-    """Create model, endpoint config and endpoint; wait until InService."""
+    """Create model, endpoint config and endpoint; wait until InService.
+
+    \b
+    Example:
+      sagegam aws deploy --name gauss3 --image $IMAGE --model-data s3://b/job/output/model.tar.gz
+    """
     from sagegam.aws import sagemaker as sm
     from sagegam.aws.session import check_role
 
@@ -229,7 +244,12 @@ def deploy(
 @click.option("--accept", default="application/json", show_default=True)
 @click.pass_context
 def invoke(ctx: click.Context, name: str, input_path: str, content_type: str, accept: str) -> None:
-    """Send one request body to an endpoint and write the response body to stdout."""
+    """Send one request body to an endpoint and write the response body to stdout.
+
+    \b
+    Example:
+      sagegam aws invoke --name gauss3 --content-type text/csv < data/test-features.csv
+    """
     from sagegam.aws import sagemaker as sm
 
     stream = click.open_file(input_path, "rb")
@@ -294,7 +314,12 @@ def transform(
     wait: bool,
     poll: float,
 ) -> None:
-    """Run a batch transform job with the same options as `sagegam local transform`."""
+    """Run a batch transform job with the same options as `sagegam local transform`.
+
+    \b
+    Example:
+      sagegam aws transform --model gauss3 --input data/test-features.csv --split-type Line
+    """
     from sagegam.aws import sagemaker as sm
 
     with _one_line_errors():
@@ -344,7 +369,12 @@ def transform(
 @click.option("--name", required=True, help="Endpoint, endpoint config and model name.")
 @click.pass_context
 def delete(ctx: click.Context, name: str) -> None:
-    """Delete the endpoint, its endpoint config and its model (stops the billing)."""
+    """Delete the endpoint, its endpoint config and its model (stops the billing).
+
+    \b
+    Example:
+      sagegam aws delete --name gauss3
+    """
     from sagegam.aws import sagemaker as sm
 
     with _one_line_errors():
@@ -358,7 +388,12 @@ def delete(ctx: click.Context, name: str) -> None:
 @aws.command("ls")
 @click.pass_context
 def ls(ctx: click.Context) -> None:
-    """List endpoints and in-progress training/transform jobs (what is billing)."""
+    """List endpoints and in-progress training/transform jobs (what is billing).
+
+    \b
+    Example:
+      sagegam aws ls
+    """
     from sagegam.aws import sagemaker as sm
 
     with _one_line_errors():

@@ -26,22 +26,37 @@ def local_values(frac: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
     """Values of the ``degree + 1`` uniform B-splines that are nonzero on one interval.
 
     ``frac`` is the position inside the interval, in [0, 1]; the result has one more axis of
-    length ``degree + 1``. Cox-de Boor's recursion on the integer knots, where
-    ``x - t[s + 1 - j] = frac + j - 1`` and ``t[s + j] - x = j - frac``.
+    length ``degree + 1``. Cubic splines, the default, use their closed form; other degrees
+    run Cox-de Boor's recursion on the integer knots.
     """
+    if degree == 3:
+        return _cubic_values(frac)
     values = [np.ones_like(frac)]
     for j in range(1, degree + 1):
         saved = np.zeros_like(frac)
         nxt = []
         for r in range(j):
-            right = (r + 1) - frac
-            left = frac + (j - r - 1)
+            # On integer knots x - t[s+1-k] = frac + k - 1 and t[s+k] - x = k - frac,
+            # so every denominator of the recursion is j.
             temp = values[r] / j
-            nxt.append(saved + right * temp)
-            saved = left * temp
+            nxt.append(saved + ((r + 1) - frac) * temp)
+            saved = (frac + (j - r - 1)) * temp
         nxt.append(saved)
         values = nxt
     return np.stack(values, axis=-1)
+
+
+def _cubic_values(u: NDArray[np.float64]) -> NDArray[np.float64]:
+    out = np.empty((*u.shape, 4))
+    v = 1.0 - u
+    u3 = u * u * u
+    out[..., 0] = v * v * v
+    out[..., 3] = u3
+    # The middle two are 4 - 6u^2 + 3u^3 and the same with u -> 1 - u.
+    out[..., 1] = 4.0 - 6.0 * u * u + 3.0 * u3
+    out[..., 2] = 4.0 - 6.0 * v * v + 3.0 * v * v * v
+    out *= 1.0 / 6.0
+    return out
 
 
 def local_slopes(frac: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
@@ -54,6 +69,20 @@ def local_slopes(frac: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
     lower = local_values(frac, degree - 1)
     pad = np.zeros((*frac.shape, 1))
     return np.concatenate([pad, lower], axis=-1) - np.concatenate([lower, pad], axis=-1)
+
+
+class OutsideRangeError(ValueError):
+    """A value beyond a feature's training range, for a model that refuses to extrapolate."""
+
+    def __init__(self, row: int, feature: int, value: float, lower: float, upper: float,
+                 name: str | None = None) -> None:
+        self.row, self.feature, self.value = row, feature, value
+        self.lower, self.upper = lower, upper
+        label = f"Feature {feature}" + (f" ({name})" if name else "")
+        super().__init__(
+            f"{label} of row {row} is {value!r}, outside the training range "
+            f"[{lower!r}, {upper!r}]; this model was fitted with extrapolation='error'."
+        )
 
 
 @dataclass(frozen=True)
@@ -103,20 +132,24 @@ class SplineBasis:
         """
         width = (self.upper - self.lower) / self.n_intervals
         width = np.where(width > 0, width, 1.0)
-        position = (X - self.lower) / width
+        position = (X - self.lower) * (1.0 / width)
         position = self._handle_outside(X, position)
         last = (self.n_intervals - 1).astype(np.float64)
-        span = np.clip(np.floor(position), 0.0, last)
+        span = np.minimum(np.floor(position), last)
+        np.maximum(span, 0.0, out=span)
         frac = position - span
-        inside = (frac >= 0.0) & (frac <= 1.0)
-        edge = np.clip(frac, 0.0, 1.0)
+        outside = bool(frac.min(initial=0.0) < 0.0 or frac.max(initial=1.0) > 1.0)
+        edge = np.clip(frac, 0.0, 1.0) if outside else frac
         values = local_values(edge, self.degree)
-        if not inside.all():
+        if outside:
             # Linear extrapolation: continue each term along its tangent at the boundary.
             beyond = np.where(frac < 0.0, frac, np.maximum(frac - 1.0, 0.0))
-            values = values + beyond[..., None] * local_slopes(edge, self.degree)
-        values = values * self.active[:, None]
-        columns = np.where(self.active, self.offsets + span.astype(np.int64), 0)
+            values += beyond[..., None] * local_slopes(edge, self.degree)
+        if not self.active.all():
+            values *= self.active[:, None]
+        columns = span.astype(np.int64)
+        columns += np.where(self.active, self.offsets, 0)
+        columns[:, ~self.active] = 0
         return columns, values
 
     def _handle_outside(
@@ -126,14 +159,11 @@ class SplineBasis:
             return position
         if self.extrapolation == "constant":
             return np.clip(position, 0.0, self.n_intervals.astype(np.float64))
-        outside = ((X < self.lower) | (X > self.upper)) & self.active
+        outside = ((self.lower > X) | (self.upper < X)) & self.active
         if outside.any():
-            row, col = np.argwhere(outside)[0]
-            raise ValueError(
-                f"Feature {col} of row {row} is {X[row, col]!r}, outside the training range "
-                f"[{self.lower[col]!r}, {self.upper[col]!r}]; this model was fitted with "
-                "extrapolation='error'."
-            )
+            row, col = (int(i) for i in np.argwhere(outside)[0])
+            raise OutsideRangeError(row, col, float(X[row, col]), float(self.lower[col]),
+                                    float(self.upper[col]))
         return position
 
     def dense(self, X: NDArray[np.float64]) -> NDArray[np.float64]:

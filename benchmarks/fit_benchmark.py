@@ -1,0 +1,174 @@
+"""Fitting speed, memory and accuracy: sagegam against statsmodels and pyGAM.
+
+Each fit runs in a fresh subprocess (so peak memory is the fit's own), on synthetic
+additive data with 10 features (sine, quadratic, step, linear and null terms), gaussian
+or logistic. The anchors are statsmodels' GLMGam configured as the reference deployment
+did (BSplines df=15, degree 3, alpha=1, an intercept column) and pyGAM's LinearGAM /
+LogisticGAM with defaults. Prints a markdown table with medians and our/their ratios.
+
+    python benchmarks/fit_benchmark.py                 # 10k, 100k and 1M rows
+    python benchmarks/fit_benchmark.py --quick         # 10k only, one repeat
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+TOOLS = ("sagegam", "statsmodels", "pygam")
+MEMORY_LIMIT_GB = 14.0  # an anchor that would need more is reported, not run
+TIME_LIMIT_S = 900
+
+
+def make_data(n: int, task: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(n, 10))
+    eta = (np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] ** 2 + np.where(X[:, 2] > 0, 0.6, -0.6)
+           + 0.5 * X[:, 3] - 0.3 * X[:, 4] + np.exp(X[:, 5] / 2) - 1.3)
+    if task == "gaussian":
+        return X, eta + rng.normal(0, 1.0, n)
+    return X, (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+
+
+def fit_and_score(tool: str, task: str, n: int) -> dict[str, Any]:
+    """Runs inside the subprocess: fit, predict 1M rows, score on held-out data."""
+    X, y = make_data(n, task, seed=1)
+    _import(tool)  # import time is not fit time
+    started = time.perf_counter()
+    predict = _fit(tool, task, X, y)
+    fit_seconds = time.perf_counter() - started
+    fit_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB on Linux
+    X_test, y_test = make_data(200_000, task, seed=2)
+    X_predict = make_data(1_000_000, task, seed=3)[0]
+    started = time.perf_counter()
+    predict(X_predict)
+    predict_seconds = time.perf_counter() - started
+    p = predict(X_test)
+    if task == "gaussian":
+        score = 1 - np.mean((y_test - p) ** 2) / np.var(y_test)
+    else:
+        p = np.clip(p, 1e-15, 1 - 1e-15)
+        score = -np.mean(y_test * np.log(p) + (1 - y_test) * np.log1p(-p))
+    # Peak while fitting (data included), before the 1M-row prediction adds its own.
+    return {"fit": fit_seconds, "predict": predict_seconds, "score": float(score),
+            "peak_mb": fit_peak}
+
+
+def _import(tool: str) -> None:
+    if tool == "sagegam":
+        import sagegam.model.estimators  # noqa: F401
+    elif tool == "statsmodels":
+        import statsmodels.gam.api  # noqa: F401
+    else:
+        import pygam  # noqa: F401
+
+
+def _fit(tool: str, task: str, X: np.ndarray, y: np.ndarray) -> Any:
+    if tool == "sagegam":
+        from sagegam import GAMClassifier, GAMRegressor
+
+        if task == "gaussian":
+            return GAMRegressor().fit(X, y).predict
+        model = GAMClassifier().fit(X, y)
+        return lambda Z: model.predict_proba(Z)[:, 1]
+    if tool == "statsmodels":
+        import statsmodels.api as sm
+        from statsmodels.gam.api import BSplines, GLMGam
+
+        smoother = BSplines(X, df=[15] * X.shape[1], degree=[3] * X.shape[1])
+        family = sm.families.Gaussian() if task == "gaussian" else sm.families.Binomial()
+        result = GLMGam(y, exog=np.ones((len(y), 1)), smoother=smoother, alpha=1.0,
+                        family=family).fit()
+
+        def predict(Z: np.ndarray) -> np.ndarray:
+            clipped = np.clip(Z, X.min(axis=0), X.max(axis=0))  # BSplines cannot extrapolate
+            out = [result.predict(exog=np.ones((len(chunk), 1)), exog_smooth=chunk)
+                   for chunk in np.array_split(clipped, max(1, len(Z) // 100_000))]
+            return np.concatenate(out)
+
+        return predict
+    from pygam import LinearGAM, LogisticGAM
+
+    if task == "gaussian":
+        return LinearGAM().fit(X, y).predict
+    model = LogisticGAM().fit(X, y)
+    return model.predict_proba
+
+
+def run_isolated(tool: str, task: str, n: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", tool, task, str(n)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=TIME_LIMIT_S)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {TIME_LIMIT_S} s"}
+    if result.returncode != 0:
+        return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1][:80]}
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def measure(tool: str, task: str, n: int, repeats: int,
+            previous: dict[str, Any] | None) -> dict[str, Any]:
+    if previous and "peak_mb" in previous and previous["peak_mb"] * 10 / 1024 > MEMORY_LIMIT_GB:
+        return {"error": f"not run: ~{previous['peak_mb'] * 10 / 1024:.0f} GB extrapolated "
+                         "from 10x fewer rows"}
+    runs = [run_isolated(tool, task, n) for _ in range(repeats)]
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        return runs[0]
+    return {key: statistics.median(r[key] for r in good) for key in good[0]} | {"n": len(good)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--anchor-repeats", type=int, default=1,
+                        help="repeats for statsmodels and pyGAM at 1M rows (they are slow)")
+    parser.add_argument("--quick", action="store_true", help="10k rows, one repeat")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        tool, task, n = args.child
+        print(json.dumps(fit_and_score(tool, task, int(n))))
+        return
+    sizes = [10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    repeats = 1 if args.quick else args.repeats
+    print(f"# load average at start: {os.getloadavg()}")
+    print("| task | n | tool | fit s | predict 1M s | fit peak MB | held-out | fit ratio "
+          "(them/us) | n runs |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for task in ("gaussian", "logistic"):
+        previous: dict[str, dict[str, Any]] = {}
+        for n in sizes:
+            ours = measure("sagegam", task, n, repeats, previous.get("sagegam"))
+            results = {"sagegam": ours}
+            for tool in TOOLS[1:]:
+                anchor_repeats = args.anchor_repeats if n >= 1_000_000 else repeats
+                results[tool] = measure(tool, task, n, anchor_repeats, previous.get(tool))
+            for tool, result in results.items():
+                print(_row(task, n, tool, result, ours), flush=True)
+            previous = results
+    print(f"# load average at end: {os.getloadavg()}")
+
+
+def _row(task: str, n: int, tool: str, result: dict[str, Any], ours: dict[str, Any]) -> str:
+    metric = "R^2" if task == "gaussian" else "log-loss"
+    if "error" in result:
+        return f"| {task} | {n:,} | {tool} | {result['error']} | | | | | |"
+    ratio = result["fit"] / ours["fit"] if "fit" in ours and tool != "sagegam" else 1.0
+    return (f"| {task} | {n:,} | {tool} | {result['fit']:.2f} | {result['predict']:.2f} | "
+            f"{result['peak_mb']:.0f} | {metric} {result['score']:.4f} | {ratio:.1f}x | "
+            f"{result['n']} |")
+
+
+if __name__ == "__main__":
+    main()

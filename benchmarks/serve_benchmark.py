@@ -1,0 +1,273 @@
+"""Serving throughput and latency: sagegam's `serve` against the stacks users pick instead.
+
+Side by side in one run, each server on loopback with 2 workers, driven by wrk (Debian's
+`wrk`) in another process, bounded in time (--seconds per cell) and connections:
+
+- sagegam `serve` (uvicorn workers, numpy-only GAM predictor);
+- MLflow's scoring server (`mlflow models serve`, needs a separate venv with mlflow, given
+  by --mlflow-python) on an equivalent scikit-learn model: SplineTransformer + Ridge;
+- an AWS-style stack: Flask under gunicorn with gevent workers, joblib-loaded scikit-learn
+  model, decoding and encoding as the SageMaker scikit-learn container does by default
+  (without its nginx in front);
+- the floor: GET /ping on sagegam's server, a route that does no work.
+
+Reports requests/s and p50/p99 latency for 1-row and 100-row bodies (CSV, JSON, npy) at
+16 and 64 connections, peak RSS per worker, and time from process start to the first 200
+on /ping. Run: python benchmarks/serve_benchmark.py --mlflow-python /path/venv/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+N_FEATURES = 10
+WORKERS = 2
+POST_LUA = textwrap.dedent("""
+    local f = io.open(os.getenv("BODY_FILE"), "rb")
+    wrk.method = "POST"
+    wrk.body = f:read("*a")
+    f:close()
+    wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE")
+""")
+
+
+def training_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(5000, N_FEATURES))
+    return X, np.sin(X[:, 0]) + X[:, 1] ** 2 + 0.5 * X[:, 2] + rng.normal(0, 0.3, 5000)
+
+
+def bodies(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Request bodies per scenario, for our server and the AWS-style one."""
+    rows = np.random.default_rng(1).uniform(-2, 2, size=(100, N_FEATURES))
+    found = {}
+    for n in (1, 100):
+        part = rows[:n]
+        csv = "\n".join(",".join(f"{v:.6f}" for v in r) for r in part) + "\n"
+        found[f"csv{n}"] = (_write(folder / f"csv{n}", csv.encode()), "text/csv")
+        found[f"json{n}"] = (_write(folder / f"json{n}", json.dumps(part.tolist()).encode()),
+                             "application/json")
+        buffer = io.BytesIO()
+        np.save(buffer, part)
+        found[f"npy{n}"] = (_write(folder / f"npy{n}", buffer.getvalue()), "application/x-npy")
+        columns = [f"x{i}" for i in range(N_FEATURES)]
+        split = {"dataframe_split": {"columns": columns, "data": part.tolist()}}
+        found[f"mlflow-json{n}"] = (_write(folder / f"mlflow-json{n}",
+                                           json.dumps(split).encode()), "application/json")
+        found[f"mlflow-csv{n}"] = (_write(folder / f"mlflow-csv{n}",
+                                          (",".join(columns) + "\n" + csv).encode()), "text/csv")
+    return found
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+AWS_STYLE_APP = textwrap.dedent('''
+    import io, json, os
+    import joblib, numpy as np
+    from flask import Flask, Response, request
+
+    app = Flask(__name__)
+    model = joblib.load(os.environ["MODEL_PATH"])
+
+    def input_fn(body, content_type):  # the sklearn container's default decoders
+        if content_type == "application/json":
+            return np.array(json.loads(body), dtype=np.float32)
+        if content_type == "text/csv":
+            return np.genfromtxt(io.StringIO(body.decode()), delimiter=",", ndmin=2)
+        if content_type == "application/x-npy":
+            return np.load(io.BytesIO(body), allow_pickle=True)
+        raise ValueError(content_type)
+
+    @app.route("/ping")
+    def ping():
+        return Response(status=200)
+
+    @app.route("/invocations", methods=["POST"])
+    def invocations():
+        data = input_fn(request.get_data(), request.content_type)
+        prediction = model.predict(data)
+        return Response(json.dumps(prediction.tolist()), mimetype="application/json")
+''')
+
+
+def prepare(folder: Path, mlflow_python: str | None) -> dict[str, list[str]]:
+    """Fit and save the models; return each stack's server command."""
+    import joblib
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import SplineTransformer
+
+    from sagegam import GAMRegressor, save
+
+    X, y = training_data()
+    save(GAMRegressor().fit(X, y), folder / "gam")
+    sklearn_model = make_pipeline(SplineTransformer(n_knots=20, degree=3), Ridge(alpha=1.0))
+    sklearn_model.fit(X, y)
+    joblib.dump(sklearn_model, folder / "sklearn.joblib")
+    (folder / "aws_style_app.py").write_text(AWS_STYLE_APP)
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    commands = {
+        "sagegam": [sys.executable, "-m", "sagegam", "serve", "--model-dir",
+                    str(folder / "gam"), "--host", "127.0.0.1", "--port", "{port}",
+                    "--workers", str(WORKERS)],
+        "aws-style (flask+gunicorn/gevent)": [
+            gunicorn, "-k", "gevent", "-w", str(WORKERS), "-b", "127.0.0.1:{port}",
+            "--chdir", str(folder), "--log-level", "warning", "aws_style_app:app"],
+    }
+    if mlflow_python:
+        script = ("import joblib, mlflow.sklearn, sys; "
+                  "mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2])")
+        subprocess.run([mlflow_python, "-c", script, str(folder / "sklearn.joblib"),
+                        str(folder / "mlflow-model")], check=True, capture_output=True)
+        mlflow = str(Path(mlflow_python).with_name("mlflow"))
+        commands["mlflow models serve"] = [mlflow, "models", "serve", "-m",
+                                           str(folder / "mlflow-model"), "--env-manager",
+                                           "local", "-h", "127.0.0.1", "-p", "{port}", "-w",
+                                           str(WORKERS)]
+    return commands
+
+
+class Running:
+    def __init__(self, command: list[str], port: int, env: dict[str, str]) -> None:
+        started = time.monotonic()
+        self.process = subprocess.Popen([c.replace("{port}", str(port)) for c in command],
+                                        env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}"
+        self.startup = self._wait(started)
+        self.peak_rss: dict[int, int] = {}
+        self._sampling = True
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _wait(self, started: float) -> float:
+        while time.monotonic() - started < 120:
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=1) as response:
+                    if response.status == 200:
+                        return time.monotonic() - started
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"{self.url} never answered /ping")
+
+    def _sample(self) -> None:
+        import psutil
+
+        while self._sampling:
+            try:
+                parent = psutil.Process(self.process.pid)
+                for proc in [parent, *parent.children(recursive=True)]:
+                    rss = proc.memory_info().rss
+                    self.peak_rss[proc.pid] = max(self.peak_rss.get(proc.pid, 0), rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self._sampling = False
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def worker_peak_mb(self) -> float:
+        """The largest process of the tree (a worker; the master is smaller)."""
+        return max(self.peak_rss.values(), default=0) / 2**20
+
+
+def wrk(url: str, body: Path | None, content_type: str, connections: int, seconds: int,
+        lua: Path) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency"]
+    env = dict(os.environ)
+    if body is not None:
+        command += ["-s", str(lua)]
+        env |= {"BODY_FILE": str(body), "CONTENT_TYPE": content_type}
+    result = subprocess.run([*command, url], capture_output=True, text=True, env=env,
+                            timeout=seconds + 30)
+    text = result.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return {"rps": rate, "p50": _latency(text, "50%"), "p99": _latency(text, "99%"),
+            "errors": float(non_2xx.group(1)) if non_2xx else 0.0}
+
+
+def _latency(text: str, label: str) -> float:
+    match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", text)
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mlflow-python", help="python of a venv with mlflow installed")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", default="16,64")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    folder = Path(tempfile.mkdtemp(prefix="sagegam-serve-bench-"))
+    commands = prepare(folder, args.mlflow_python)
+    payloads = bodies(folder)
+    lua = _write(folder / "post.lua", POST_LUA.encode())
+    env = {**os.environ, "MODEL_PATH": str(folder / "sklearn.joblib")}
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()}, "
+          f"{WORKERS} workers per server, {args.seconds} s per cell")
+    print("| server | body | conns | req/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|---|---|")
+    summary = []
+    for port, (name, command) in enumerate(commands.items(), start=18400):
+        running = Running(command, port, env)
+        try:
+            scenarios = _scenarios(name, payloads)
+            for connections in map(int, args.connections.split(",")):
+                for label, (body, content_type) in scenarios.items():
+                    cell = wrk(running.url + ("/ping" if body is None else "/invocations"),
+                               body, content_type, connections, args.seconds, lua)
+                    print(f"| {name} | {label} | {connections} | {cell['rps']:.0f} | "
+                          f"{cell['p50']:.2f} | {cell['p99']:.2f} | {cell['errors']:.0f} |",
+                          flush=True)
+        finally:
+            running.stop()
+        summary.append((name, running.startup, running.worker_peak_mb()))
+    print("\n| server | start to first /ping 200 (s) | peak RSS of a worker (MB) |")
+    print("|---|---|---|")
+    for name, startup, peak in summary:
+        print(f"| {name} | {startup:.2f} | {peak:.0f} |")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _scenarios(name: str, payloads: dict[str, tuple[Path, str]]) -> dict[str, Any]:
+    if name.startswith("mlflow"):
+        return {key.removeprefix("mlflow-"): payloads[key] for key in payloads
+                if key.startswith("mlflow-")}
+    chosen = {key: payloads[key] for key in payloads if not key.startswith("mlflow-")}
+    if name == "sagegam":
+        chosen["ping (floor)"] = (None, "")
+    return chosen
+
+
+if __name__ == "__main__":
+    main()

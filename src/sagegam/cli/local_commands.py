@@ -1,0 +1,270 @@
+"""``sagegam local``: SageMaker's training jobs, endpoints and batch transform, locally."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+ENGINE_HELP = ("subprocess (default: this Python, no container), or docker/podman to run the "
+               "same steps in the image.")
+
+
+def _engine(name: str, image: str) -> Any:
+    from sagegam.local.training import Engine
+
+    if name != "subprocess":
+        from sagegam.local.engines import EngineError, find_engine
+
+        try:
+            find_engine(name)
+        except EngineError as error:
+            raise click.ClickException(str(error)) from None
+    return Engine(name, image)
+
+
+def _emit(document: Any, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(document, indent=2, default=str) if as_json else text)
+
+
+def _key_values(pairs: tuple[str, ...], what: str) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=what)
+        result[key] = value
+    return result
+
+
+engine_option = click.option("--engine", type=click.Choice(["subprocess", "docker", "podman"]),
+                             default="subprocess", show_default=True, help=ENGINE_HELP)
+image_option = click.option("--image", default="sagegam:latest", show_default=True,
+                            help="Image for --engine docker/podman (`sagegam image build`).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+@click.group()
+def local() -> None:
+    """Run SageMaker's lifecycle on this machine: train, deploy, invoke, transform, delete.
+
+    State lives in $SAGEGAM_HOME (default ~/.sagegam/local), so endpoints outlive the
+    command that started them.
+    """
+
+
+@local.command()
+@click.argument("name")
+@click.option("--train", "train_data", required=True, type=click.Path(exists=True,
+              path_type=Path), help="File or folder for the 'train' channel.")
+@click.option("--validation", type=click.Path(exists=True, path_type=Path),
+              help="File or folder for the 'validation' channel.")
+@click.option("--hyperparameter", "-p", multiple=True, metavar="KEY=VALUE",
+              help="A hyperparameter, passed as a string as SageMaker does (repeatable).")
+@click.option("--content-type", default=None, help="ContentType of the channels, e.g. "
+              "text/csv; by file extension when unset.")
+@engine_option
+@image_option
+@json_option
+def train(name: str, train_data: Path, validation: Path | None, hyperparameter: tuple[str, ...],
+          content_type: str | None, engine: str, image: str, as_json: bool) -> None:
+    """Run training job NAME to its end and report it (Ctrl-C stops it).
+
+    \b
+    Example:
+      sagegam local train gauss3 --train data/train.csv -p train-file=train.csv -p df=20
+    """
+    from sagegam.local.state import LocalError
+    from sagegam.local.training import JobSpec, run_job
+
+    channels = {"train": train_data} | ({"validation": validation} if validation else {})
+    types = {c: content_type for c in channels} if content_type else {}
+    spec = JobSpec(name, channels, _key_values(hyperparameter, "--hyperparameter"), types,
+                   _engine(engine, image))
+    try:
+        description = run_job(spec, on_line=(lambda _: None) if as_json else click.echo)
+    except LocalError as error:
+        raise click.ClickException(str(error)) from None
+    status = description["TrainingJobStatus"]
+    text = f"training job {name}: {status}"
+    if status == "Completed":
+        text += f"\nmodel: {description['ModelArtifacts']['S3ModelArtifacts']}"
+    else:
+        text += f"\nreason: {description.get('FailureReason', '')}"
+    _emit(description, as_json, text)
+    if status != "Completed":
+        sys.exit(1)
+
+
+@local.command()
+@click.argument("name")
+def describe(name: str) -> None:
+    """Print training job NAME as SageMaker's DescribeTrainingJob would (JSON).
+
+    \b
+    Example:
+      sagegam local describe gauss3
+    """
+    from sagegam.local.state import LocalError
+    from sagegam.local.training import describe as describe_job
+
+    try:
+        click.echo(json.dumps(describe_job(name), indent=2))
+    except LocalError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@local.command()
+@click.argument("name")
+@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Server worker processes.")
+@click.option("--port", type=int, default=None, help="Loopback port; a free one when unset.")
+@engine_option
+@image_option
+@json_option
+def deploy(name: str, model: Path, workers: int, port: int | None, engine: str, image: str,
+           as_json: bool) -> None:
+    """Start endpoint NAME serving MODEL (a model.tar.gz or an artifact folder).
+
+    Waits for /ping like SageMaker; if the server never gets healthy, shows its log.
+
+    \b
+    Example:
+      sagegam local deploy gauss3 ~/.sagegam/local/jobs/gauss3/output/model.tar.gz
+    """
+    from sagegam.local.endpoints import deploy as start
+    from sagegam.local.state import LocalError
+
+    try:
+        record = start(name, model, _engine(engine, image), workers=workers, port=port)
+    except LocalError as error:
+        raise click.ClickException(str(error)) from None
+    _emit(record, as_json, f"endpoint {name}: InService at {record['Url']}")
+
+
+@local.command()
+@click.argument("name")
+@click.argument("body", type=click.File("rb"), default="-")
+@click.option("--content-type", "-c", default="text/csv", show_default=True,
+              help="application/x-npy, text/csv, application/json or application/jsonlines.")
+@click.option("--accept", "-a", default=None, help="Response type; the server's default "
+              "(application/json) when unset.")
+@click.option("--explain", is_flag=True, help="Ask for per-feature contributions.")
+@click.option("--output", "-o", type=click.File("wb"), default="-", help="Where the answer "
+              "goes (stdout by default).")
+def invoke(name: str, body: Any, content_type: str, accept: str | None, explain: bool,
+           output: Any) -> None:
+    """Send BODY (a file, or stdin) to endpoint NAME and print the answer.
+
+    \b
+    Example:
+      printf '10\\n111.6\\n' | sagegam local invoke gauss3 -c text/csv -a text/csv
+    """
+    from sagegam.local.endpoints import invoke as send
+    from sagegam.local.state import LocalError
+
+    try:
+        answer = send(name, body.read(), content_type, accept,
+                      "explain=true" if explain else None)
+    except LocalError as error:
+        raise click.ClickException(str(error)) from None
+    if answer.status != 200:
+        raise click.ClickException(f"HTTP {answer.status}: {answer.body.decode(errors='replace')}")
+    output.write(answer.body)
+    if answer.content_type.startswith(("application/json", "text/")) and \
+            not answer.body.endswith(b"\n"):
+        output.write(b"\n")
+
+
+@local.command()
+@json_option
+def endpoints(as_json: bool) -> None:
+    """List local endpoints and whether they answer /ping.
+
+    \b
+    Example:
+      sagegam local endpoints --json
+    """
+    from sagegam.local.endpoints import list_endpoints
+
+    records = list_endpoints()
+    lines = [f"{r['EndpointName']:<24} {r['EndpointStatus']:<10} {r['Url']:<24} "
+             f"{r['Engine']}" for r in records] or ["no local endpoints"]
+    _emit(records, as_json, "\n".join(lines))
+
+
+@local.command()
+@click.argument("name")
+def delete(name: str) -> None:
+    """Stop endpoint NAME (SIGTERM, drained) and remove it.
+
+    \b
+    Example:
+      sagegam local delete gauss3
+    """
+    from sagegam.local.endpoints import delete as stop
+    from sagegam.local.state import LocalError
+
+    try:
+        stop(name)
+    except LocalError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"deleted endpoint {name}")
+
+
+@local.command()
+@click.argument("name")
+@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--output", "-o", "output_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the <file>.out results.")
+@click.option("--content-type", default="text/csv", show_default=True)
+@click.option("--accept", default=None, help="Output type; the input's type when unset.")
+@click.option("--split-type", type=click.Choice(["Line", "None"]), default="Line",
+              show_default=True)
+@click.option("--batch-strategy", type=click.Choice(["MultiRecord", "SingleRecord"]),
+              default="MultiRecord", show_default=True)
+@click.option("--max-payload", type=float, default=6.0, show_default=True,
+              help="MaxPayloadInMB of a mini-batch.")
+@click.option("--max-concurrent", type=int, default=0,
+              help="MaxConcurrentTransforms; 0 asks the server (/execution-parameters).")
+@click.option("--assemble-with", type=click.Choice(["Line", "None"]), default="Line",
+              show_default=True)
+@click.option("--join-source", type=click.Choice(["None", "Input"]), default="None",
+              show_default=True, help="Input: each output line follows its input record.")
+@click.option("--input-filter", default=None, help="Columns sent, e.g. '$[1:]'.")
+@click.option("--output-filter", default=None, help="Columns kept, e.g. '$[0,-1]'.")
+@engine_option
+@image_option
+@json_option
+def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path,
+              content_type: str, accept: str | None, split_type: str, batch_strategy: str,
+              max_payload: float, max_concurrent: int, assemble_with: str, join_source: str,
+              input_filter: str | None, output_filter: str | None, engine: str, image: str,
+              as_json: bool) -> None:
+    """Batch-transform INPUTS (files or folders) with MODEL into OUTPUT/<file>.out.
+
+    \b
+    Example:
+      sagegam local transform scores model.tar.gz data/test.csv -o out/ --max-concurrent 2
+    """
+    from sagegam.local.state import LocalError
+    from sagegam.local.transform import TransformSpec, input_files, run_transform
+
+    spec = TransformSpec(name, model, list(inputs), output_dir, content_type, split_type,
+                         batch_strategy, max_payload, max_concurrent, accept, assemble_with,
+                         join_source, input_filter, output_filter, _engine(engine, image))
+    try:
+        total = sum(len(p.read_text(encoding="utf-8").splitlines())
+                    for p in input_files(list(inputs))) if split_type == "Line" else 0
+        with click.progressbar(length=total or 1, label="transforming", file=sys.stderr,
+                               show_pos=True) as bar:
+            summary = run_transform(spec, progress=bar.update)
+    except LocalError as error:
+        raise click.ClickException(str(error)) from None
+    lines = [f"{path}: {count:,} lines" for path, count in summary["Outputs"].items()]
+    _emit(summary, as_json, "\n".join(lines))

@@ -1,0 +1,1 @@
+"""The SageMaker container contract: the `train` and `serve` entry points."""

@@ -1,0 +1,157 @@
+"""Training hyperparameters: strings in, typed and validated settings out.
+
+SageMaker hands every hyperparameter over as a string, either plain (``"20"``, ``"True"``)
+or JSON-encoded (``"\\"abc\\""``, ``"true"``), depending on how the job was created. Each
+value goes through ``json.loads`` with the raw string as fallback, then through its
+setting's parser below. Names are case-insensitive and ``_`` equals ``-``; keys starting
+``sagemaker_`` (and ``_tuning_objective_metric``) belong to the platform and are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sagegam.container.errors import UserError
+
+ParsedValue = Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: ParsedValue
+    parse: Callable[[str, ParsedValue], ParsedValue]
+    help: str
+
+
+def _integer(minimum: int) -> Callable[[str, ParsedValue], int]:
+    def parse(name: str, value: ParsedValue) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise _invalid(name, value, f"an integer >= {minimum}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise _invalid(name, value, f"an integer >= {minimum}") from None
+        if number != int(number) or number < minimum:
+            raise _invalid(name, value, f"an integer >= {minimum}")
+        return int(number)
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[str, ParsedValue], str]:
+    def parse(name: str, value: ParsedValue) -> str:
+        text = str(value).lower()
+        if text not in options:
+            raise _invalid(name, value, "one of " + ", ".join(repr(o) for o in options))
+        return text
+
+    return parse
+
+
+def _boolean_or_auto(name: str, value: ParsedValue) -> bool | str:
+    text = str(value).strip().lower()
+    if text in ("auto", ""):
+        return "auto"
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise _invalid(name, value, "'auto', 'true' or 'false'")
+
+
+def _alpha(name: str, value: ParsedValue) -> str | float:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _invalid(name, value, "'auto' or a number >= 0") from None
+    if not number >= 0 or number == float("inf"):
+        raise _invalid(name, value, "'auto' or a number >= 0")
+    return number
+
+
+def _target(name: str, value: ParsedValue) -> int | str:
+    """A column index (negative counts from the end) or a header name."""
+    if isinstance(value, bool):
+        raise _invalid(name, value, "a column index or a header name")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    if not text:
+        raise _invalid(name, value, "a column index or a header name")
+    return text
+
+
+def _optional_file(name: str, value: ParsedValue) -> str | None:
+    text = str(value).strip()
+    if text.startswith("/") or ".." in text.split("/"):
+        raise _invalid(name, value, "a file name inside the channel (no '/' prefix, no '..')")
+    return text or None
+
+
+def _invalid(name: str, value: ParsedValue, expected: str) -> UserError:
+    return UserError(f"Hyperparameter '{name}' must be {expected}; got {value!r}.")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("train-file", None, _optional_file,
+            "Read only this file of the train channel (the reference's key); default: "
+            "every file in the channel, recursively."),
+    Setting("test-file", None, _optional_file,
+            "Read only this file of the validation (or test) channel."),
+    Setting("target", -1, _target,
+            "Target column: a 0-based index (negative counts from the end) or a header "
+            "name. Default: the last column."),
+    Setting("header", "auto", _choice("auto", "true", "false"),
+            "Whether CSV files start with a header row; 'auto' detects it (a first row "
+            "with a non-numeric cell)."),
+    Setting("task", "regression", _choice("regression", "classification"),
+            "'classification' fits a binary GAMClassifier."),
+    Setting("family", "gaussian", _choice("gaussian", "poisson", "gamma"),
+            "Response family of a regression."),
+    Setting("df", 25, _integer(4), "Basis functions per feature."),
+    Setting("degree", 3, _integer(1), "Spline degree."),
+    Setting("alpha", "auto", _alpha,
+            "Penalty weight: 'auto' (REML) or a number >= 0 for every feature."),
+    Setting("adaptive", "auto", _boolean_or_auto,
+            "Adaptive smoothness: 'auto', 'true' or 'false'."),
+    Setting("extrapolation", "linear", _choice("linear", "constant", "error"),
+            "What terms do outside the training range at prediction time."),
+    Setting("max-iter", 100, _integer(1), "Iterations of penalized IRLS."),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+PLATFORM_PREFIXES = ("sagemaker_", "_tuning_objective_metric")
+
+
+def decode(raw: str) -> ParsedValue:
+    """A value as SageMaker wrote it: JSON when it parses, the raw string otherwise."""
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return raw
+
+
+def parse(raw: Mapping[str, Any]) -> dict[str, ParsedValue]:
+    """Every setting, typed: the given ones parsed, the others at their defaults."""
+    values = {setting.name: setting.default for setting in SETTINGS}
+    for key, value in raw.items():
+        if key.startswith(PLATFORM_PREFIXES):
+            continue
+        name = key.strip().lower().replace("_", "-")
+        if name not in BY_NAME:
+            raise UserError(
+                f"Unknown hyperparameter '{key}'. Valid hyperparameters: "
+                f"{', '.join(sorted(BY_NAME))}.")
+        decoded = decode(value) if isinstance(value, str) else value
+        values[name] = BY_NAME[name].parse(key, decoded)
+    if values["task"] == "classification" and values["family"] != "gaussian":
+        raise UserError("Hyperparameter 'family' applies to regression only; a classification "
+                        "is always binomial. Remove 'family' or set task=regression.")
+    return values

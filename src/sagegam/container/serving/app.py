@@ -1,0 +1,124 @@
+"""A minimal ASGI application over :mod:`sagegam.container.serving.core`.
+
+Three routes need no framework: the app reads the body (refusing it past the payload
+limit before it is all in memory), calls the core and writes the response. The model is
+loaded in the ASGI lifespan startup, so uvicorn accepts connections, and ``/ping``
+answers 200, only once it is in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from sagegam.container.serving import core
+from sagegam.container.serving.codecs import ClientError
+from sagegam.model.artifact import load
+from sagegam.model.predictor import GAMPredictor
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+MODEL_DIR_VARIABLE = "SAGEGAM_MODEL_DIR"
+DEFAULT_MODEL_DIR = "/opt/ml/model"
+
+
+class InferenceApp:
+    def __init__(self, model_dir: str | None = None,
+                 settings: core.ServerSettings | None = None) -> None:
+        self.model_dir = model_dir or os.environ.get(MODEL_DIR_VARIABLE, DEFAULT_MODEL_DIR)
+        self.settings = settings or core.ServerSettings.from_environment(
+            workers=int(os.environ.get("SAGEGAM_WORKERS", "1")))
+        self.predictor: GAMPredictor | None = None
+
+    def load(self) -> None:
+        self.predictor = load(self.model_dir)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            response = await self._route(scope, receive)
+            await _send(send, response)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.load()
+                except Exception as error:  # the server must not start without a model
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _route(self, scope: Scope, receive: Receive) -> core.Response:
+        path, method = scope["path"], scope["method"]
+        if path == "/ping" and method in ("GET", "HEAD"):
+            return core.ping() if self.predictor is not None else _unavailable()
+        if path == "/execution-parameters" and method == "GET":
+            return core.execution_parameters(self.settings)
+        if path == "/invocations" and method == "POST":
+            return await self._invoke(scope, receive)
+        if path in ("/ping", "/execution-parameters", "/invocations"):
+            return core.error_response(ClientError(405, "method_not_allowed",
+                                                   f"{method} is not allowed on {path}."))
+        return core.error_response(ClientError(404, "not_found", f"No route {path}; this "
+                                               "server has /ping, /invocations and "
+                                               "/execution-parameters."))
+
+    async def _invoke(self, scope: Scope, receive: Receive) -> core.Response:
+        if self.predictor is None:
+            return _unavailable()
+        headers = _headers(scope)
+        try:
+            body = await _read_body(receive, self.settings)
+        except ClientError as error:
+            return core.error_response(error)
+        return core.invocations(self.predictor, body, headers.get("content-type"),
+                                headers.get("accept"),
+                                headers.get("x-amzn-sagemaker-custom-attributes"),
+                                self.settings)
+
+
+def create_app() -> InferenceApp:
+    """uvicorn's factory: every worker builds its own app from the environment."""
+    return InferenceApp()
+
+
+def _unavailable() -> core.Response:
+    return core.error_response(ClientError(503, "not_ready", "The model is not loaded yet."))
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in scope["headers"]}
+
+
+async def _read_body(receive: Receive, settings: core.ServerSettings) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientError(400, "disconnected", "The client disconnected mid-request.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > settings.max_payload_bytes:
+            raise core.payload_too_large(settings)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send(send: Send, response: core.Response) -> None:
+    headers = [(b"content-type", response.content_type.encode("latin-1")),
+               (b"content-length", str(len(response.body)).encode("latin-1"))]
+    headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,230 @@
+"""The inference protocol as plain functions: bytes and headers in, a response out.
+
+The web server is a thin adapter around :func:`invocations`; the local batch runtime and
+the tests call the same function, so there is one behaviour to get right.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from sagegam.container.serving.codecs import (
+    CSV,
+    DECODERS,
+    ENCODERS,
+    JSON,
+    JSONLINES,
+    JSONLINES_ALIASES,
+    NPY,
+    ClientError,
+    Decoded,
+    Output,
+    bad_request,
+)
+from sagegam.model.basis import OutsideRangeError
+from sagegam.model.predictor import GAMPredictor
+
+DEFAULT_ACCEPT = JSON
+DEFAULT_MAX_PAYLOAD_MB = 6.0
+OPTION_NAMES = ("explain", "output")
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What the environment configures, read once when the server starts."""
+
+    default_accept: str = DEFAULT_ACCEPT
+    max_payload_bytes: int = int(DEFAULT_MAX_PAYLOAD_MB * 1024 * 1024)
+    workers: int = 1
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None,
+                         workers: int = 1) -> ServerSettings:
+        env = os.environ if environ is None else environ
+        accept = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", DEFAULT_ACCEPT).strip()
+        if _media_type(accept) not in ENCODERS:
+            raise ValueError(f"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT={accept!r} is not one of "
+                             f"{sorted(ENCODERS)}.")
+        raw = env.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", str(DEFAULT_MAX_PAYLOAD_MB))
+        try:
+            megabytes = float(raw)
+        except ValueError:
+            raise ValueError(f"SAGEMAKER_MAX_PAYLOAD_IN_MB={raw!r} is not a number.") from None
+        return cls(_media_type(accept), int(megabytes * 1024 * 1024), workers)
+
+
+@dataclass(frozen=True)
+class Options:
+    explain: bool = False
+    labels: bool = False
+
+
+def invocations(predictor: GAMPredictor, body: bytes, content_type: str | None,
+                accept: str | None, custom_attributes: str | None,
+                settings: ServerSettings) -> Response:
+    """Answer one POST /invocations; client mistakes become 4xx responses."""
+    try:
+        return _answer(predictor, body, content_type, accept, custom_attributes, settings)
+    except ClientError as error:
+        return error_response(error)
+
+
+def error_response(error: ClientError) -> Response:
+    body = orjson.dumps({"error": error.error, "message": error.message})
+    return Response(error.status, body, JSON)
+
+
+def ping() -> Response:
+    return Response(200, b"", "text/plain")
+
+
+def execution_parameters(settings: ServerSettings) -> Response:
+    body = orjson.dumps({"MaxConcurrentTransforms": max(settings.workers, 1),
+                         "BatchStrategy": "MULTI_RECORD",
+                         "MaxPayloadInMB": max(int(settings.max_payload_bytes // 2**20), 1)})
+    return Response(200, body, JSON)
+
+
+def _answer(predictor: GAMPredictor, body: bytes, content_type: str | None,
+            accept: str | None, custom_attributes: str | None,
+            settings: ServerSettings) -> Response:
+    if len(body) > settings.max_payload_bytes:
+        raise payload_too_large(settings)
+    decoder = _decoder(content_type)
+    response_type, accept_options = _response_type(accept, settings.default_accept)
+    options = _options({**_attributes(custom_attributes), **accept_options})
+    if not body:
+        raise bad_request("The request body is empty; send at least one row.")
+    rows = _aligned(predictor, decoder(body))
+    output = _predict(predictor, rows, options)
+    return Response(200, ENCODERS[response_type](output), response_type)
+
+
+def payload_too_large(settings: ServerSettings) -> ClientError:
+    limit = settings.max_payload_bytes / 2**20
+    return ClientError(413, "payload_too_large", f"The body exceeds {limit:g} MB "
+                       "(SAGEMAKER_MAX_PAYLOAD_IN_MB); split it into smaller requests.")
+
+
+def _decoder(content_type: str | None) -> Any:
+    media = _media_type(content_type or "")
+    if media not in DECODERS:
+        raise ClientError(415, "unsupported_media_type", f"Content-Type {content_type!r} is "
+                          f"not supported; send one of {NPY}, {CSV}, {JSON}, {JSONLINES}.")
+    return DECODERS[media]
+
+
+def _response_type(accept: str | None, default: str) -> tuple[str, dict[str, str]]:
+    """The first acceptable type of the Accept header, with its parameters."""
+    if not accept or not accept.strip():
+        return default, {}
+    for part in accept.split(","):
+        media, parameters = _parse_media(part)
+        if media in ("*/*", "application/*", ""):
+            return default, parameters
+        if media in JSONLINES_ALIASES:
+            return JSONLINES, parameters
+        if media in ENCODERS:
+            return media, parameters
+    raise ClientError(406, "not_acceptable", f"Accept {accept!r} names no type this server "
+                      f"produces; accept one of {NPY}, {CSV}, {JSON}, {JSONLINES} or */*.")
+
+
+def _media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _parse_media(value: str) -> tuple[str, dict[str, str]]:
+    media, *params = value.split(";")
+    parameters = {}
+    for param in params:
+        key, _, raw = param.partition("=")
+        if key.strip().lower() in OPTION_NAMES:
+            parameters[key.strip().lower()] = raw.strip().strip('"').lower()
+    return media.strip().lower(), parameters
+
+
+def _attributes(header: str | None) -> dict[str, str]:
+    """``X-Amzn-SageMaker-Custom-Attributes: explain=true,output=label`` as a dict."""
+    if not header:
+        return {}
+    pairs = (item.partition("=") for item in header.replace(";", ",").split(","))
+    return {key.strip().lower(): value.strip().lower() for key, _, value in pairs
+            if key.strip().lower() in OPTION_NAMES}
+
+
+def _options(values: dict[str, str]) -> Options:
+    explain = values.get("explain", "false")
+    output = values.get("output", "probability")
+    if explain not in ("true", "false", "1", "0", "yes", "no"):
+        raise bad_request(f"explain={explain!r}; use explain=true or explain=false.")
+    if output not in ("probability", "label", "labels"):
+        raise bad_request(f"output={output!r}; use output=probability or output=label.")
+    return Options(explain in ("true", "1", "yes"), output.startswith("label"))
+
+
+def _aligned(predictor: GAMPredictor, decoded: Decoded) -> Any:
+    """The rows with the model's columns, in the model's order."""
+    rows = decoded.rows
+    if decoded.names is not None and set(decoded.names) == set(predictor.feature_names) \
+            and len(decoded.names) == predictor.n_features:
+        order = [decoded.names.index(name) for name in predictor.feature_names]
+        rows = rows[:, order]
+    elif decoded.names is not None and not _positional(decoded.names):
+        missing = sorted(set(predictor.feature_names) - set(decoded.names))
+        extra = sorted(set(decoded.names) - set(predictor.feature_names))
+        raise bad_request(f"The columns {decoded.names} do not match the model's features "
+                          f"{list(predictor.feature_names)} (missing {missing}, unknown "
+                          f"{extra}).")
+    if rows.shape[1] != predictor.n_features:
+        raise bad_request(f"Each row needs {predictor.n_features} features "
+                          f"({', '.join(predictor.feature_names)}); got {rows.shape[1]}.")
+    finite = np.isfinite(rows)
+    if not finite.all():
+        row, col = (int(i) for i in np.argwhere(~finite)[0])
+        raise bad_request(f"Row {row + 1}, column {col + 1} "
+                          f"({predictor.feature_names[col]}) is {rows[row, col]}; every "
+                          "value must be a finite number.")
+    return rows
+
+
+def _label_array(classes: Any) -> Any:
+    """Integer, float or (for strings and mixtures) object labels."""
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+        return np.asarray(classes, dtype=np.int64)
+    if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in classes):
+        return np.asarray(classes, dtype=np.float64)
+    return np.asarray(classes, dtype=object)
+
+
+def _positional(names: list[str]) -> bool:
+    return all(name.startswith("x") and name[1:].isdigit() for name in names)
+
+
+def _predict(predictor: GAMPredictor, rows: Any, options: Options) -> Output:
+    try:
+        contributions = predictor.contributions(rows)
+    except OutsideRangeError as error:
+        raise bad_request(str(error).replace(f"row {error.row}", f"row {error.row + 1}")) \
+            from None
+    eta = predictor.intercept + contributions.sum(axis=1)
+    mean = predictor.family.inverse_link(eta)
+    values: Any = mean
+    if predictor.classes is not None and options.labels:
+        values = _label_array(predictor.classes)[(mean > 0.5).astype(np.intp)]
+    if not options.explain:
+        return Output(values)
+    return Output(values, predictor.intercept, contributions, predictor.feature_names)

@@ -1,0 +1,266 @@
+"""The ``train`` entry point: SageMaker's training contract, end to end.
+
+Reads ``/opt/ml/input`` (config and channels), fits a GAM, writes the artifact to
+``/opt/ml/model`` and metrics, plots and a report to ``/opt/ml/output/data``. Any failure
+ends with its root cause in ``/opt/ml/output/failure`` (SageMaker shows its first 1024
+characters as ``FailureReason``) and a non-zero exit code:
+
+====  ==========================================================================
+code  meaning
+====  ==========================================================================
+0     trained (or, on a non-leader host of a multi-host job, nothing to do)
+1     internal error: a bug in sagegam; the failure file holds the traceback
+2     user error: bad data, hyperparameter, channel or file, named in the message
+143   stopped by SIGTERM (StopTrainingJob or a stopping condition)
+====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+
+from sagegam.container import hyperparameters
+from sagegam.container.errors import JobStopped, UserError
+from sagegam.container.paths import MLPaths
+from sagegam.container.report import write_report
+from sagegam.container.tabular import ReadOptions, Table, channel_files, read_table
+
+EXIT_INTERNAL, EXIT_USER, EXIT_STOPPED = 1, 2, 143
+FAILURE_LIMIT = 1024
+VALIDATION_CHANNELS = ("validation", "test")
+METRIC_LINE = "metric: {name}={value:.6f};"
+METRIC_REGEX = r"{name}=([-+0-9.eE]+);"  # the regex SageMaker's MetricDefinitions need
+METRIC_NAMES = ("train_r2", "train_rmse", "validation_r2", "validation_rmse",
+                "train_log_loss", "train_auc", "train_accuracy",
+                "validation_log_loss", "validation_auc", "validation_accuracy")
+
+
+def log(message: str) -> None:
+    print(f"[sagegam] {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one training job; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="train", description="Train a sagegam GAM under "
+                                     "SageMaker's /opt/ml layout.")
+    parser.add_argument("--base-dir", help="Root of the layout (default: $SAGEGAM_BASE_DIR, "
+                        "else /opt/ml).")
+    args = parser.parse_args(argv)
+    paths = MLPaths.resolve(args.base_dir)
+    with _stop_on_sigterm():
+        try:
+            run(paths)
+        except UserError as error:
+            return _fail(paths, f"UserError: {error}", EXIT_USER)
+        except JobStopped:
+            return _fail(paths, "Stopped: the job received SIGTERM (StopTrainingJob or a "
+                         "stopping condition) before training finished; no model was "
+                         "written.", EXIT_STOPPED)
+        except Exception as error:  # everything else is our bug: say so, with the trace
+            trace = "".join(traceback.format_exception(error))
+            return _fail(paths, f"InternalError: {type(error).__name__}: {error}. This is a "
+                         f"bug in sagegam; please report it.\n{trace}", EXIT_INTERNAL)
+    return 0
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise JobStopped()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fail(paths: MLPaths, reason: str, code: int) -> int:
+    log(reason.splitlines()[0])
+    text = reason if len(reason) <= FAILURE_LIMIT else reason[: FAILURE_LIMIT - 3] + "..."
+    try:
+        paths.output_dir.mkdir(parents=True, exist_ok=True)
+        paths.failure_file.write_text(text, encoding="utf-8")
+    except OSError as error:
+        log(f"could not write {paths.failure_file}: {error}")
+    return code
+
+
+def run(paths: MLPaths) -> None:
+    settings = hyperparameters.parse(_read_json(paths.hyperparameters, default={}))
+    if not _is_leader(_read_json(paths.resource_config, default={})):
+        return
+    content_types = _content_types(_read_json(paths.input_data_config, default={}))
+    classification = settings["task"] == "classification"
+    options = ReadOptions(settings["target"], settings["header"], not classification)
+    train = _read_channel(paths, "train", settings["train-file"], content_types, options)
+    validation = _read_validation(paths, settings["test-file"], content_types, options)
+    model = _fit(settings, train)
+    metrics = _metrics(model, train, validation, classification)
+    for name, value in metrics.items():
+        print(METRIC_LINE.format(name=name, value=value), flush=True)
+    _write_outputs(paths, model, train, metrics)
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    if not path.is_file():
+        log(f"{path.name} not found; using {default!r}")
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON: {error}") from None
+
+
+def _is_leader(resource_config: dict[str, Any]) -> bool:
+    """Only the first host trains and writes the model; the others have nothing to do."""
+    hosts = sorted(resource_config.get("hosts") or [])
+    current = resource_config.get("current_host")
+    if len(hosts) > 1 and current != hosts[0]:
+        log(f"host {current} is not the leader ({hosts[0]} of {len(hosts)} hosts); a GAM "
+            "trains on one host, so this host exits without writing a model")
+        return False
+    return True
+
+
+def _content_types(config: dict[str, Any]) -> dict[str, str | None]:
+    return {name: (channel or {}).get("ContentType") for name, channel in config.items()}
+
+
+def _read_channel(paths: MLPaths, name: str, only_file: str | None,
+                  content_types: dict[str, str | None], options: ReadOptions) -> Table:
+    directory = paths.channel(name)
+    if not directory.is_dir():
+        present = sorted(p.name for p in paths.data_dir.iterdir()) if paths.data_dir.is_dir() \
+            else []
+        raise UserError(f"Missing channel '{name}': expected data in {directory}. Channels "
+                        f"present: {present or 'none'}.")
+    files = channel_files(directory, only_file)
+    log(f"reading channel {name}: {len(files)} file(s)")
+    table = read_table(files, content_types.get(name), options, progress=log)
+    log(f"channel {name}: {table.X.shape[0]:,} rows, {table.X.shape[1]} features, target "
+        f"'{table.target_name}'")
+    return table
+
+
+def _read_validation(paths: MLPaths, only_file: str | None,
+                     content_types: dict[str, str | None],
+                     options: ReadOptions) -> Table | None:
+    for name in VALIDATION_CHANNELS:
+        if paths.channel(name).is_dir():
+            return _read_channel(paths, name, only_file, content_types, options)
+    if only_file is not None:
+        raise UserError("Hyperparameter 'test-file' is set but there is no 'validation' or "
+                        "'test' channel.")
+    return None
+
+
+def _fit(settings: dict[str, Any], train: Table) -> Any:
+    import pandas as pd
+
+    from sagegam import GAMClassifier, GAMRegressor
+
+    common = {"df": settings["df"], "degree": settings["degree"], "alpha": settings["alpha"],
+              "adaptive": settings["adaptive"], "extrapolation": settings["extrapolation"],
+              "max_iter": settings["max-iter"]}
+    if settings["task"] == "classification":
+        model = GAMClassifier(**common)
+    else:
+        model = GAMRegressor(family=settings["family"], **common)
+    X = pd.DataFrame(train.X, columns=train.feature_names)
+    log(f"fitting {type(model).__name__} on {len(X):,} rows x {X.shape[1]} features "
+        f"(df={settings['df']}, alpha={settings['alpha']})")
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.fit(X, train.y)
+        except ValueError as error:
+            raise UserError(f"Cannot fit the training data: {error}") from None
+    for warning in caught:
+        log(f"warning: {warning.message}")
+    log(f"fitted in {time.perf_counter() - started:.2f} s ({model.n_iter_} IRLS iterations)")
+    return model
+
+
+def _metrics(model: Any, train: Table, validation: Table | None,
+             classification: bool) -> dict[str, float]:
+    sets = [("train", train)] + ([("validation", validation)] if validation else [])
+    metrics: dict[str, float] = {}
+    for prefix, table in sets:
+        import pandas as pd
+
+        X = pd.DataFrame(table.X, columns=table.feature_names)
+        if table.X.shape[1] != model.n_features_in_:
+            raise UserError(f"The {prefix} data has {table.X.shape[1]} features; the model "
+                            f"was trained on {model.n_features_in_}.")
+        metrics |= _classification_metrics(model, X, table.y, prefix) if classification \
+            else _regression_metrics(model, X, table.y, prefix)
+    return metrics
+
+
+def _regression_metrics(model: Any, X: Any, y: Any, prefix: str) -> dict[str, float]:
+    predicted = model.predict(X)
+    residual = np.asarray(y, dtype=float) - predicted
+    total = float(np.sum((y - np.mean(y)) ** 2))
+    r2 = 1.0 - float(np.sum(residual**2)) / total if total > 0 else 0.0
+    return {f"{prefix}_r2": r2, f"{prefix}_rmse": float(np.sqrt(np.mean(residual**2)))}
+
+
+def _classification_metrics(model: Any, X: Any, y: Any, prefix: str) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+
+    unknown = set(np.unique(y)) - set(model.classes_)
+    if unknown:
+        raise UserError(f"The {prefix} target has labels {sorted(map(str, unknown))} that the "
+                        f"training data does not ({list(map(str, model.classes_))}).")
+    probability = model.predict_proba(X)
+    positive = np.asarray(y) == model.classes_[1]
+    metrics = {f"{prefix}_log_loss": float(log_loss(positive, probability[:, 1],
+                                                    labels=[False, True])),
+               f"{prefix}_accuracy": float(accuracy_score(y, model.predict(X)))}
+    if 0 < positive.sum() < len(positive):
+        metrics[f"{prefix}_auc"] = float(roc_auc_score(positive, probability[:, 1]))
+    return metrics
+
+
+def _write_outputs(paths: MLPaths, model: Any, train: Table, metrics: dict[str, float]) -> None:
+    from sagegam import save
+
+    save(model, paths.model_dir)
+    log(f"saved the model to {paths.model_dir}")
+    out = paths.output_data_dir
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    plot = _plot(model, train, out / "partial-effects.png")
+    write_report(out / "report.html", model.predictor_, metrics, plot,
+                 job_name=paths.base.name if paths.base.name != "ml" else "training job")
+    log(f"wrote metrics.json, partial-effects.png and report.html to {out}")
+
+
+def _plot(model: Any, train: Table, path: Path) -> Path | None:
+    try:
+        from sagegam.model.plotting import plot_terms
+
+        plot_terms(model.predictor_, path=path, X=train.X, y=train.y)
+    except ImportError:
+        log("matplotlib is not installed: no plot (install sagegam[plot])")
+        return None
+    return path

@@ -1,0 +1,1 @@
+"""SageMaker's lifecycle on one machine: container engines and the image."""

@@ -1,0 +1,98 @@
+"""The artifact round-trips exactly, never unpickles, and refuses damaged files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sagegam import GAMClassifier, GAMRegressor, load, save
+from sagegam.model.artifact import ARRAYS_FILE, METADATA_FILE, ArtifactError
+
+
+@pytest.fixture(scope="module")
+def regressor():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, size=(400, 3))
+    y = np.sin(X[:, 0]) + X[:, 1] ** 2 + rng.normal(0, 0.2, 400)
+    return GAMRegressor().fit(X, y), X
+
+
+def test_loaded_model_predicts_identically(regressor, tmp_path):
+    model, X = regressor
+    save(model, tmp_path)
+    loaded = load(tmp_path)
+    np.testing.assert_allclose(loaded.predict(X), model.predict(X), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(loaded.contributions(X), model.contributions(X), rtol=1e-12)
+    assert loaded.feature_names == ("x0", "x1", "x2")
+
+
+def test_classifier_round_trip_keeps_string_labels(tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-2, 2, size=(300, 2))
+    y = np.where(rng.random(300) < 1 / (1 + np.exp(-3 * X[:, 0])), "spam", "ham")
+    model = GAMClassifier().fit(X, y)
+    save(model, tmp_path)
+    loaded = load(tmp_path)
+    assert loaded.classes == ("ham", "spam")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=1e-12)
+
+
+def test_metadata_is_json_with_versions_names_and_family(regressor, tmp_path):
+    save(regressor[0], tmp_path)
+    metadata = json.loads((tmp_path / METADATA_FILE).read_text())
+    assert metadata["format_version"] == 1
+    assert metadata["family"] == "gaussian" and metadata["link"] == "identity"
+    assert metadata["feature_names"] == ["x0", "x1", "x2"]
+    assert {"sagegam", "numpy", "python"} <= set(metadata["written_by"])
+
+
+def test_loading_refuses_edited_metadata(regressor, tmp_path):
+    save(regressor[0], tmp_path)
+    path = tmp_path / METADATA_FILE
+    metadata = json.loads(path.read_text())
+    metadata["feature_names"][0] = "renamed"
+    path.write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match="altered"):
+        load(tmp_path)
+
+
+def test_loading_refuses_truncated_arrays(regressor, tmp_path):
+    save(regressor[0], tmp_path)
+    path = tmp_path / ARRAYS_FILE
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(ArtifactError, match="truncated or altered"):
+        load(tmp_path)
+
+
+def test_loading_refuses_a_future_format_version(regressor, tmp_path):
+    save(regressor[0], tmp_path)
+    path = tmp_path / METADATA_FILE
+    metadata = json.loads(path.read_text())
+    metadata["format_version"] = 99
+    path.write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match=r"version 99.*Upgrade sagegam"):
+        load(tmp_path)
+
+
+def test_loading_an_empty_directory_says_what_is_missing(tmp_path):
+    with pytest.raises(ArtifactError, match=r"sagegam-model.json is missing"):
+        load(tmp_path)
+
+
+def test_loading_never_unpickles_and_imports_numpy_only(regressor, tmp_path):
+    save(regressor[0], tmp_path)
+    code = (
+        "import sys, pickle\n"
+        "pickle.loads = pickle.load = None\n"
+        "import sagegam\n"
+        f"p = sagegam.load({str(tmp_path)!r})\n"
+        "p.predict([[0.0, 0.0, 0.0]])\n"
+        "heavy = {'sklearn', 'scipy', 'pandas', 'statsmodels'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"

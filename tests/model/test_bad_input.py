@@ -1,0 +1,111 @@
+"""Bad input gets a clear error, or a documented and tested behaviour."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sagegam import GAMClassifier, GAMRegressor
+
+
+@pytest.fixture()
+def data():
+    rng = np.random.default_rng(5)
+    X = rng.uniform(0, 1, size=(300, 2))
+    return X, np.sin(4 * X[:, 0]) + rng.normal(0, 0.1, 300)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_features_are_refused(data, bad):
+    X, y = data
+    X[7, 1] = bad
+    with pytest.raises(ValueError, match=r"(NaN|infinity)"):
+        GAMRegressor().fit(X, y)
+
+
+def test_non_finite_target_is_refused(data):
+    X, y = data
+    y[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        GAMRegressor().fit(X, y)
+
+
+def test_non_numeric_columns_are_refused(data):
+    X, y = data
+    frame = pd.DataFrame({"a": X[:, 0], "city": ["Oslo"] * 300})
+    with pytest.raises(ValueError, match=r"Oslo|string|float"):
+        GAMRegressor().fit(frame, y)
+
+
+def test_a_constant_feature_contributes_nothing(data):
+    X, y = data
+    X = np.column_stack([X, np.full(300, 4.2)])
+    model = GAMRegressor().fit(X, y)
+    assert np.all(model.contributions(X)[:, 2] == 0)
+    assert model.edf_[2] == 0 and "constant in training" in model.summary()
+
+
+def test_a_feature_with_few_values_gets_a_smaller_basis(data):
+    X, y = data
+    X[:, 1] = np.round(X[:, 1])  # two distinct values
+    y = y + 2 * X[:, 1]
+    model = GAMRegressor().fit(X, y)
+    effect = model.contributions(np.array([[0.5, 1.0], [0.5, 0.0]]))[:, 1]
+    assert model.predictor_.basis.n_basis[1] == 4
+    assert effect[0] - effect[1] == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_target_with_three_classes_is_refused():
+    X = np.random.default_rng(0).uniform(size=(30, 2))
+    with pytest.raises(ValueError, match=r"Only binary classification.*got 3"):
+        GAMClassifier().fit(X, np.arange(30) % 3)
+
+
+def test_a_continuous_target_is_refused_by_the_classifier():
+    X = np.random.default_rng(0).uniform(size=(30, 2))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        GAMClassifier().fit(X, np.linspace(0, 1, 30))
+
+
+def test_wrong_column_count_at_predict_time_says_what_was_expected(data):
+    X, y = data
+    model = GAMRegressor().fit(X, y)
+    with pytest.raises(ValueError, match=r"3 features.*expecting 2"):
+        model.predict(np.zeros((4, 3)))
+
+
+def test_outside_the_training_range_the_default_extrapolates_linearly(data):
+    X, y = data
+    model = GAMRegressor().fit(X, y)
+    near, edge, beyond = model.predict(np.array([[0.99, 0.5], [1.0, 0.5], [1.01, 0.5]]))
+    assert beyond - edge == pytest.approx(edge - near, rel=1e-3)
+
+
+def test_constant_extrapolation_clips_to_the_boundary(data):
+    X, y = data
+    model = GAMRegressor(extrapolation="constant").fit(X, y)
+    edge, far = model.predict(np.array([[X[:, 0].max(), 0.5], [9.0, 0.5]]))
+    assert far == edge
+
+
+def test_error_extrapolation_refuses_with_row_and_feature(data):
+    X, y = data
+    model = GAMRegressor(extrapolation="error").fit(pd.DataFrame(X, columns=["a", "b"]), y)
+    rows = pd.DataFrame([[0.5, 0.5], [0.5, 7.0]], columns=["a", "b"])
+    with pytest.raises(ValueError, match=r"Feature 1 \(b\) of row 1 is 7\.0"):
+        model.predict(rows)
+
+
+def test_poisson_refuses_negative_counts(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="non-negative counts"):
+        GAMRegressor(family="poisson").fit(X, -np.ones(300))
+
+
+def test_invalid_hyperparameters_use_the_scikit_learn_template(data):
+    X, y = data
+    with pytest.raises(ValueError, match="The 'df' parameter of GAMRegressor must be"):
+        GAMRegressor(df=2).fit(X, y)
+    with pytest.raises(ValueError, match="df=4 must exceed degree=4"):
+        GAMRegressor(df=4, degree=4).fit(X, y)
+    with pytest.raises(ValueError, match="alpha has 3 values but X has 2 features"):
+        GAMRegressor(alpha=[1, 2, 3]).fit(X, y)

@@ -1,0 +1,102 @@
+"""Fitted models saved to disk, and a real `serve` process on a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from sagegam import GAMClassifier, GAMRegressor, load, save
+from sagegam.model.predictor import GAMPredictor
+
+FEATURES = ["age", "dose", "weight"]
+
+
+def _frame(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(rng.uniform(0, 1, size=(rows, 3)), columns=FEATURES)
+
+
+@pytest.fixture(scope="session")
+def regressor_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    X = _frame(500, 1)
+    y = np.sin(3 * X["age"]) + X["dose"] ** 2 + np.random.default_rng(2).normal(0, .1, 500)
+    path = tmp_path_factory.mktemp("regressor")
+    save(GAMRegressor().fit(X, y), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    X = _frame(800, 3)
+    p = 1 / (1 + np.exp(-4 * (X["age"] - 0.5)))
+    y = np.where(np.random.default_rng(4).random(800) < p, "churn", "stay")
+    path = tmp_path_factory.mktemp("classifier")
+    save(GAMClassifier().fit(X, y), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def regressor(regressor_dir: Path) -> GAMPredictor:
+    return load(regressor_dir)
+
+
+@pytest.fixture(scope="session")
+def classifier(classifier_dir: Path) -> GAMPredictor:
+    return load(classifier_dir)
+
+
+@pytest.fixture()
+def rows() -> np.ndarray:
+    return _frame(7, 9).to_numpy()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, model_dir: Path, workers: int = 2, env: dict[str, str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sagegam", "serve", "--model-dir", str(model_dir),
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
+            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        self.ready_after = self._wait_for_ping()
+
+    def _wait_for_ping(self, timeout: float = 20.0) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/ping", timeout=1).status_code == 200:
+                    return time.monotonic() - self.started
+            except httpx.TransportError:
+                time.sleep(0.02)
+        self.process.kill()
+        raise RuntimeError(f"serve never answered /ping: {self.process.communicate()[0]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(regressor_dir: Path) -> Iterator[Server]:
+    running = Server(regressor_dir)
+    yield running
+    running.stop()

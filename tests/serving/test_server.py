@@ -1,0 +1,100 @@
+"""The real `serve` command as a subprocess: HTTP, concurrency and SIGTERM."""
+
+from __future__ import annotations
+
+import io
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import orjson
+
+from tests.serving.conftest import Server
+
+
+def test_ping_is_200_with_an_empty_body_soon_after_start(server):
+    response = httpx.get(server.url + "/ping")
+    assert response.status_code == 200 and response.content == b""
+    assert server.ready_after < 10
+
+
+def test_invocations_over_http_match_in_process(server, regressor, rows):
+    buffer = io.BytesIO()
+    np.save(buffer, rows)
+    response = httpx.post(server.url + "/invocations", content=buffer.getvalue(),
+                          headers={"Content-Type": "application/x-npy",
+                                   "Accept": "application/x-npy"})
+    assert response.headers["content-type"] == "application/x-npy"
+    np.testing.assert_allclose(np.load(io.BytesIO(response.content)), regressor.predict(rows),
+                               rtol=1e-12)
+
+
+def test_execution_parameters_for_batch_transform(server):
+    document = httpx.get(server.url + "/execution-parameters").json()
+    assert document == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD",
+                        "MaxPayloadInMB": 6}
+
+
+def test_unknown_routes_and_methods_are_4xx(server):
+    assert httpx.get(server.url + "/nope").status_code == 404
+    assert httpx.get(server.url + "/invocations").status_code == 405
+
+
+def test_a_body_over_six_megabytes_gets_413_and_the_worker_lives(server):
+    body = b"0.5,0.5,0.5\n" * 600_000  # 7.2 MB
+    response = httpx.post(server.url + "/invocations", content=body,
+                          headers={"Content-Type": "text/csv"}, timeout=30)
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert httpx.get(server.url + "/ping").status_code == 200
+
+
+def test_concurrent_load_has_no_failures_and_exact_answers(server, regressor):
+    rng = np.random.default_rng(8)
+    requests = [rng.uniform(size=(1 + i % 5, 3)) for i in range(2000)]
+    expected = [regressor.predict(r) for r in requests]
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    with httpx.Client(base_url=server.url, limits=limits, timeout=30) as client:
+        def send(index: int) -> tuple[int, list[float]]:
+            response = client.post("/invocations", content=orjson.dumps(requests[index].tolist()),
+                                   headers={"Content-Type": "application/json"})
+            return response.status_code, response.json()["predictions"]
+
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            results = list(pool.map(send, range(len(requests))))
+    assert all(status == 200 for status, _ in results)
+    for (_, got), want in zip(results, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_sigterm_during_load_drains_and_exits_within_30_seconds(regressor_dir):
+    running = Server(regressor_dir, workers=1)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=running.url, timeout=10) as client:
+            while not stop.is_set():
+                try:
+                    response = client.post("/invocations", content=b"0.1,0.2,0.3\n",
+                                           headers={"Content-Type": "text/csv"})
+                    statuses.append(response.status_code)
+                except httpx.TransportError:
+                    return  # the server has closed: expected after SIGTERM
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)
+    running.process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    code = running.process.wait(timeout=30)
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert time.monotonic() - started < 30
+    assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after draining
+    assert statuses and set(statuses) == {200}
