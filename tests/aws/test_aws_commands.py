@@ -203,13 +203,13 @@ def test_metric_definitions_capture_the_training_metric_lines():
     request = sm.TrainingRequest(image=IMAGE, role_arn="r", channels={}, output_path="s3://b/o")
     definitions = request.to_api()["AlgorithmSpecification"]["MetricDefinitions"]
     assert len(definitions) <= 40
-    line = "metric: train_r2=0.9967; validation_rmse=1.5e-02; edf=7.25;"
+    line = "metric: train_r2=0.9967; validation_rmse=1.5e-02; train_auc=0.75;"
     captured = {}
     for definition in definitions:
         match = re.search(definition["Regex"], line)
         if match:
             captured[definition["Name"]] = float(match.group(1))
-    assert captured == {"train_r2": 0.9967, "validation_rmse": 0.015, "edf": 7.25}
+    assert captured == {"train_r2": 0.9967, "validation_rmse": 0.015, "train_auc": 0.75}
 
 
 def test_train_rejects_a_hyperparameter_without_equals(run_cli, aws_env, role_arn, tmp_path):

@@ -15,22 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from sagegam.aws.session import Aws, PreflightError, api_errors, explain
+from sagegam.container.training import METRIC_NAMES, METRIC_REGEX
 
-# The training container prints one line per metric, e.g. ``metric: train_r2=0.9967;``.
-# SageMaker publishes the first capture group of each regex; keep this the single place to align.
-METRIC_NAMES = (
-    "train_r2",
-    "train_rmse",
-    "train_deviance",
-    "validation_r2",
-    "validation_rmse",
-    "validation_deviance",
-    "train_accuracy",
-    "validation_accuracy",
-    "edf",
-)
+# The training container prints one line per metric, ``metric: train_r2=0.996717;``, and
+# owns the names and the regex; SageMaker publishes each regex's first capture group.
 METRIC_DEFINITIONS: tuple[dict[str, str], ...] = tuple(
-    {"Name": name, "Regex": rf"{name}=([-+0-9.eE]+|nan|inf)"} for name in METRIC_NAMES
+    {"Name": name, "Regex": METRIC_REGEX.format(name=name)} for name in METRIC_NAMES
 )
 
 CONTENT_TYPES = ("application/x-npy", "text/csv", "application/json", "application/jsonlines")
