@@ -271,6 +271,10 @@ def test_deploy_waits_for_in_service_ls_shows_it_and_delete_removes_everything(
 
     listed = run_cli(aws_env, "ls")
     assert re.search(r"endpoint\s+InService\s+gam-live", listed.stdout.decode())
+    as_json = run_cli(aws_env, "ls", "--json")
+    assert json.loads(as_json.stdout) == [
+        {"kind": "endpoint", "name": "gam-live", "status": "InService"}
+    ]
 
     deleted = run_cli(aws_env, "delete", "--name", "gam-live")
     assert deleted.returncode == 0, deleted.stderr
@@ -331,6 +335,40 @@ def test_invoke_sends_each_content_type_and_prints_the_response_body(
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"predictions": [1.5, 2.5]}
+
+
+def _queue_canned_answers(moto_url: str, *bodies: str) -> None:
+    results = [
+        {"Body": body, "ContentType": "application/json",
+         "InvokedProductionVariant": "AllTraffic", "CustomAttributes": ""}
+        for body in bodies
+    ]  # fmt: skip
+    request = urllib.request.Request(
+        f"{moto_url}/moto-api/static/sagemaker/endpoint-results",
+        data=json.dumps({"results": results}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def test_invoke_explain_and_labels_travel_as_custom_attributes(run_cli, aws_env, tmp_path):
+    # moto keys each canned answer on the request's X-Amzn-SageMaker-* headers and body: a
+    # request with different custom attributes takes the next answer, a repeat gets the same.
+    _queue_canned_answers(aws_env["SAGEGAM_AWS_ENDPOINT_URL"], '"plain"', '"explained"', '"both"')
+    body = tmp_path / "body.csv"
+    body.write_text("1.5\n")
+
+    def ask(*flags: str) -> str:
+        result = run_cli(aws_env, "invoke", "--name", "gam", "--input", str(body), *flags)
+        assert result.returncode == 0, result.stderr
+        return str(json.loads(result.stdout))
+
+    assert ask() == "plain"
+    assert ask("--explain") == "explained"
+    assert ask("--explain", "--labels") == "both"
+    assert ask() == "plain"
+    assert ask("--explain") == "explained"
 
 
 @pytest.mark.parametrize("content_type", sm.CONTENT_TYPES)

@@ -292,12 +292,17 @@ def encode(rows: Sequence[Sequence[float]], content_type: str) -> bytes:
 
 
 def invoke(
-    aws: Aws, endpoint: str, body: bytes, content_type: str, accept: str
+    aws: Aws, endpoint: str, body: bytes, content_type: str, accept: str, attributes: str = ""
 ) -> tuple[str, bytes]:
     """InvokeEndpoint; returns (response content type, body)."""
     with api_errors():
         answer = aws.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept
+            EndpointName=endpoint,
+            Body=body,
+            ContentType=content_type,
+            Accept=accept,
+            # The serving container reads explain=/output= from this header (docs/serving.md).
+            **({"CustomAttributes": attributes} if attributes else {}),
         )
     return str(answer.get("ContentType", "")), bytes(answer["Body"].read())
 

@@ -6,6 +6,7 @@ without the ``aws`` extra.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -242,8 +243,18 @@ def deploy(
     show_default=True,
 )
 @click.option("--accept", default="application/json", show_default=True)
+@click.option("--explain", is_flag=True, help="Ask for per-feature contributions too.")
+@click.option("--labels", is_flag=True, help="Classifiers: labels instead of probabilities.")
 @click.pass_context
-def invoke(ctx: click.Context, name: str, input_path: str, content_type: str, accept: str) -> None:
+def invoke(
+    ctx: click.Context,
+    name: str,
+    input_path: str,
+    content_type: str,
+    accept: str,
+    explain: bool,
+    labels: bool,
+) -> None:
     """Send one request body to an endpoint and write the response body to stdout.
 
     \b
@@ -257,7 +268,10 @@ def invoke(ctx: click.Context, name: str, input_path: str, content_type: str, ac
         body = stream.read()
     with _one_line_errors():
         session = _connect(ctx)
-        _, answer = sm.invoke(session, name, body, content_type, accept)
+        attributes = ",".join(
+            flag for flag, on in (("explain=true", explain), ("output=label", labels)) if on
+        )
+        _, answer = sm.invoke(session, name, body, content_type, accept, attributes)
     sys.stdout.buffer.write(answer)
     sys.stdout.flush()
 
@@ -386,8 +400,9 @@ def delete(ctx: click.Context, name: str) -> None:
 
 
 @aws.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts.")
 @click.pass_context
-def ls(ctx: click.Context) -> None:
+def ls(ctx: click.Context, as_json: bool) -> None:
     """List endpoints and in-progress training/transform jobs (what is billing).
 
     \b
@@ -398,6 +413,9 @@ def ls(ctx: click.Context) -> None:
 
     with _one_line_errors():
         rows = sm.running(_connect(ctx))
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
     if not rows:
         click.echo("nothing running")
     for row in rows:
