@@ -569,7 +569,7 @@ def test_push_without_a_container_engine_is_reported_before_any_call(
 ):
     env = {**aws_env, "PATH": str(tmp_path)}
     line = _one_line_error(run_cli(env, "push"))
-    assert "No container engine found (looked for docker, podman)" in line
+    assert "No working container engine (looked for docker, podman" in line
     assert client("ecr").describe_repositories()["repositories"] == []
 
 

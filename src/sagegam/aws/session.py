@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -188,14 +189,24 @@ def check_role(aws: Aws, role: str | None) -> str:
     return str(found["Arn"])
 
 
+def _answers(executable: str) -> bool:
+    # A docker CLI without a daemon is common (and is the case on podman-only machines).
+    try:
+        done = subprocess.run([executable, "info"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
 def container_engine(preferred: str | None = None) -> str:
-    """The docker or podman executable to push with, or a PreflightError with the remedy."""
+    """The first docker or podman whose ``info`` answers, or a PreflightError with the remedy."""
     candidates = [preferred] if preferred else ["docker", "podman"]
     for name in candidates:
         path = shutil.which(name)
-        if path:
+        if path and _answers(path):
             return path
     raise PreflightError(
-        f"No container engine found (looked for {', '.join(candidates)}). Remedy: install "
-        "docker or podman, or push the image from a machine that has one."
+        f"No working container engine (looked for {', '.join(candidates)} answering "
+        "`info`). Remedy: install docker or podman (or start the docker daemon), or push the "
+        "image from a machine that has one."
     )
