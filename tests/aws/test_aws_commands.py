@@ -490,6 +490,23 @@ def _one_line_error(result: Any) -> str:
     return lines[0]
 
 
+def test_without_boto3_the_aws_commands_say_which_extra_to_install(aws_env):
+    # A Python where boto3 cannot be imported, as after `pip install sagegam` without [aws].
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['boto3'] = None; from sagegam.cli import cli; "
+        "cli(['aws', 'ls'], prog_name='sagegam')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=aws_env, capture_output=True, timeout=60, check=False
+    )
+    assert _one_line_error(result) == (
+        "Error: boto3 is not installed. Remedy: pip install 'sagegam[aws]'"
+    )
+
+
 def test_no_credentials_is_reported_with_a_remedy(run_cli, bare_env):
     bare_env["AWS_DEFAULT_REGION"] = REGION
     line = _one_line_error(run_cli(bare_env, "ls"))

@@ -28,7 +28,7 @@ class PreflightError(Exception):
 def _boto3() -> Any:
     try:
         import boto3
-    except ImportError as error:  # pragma: no cover - exercised only without the extra
+    except ImportError as error:
         raise PreflightError(
             "boto3 is not installed. Remedy: pip install 'sagegam[aws]'"
         ) from error
