@@ -9,7 +9,9 @@ Side by side in one run, each server on loopback with 2 workers, driven by wrk (
 - an AWS-style stack: Flask under gunicorn with gevent workers, joblib-loaded scikit-learn
   model, decoding and encoding as the SageMaker scikit-learn container does by default
   (without its nginx in front);
-- the floor: GET /ping on sagegam's server, a route that does no work.
+- the floor: a no-op POST route added to sagegam's own app under the same uvicorn
+  settings: it reads the body and answers a constant, so what separates it from
+  /invocations is our decoding, prediction and encoding.
 
 Reports requests/s and p50/p99 latency for 1-row and 100-row bodies (CSV, JSON, npy) at
 16 and 64 connections, peak RSS per worker, and time from process start to the first 200
@@ -110,6 +112,38 @@ AWS_STYLE_APP = textwrap.dedent('''
 ''')
 
 
+MLFLOW_SAVE = textwrap.dedent('''
+    import sys
+    import mlflow.sklearn, numpy as np
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import SplineTransformer
+
+    data = np.load(sys.argv[1])
+    model = make_pipeline(SplineTransformer(n_knots=20, degree=3), Ridge(alpha=1.0))
+    model.fit(data["X"], data["y"])
+    # cloudpickle: MLflow's default skops format refuses scipy's BSpline
+    mlflow.sklearn.save_model(model, sys.argv[2], serialization_format="cloudpickle")
+''')
+
+NOOP_APP = textwrap.dedent('''
+    from sagegam.container.serving.app import create_app
+
+    inner = create_app()
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/noop":
+            more = True
+            while more:
+                more = (await receive()).get("more_body", False)
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"[]"})
+            return
+        await inner(scope, receive, send)
+''')
+
+
 def prepare(folder: Path, mlflow_python: str | None) -> dict[str, list[str]]:
     """Fit and save the models; return each stack's server command."""
     import joblib
@@ -125,22 +159,31 @@ def prepare(folder: Path, mlflow_python: str | None) -> dict[str, list[str]]:
     sklearn_model.fit(X, y)
     joblib.dump(sklearn_model, folder / "sklearn.joblib")
     (folder / "aws_style_app.py").write_text(AWS_STYLE_APP)
+    (folder / "noop_app.py").write_text(NOOP_APP)
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     commands = {
         "sagegam": [sys.executable, "-m", "sagegam", "serve", "--model-dir",
                     str(folder / "gam"), "--host", "127.0.0.1", "--port", "{port}",
                     "--workers", str(WORKERS)],
+        "no-op floor (sagegam app + no-op route)": [
+            sys.executable, "-m", "uvicorn", "--app-dir", str(folder), "noop_app:app",
+            "--host", "127.0.0.1", "--port", "{port}", "--workers", str(WORKERS),
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+            "--log-level", "warning"],
         "aws-style (flask+gunicorn/gevent)": [
             gunicorn, "-k", "gevent", "-w", str(WORKERS), "-b", "127.0.0.1:{port}",
             "--chdir", str(folder), "--log-level", "warning", "aws_style_app:app"],
     }
     if mlflow_python:
-        script = ("import joblib, mlflow.sklearn, sys; "
-                  "mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2])")
-        subprocess.run([mlflow_python, "-c", script, str(folder / "sklearn.joblib"),
+        # Fit inside MLflow's venv: a pickle only loads under the scikit-learn/scipy
+        # versions that wrote it.
+        np.savez(folder / "train.npz", X=X, y=y)
+        subprocess.run([mlflow_python, "-c", MLFLOW_SAVE, str(folder / "train.npz"),
                         str(folder / "mlflow-model")], check=True, capture_output=True)
         mlflow = str(Path(mlflow_python).with_name("mlflow"))
-        commands["mlflow models serve"] = [mlflow, "models", "serve", "-m",
+        # mlflow starts `uvicorn` through the shell, so its venv must come first on PATH
+        path = f"PATH={Path(mlflow_python).parent}:{os.environ.get('PATH', '')}"
+        commands["mlflow models serve"] = ["env", path, mlflow, "models", "serve", "-m",
                                            str(folder / "mlflow-model"), "--env-manager",
                                            "local", "-h", "127.0.0.1", "-p", "{port}", "-w",
                                            str(WORKERS)]
@@ -167,7 +210,11 @@ class Running:
                     if response.status == 200:
                         return time.monotonic() - started
             except OSError:
+                if self.process.poll() is not None:
+                    break
                 time.sleep(0.02)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
         raise RuntimeError(f"{self.url} never answered /ping")
 
     def _sample(self) -> None:
@@ -225,6 +272,8 @@ def main() -> None:
     parser.add_argument("--mlflow-python", help="python of a venv with mlflow installed")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", default="16,64")
+    parser.add_argument("--stacks", default="sagegam,no-op,aws-style,mlflow",
+                        help="first words of the stack names to run")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -232,20 +281,33 @@ def main() -> None:
     commands = prepare(folder, args.mlflow_python)
     payloads = bodies(folder)
     lua = _write(folder / "post.lua", POST_LUA.encode())
-    env = {**os.environ, "MODEL_PATH": str(folder / "sklearn.joblib")}
+    env = {**os.environ, "MODEL_PATH": str(folder / "sklearn.joblib"),
+           "SAGEGAM_MODEL_DIR": str(folder / "gam")}
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()}, "
           f"{WORKERS} workers per server, {args.seconds} s per cell")
     print("| server | body | conns | req/s | p50 ms | p99 ms | non-2xx |")
     print("|---|---|---|---|---|---|---|")
     summary = []
+    rates: dict[tuple[str, str, int], float] = {}
+    wanted = set(args.stacks.split(","))
     for port, (name, command) in enumerate(commands.items(), start=18400):
-        running = Running(command, port, env)
+        if name.split()[0] not in wanted:
+            continue
+        try:
+            running = Running(command, port, env)
+        except RuntimeError as error:  # report the stack as missing, measure the others
+            print(f"| {name} | did not start: {error} | | | | | |", flush=True)
+            continue
         try:
             scenarios = _scenarios(name, payloads)
             for connections in map(int, args.connections.split(",")):
                 for label, (body, content_type) in scenarios.items():
-                    cell = wrk(running.url + ("/ping" if body is None else "/invocations"),
-                               body, content_type, connections, args.seconds, lua)
+                    route = "/ping" if body is None else "/invocations"
+                    if name.startswith("no-op"):
+                        route = "/noop"
+                    cell = wrk(running.url + route, body, content_type, connections,
+                               args.seconds, lua)
+                    rates[(name.split()[0], label.split()[0], connections)] = cell["rps"]
                     print(f"| {name} | {label} | {connections} | {cell['rps']:.0f} | "
                           f"{cell['p50']:.2f} | {cell['p99']:.2f} | {cell['errors']:.0f} |",
                           flush=True)
@@ -256,7 +318,22 @@ def main() -> None:
     print("|---|---|---|")
     for name, startup, peak in summary:
         print(f"| {name} | {startup:.2f} | {peak:.0f} |")
+    _print_ratios(rates, [int(c) for c in args.connections.split(",")])
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _print_ratios(rates: dict[tuple[str, str, int], float], connections: list[int]) -> None:
+    """sagegam's 1-row req/s over each other stack's, and as a share of the no-op floor."""
+    print("\n| 1-row body | conns | x mlflow | x aws-style | % of no-op floor |")
+    print("|---|---|---|---|---|")
+    for label in ("csv1", "json1", "npy1"):
+        for conns in connections:
+            ours = rates.get(("sagegam", label, conns), float("nan"))
+            floor = rates.get(("no-op", label, conns), rates.get(("no-op", "json1", conns)))
+            cells = [ours / rates.get((other, label, conns), float("nan"))
+                     for other in ("mlflow", "aws-style")]
+            share = 100 * ours / floor if floor else float("nan")
+            print(f"| {label} | {conns} | {cells[0]:.1f} | {cells[1]:.1f} | {share:.0f}% |")
 
 
 def _scenarios(name: str, payloads: dict[str, tuple[Path, str]]) -> dict[str, Any]:
@@ -265,7 +342,9 @@ def _scenarios(name: str, payloads: dict[str, tuple[Path, str]]) -> dict[str, An
                 if key.startswith("mlflow-")}
     chosen = {key: payloads[key] for key in payloads if not key.startswith("mlflow-")}
     if name == "sagegam":
-        chosen["ping (floor)"] = (None, "")
+        chosen["GET /ping"] = (None, "")
+    if name.startswith("no-op"):
+        return {"json1 (no-op)": payloads["json1"], "csv1 (no-op)": payloads["csv1"]}
     return chosen
 
 

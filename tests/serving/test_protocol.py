@@ -175,3 +175,22 @@ def test_bodies_over_the_limit_get_413(regressor):
     settings = ServerSettings.from_environment({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "0.001"})
     response = call(regressor, b"0.1,0.2,0.3\n" * 200, "text/csv", settings=settings)
     assert response.status == 413
+
+
+@pytest.mark.parametrize("layout", [
+    lambda rows: rows, lambda rows: rows.astype(np.float32), lambda rows: rows[0],
+    lambda rows: np.asfortranarray(rows), lambda rows: rows.astype(">f8"),
+    lambda rows: (rows * 10).astype(np.int32),
+])
+def test_npy_bodies_of_any_numeric_layout_give_the_predictions_of_their_values(
+        regressor, rows, layout):
+    array = layout(rows)
+    response = call(regressor, npy(array), "application/x-npy")
+    expected = regressor.predict(np.atleast_2d(np.asarray(array, dtype=np.float64)))
+    np.testing.assert_allclose(predictions(response), expected, rtol=1e-12)
+
+
+def test_a_truncated_npy_body_is_a_400(regressor, rows):
+    response = call(regressor, npy(rows)[:-5], "application/x-npy")
+    assert response.status == 400
+    assert orjson.loads(response.body)["error"] == "bad_request"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -98,3 +100,74 @@ def test_sigterm_during_load_drains_and_exits_within_30_seconds(regressor_dir):
     assert time.monotonic() - started < 30
     assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after draining
     assert statuses and set(statuses) == {200}
+
+
+def _bodies(rows: np.ndarray) -> dict[str, bytes]:
+    buffer = io.BytesIO()
+    np.save(buffer, rows)
+    return {
+        "application/x-npy": buffer.getvalue(),
+        "text/csv": "\n".join(",".join(repr(float(v)) for v in r) for r in rows).encode(),
+        "application/json": orjson.dumps({"instances": rows.tolist()}),
+        "application/jsonlines": b"\n".join(orjson.dumps(r) for r in rows.tolist()),
+    }
+
+
+def _decoded(response: httpx.Response) -> np.ndarray:
+    kind = response.headers["content-type"]
+    if kind == "application/x-npy":
+        return np.load(io.BytesIO(response.content), allow_pickle=False)
+    if kind == "text/csv":
+        return np.loadtxt(io.StringIO(response.text), ndmin=1)
+    if kind == "application/jsonlines":
+        return np.array([orjson.loads(line)["prediction"] for line in response.text.split()])
+    return np.asarray(response.json()["predictions"])
+
+
+def test_every_content_type_and_accept_over_http(server, regressor, rows):
+    accepts = {"application/x-npy": "application/x-npy", "text/csv": "text/csv",
+               "application/json": "application/json",
+               "application/jsonlines": "application/jsonlines",
+               "*/*": "application/json", None: "application/json"}
+    with httpx.Client(base_url=server.url) as client:
+        for content_type, body in _bodies(rows).items():
+            for accept, answered in accepts.items():
+                headers = {"Content-Type": content_type}
+                if accept is not None:
+                    headers["Accept"] = accept
+                response = client.post("/invocations", content=body, headers=headers)
+                assert response.status_code == 200, (content_type, accept, response.text)
+                assert response.headers["content-type"] == answered
+                np.testing.assert_allclose(_decoded(response), regressor.predict(rows),
+                                           rtol=1e-12, err_msg=f"{content_type} {accept}")
+
+
+def test_client_errors_over_http_are_4xx_with_json_and_the_worker_lives(server):
+    cases = [
+        ("text/csv", "application/xml", b"0.1,0.2,0.3", 406),
+        ("application/xml", None, b"<rows/>", 415),
+        ("text/csv", None, b"0.1,0.2,0.3\n0.1,oops,0.3", 400),
+        ("text/csv", None, b"0.1,0.2", 400),
+        ("text/csv", None, b"0.1,nan,0.3", 400),
+        ("application/json", None, b"[[0.1, 0.2", 400),
+        ("application/x-npy", None, b"\x93NUMPY garbage", 400),
+    ]
+    with httpx.Client(base_url=server.url) as client:
+        for content_type, accept, body, status in cases:
+            headers = {"Content-Type": content_type} | ({"Accept": accept} if accept else {})
+            response = client.post("/invocations", content=body, headers=headers)
+            assert response.status_code == status, (content_type, body, response.text)
+            assert set(response.json()) == {"error", "message"}
+        bad_cell = client.post("/invocations", content=b"0.1,0.2,0.3\n0.1,oops,0.3",
+                               headers={"Content-Type": "text/csv"}).json()["message"]
+        assert "row 2" in bad_cell and "column 2" in bad_cell
+        assert client.get("/ping").status_code == 200
+
+
+def test_the_serving_path_imports_numpy_but_not_scikit_learn_scipy_or_pandas(regressor_dir):
+    script = ("import sys; import sagegam.cli; from sagegam.container.serving import app; "
+              "app.InferenceApp(sys.argv[1]).load(); "
+              "print(sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", script, str(regressor_dir)],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

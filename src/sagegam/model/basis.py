@@ -13,6 +13,7 @@ This module needs numpy only; the serving path imports it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -104,7 +105,7 @@ class SplineBasis:
     def n_features(self) -> int:
         return int(self.lower.shape[0])
 
-    @property
+    @cached_property  # per-request cost when serving one row
     def offsets(self) -> NDArray[np.int64]:
         return 1 + np.concatenate([[0], np.cumsum(self.n_basis)[:-1]]).astype(np.int64)
 
@@ -113,11 +114,11 @@ class SplineBasis:
         """Intercept plus every feature's basis functions."""
         return 1 + int(self.n_basis.sum())
 
-    @property
+    @cached_property  # per-request cost when serving one row
     def n_intervals(self) -> NDArray[np.int64]:
         return np.maximum(self.n_basis - self.degree, 1)
 
-    @property
+    @cached_property  # per-request cost when serving one row
     def active(self) -> NDArray[np.bool_]:
         """Features that have a basis (non-constant in training)."""
         return self.n_basis > 0
