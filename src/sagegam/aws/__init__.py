@@ -1,6 +1,5 @@
-"""SageMaker on AWS through boto3 (the optional ``sagegam[aws]`` extra), imported lazily.
+"""The AWS layer: ECR, S3 and SageMaker through boto3 (optional extra ``sagegam[aws]``).
 
-``session`` makes clients (honouring an endpoint override, e.g. an emulator),
-``preflight`` says what is missing before anything is billed, ``registry`` pushes the
-image to ECR, ``jobs`` trains, ``hosting`` deploys, invokes, transforms and deletes.
+Nothing here is imported by ``sagegam`` itself; the CLI imports these modules only when an
+``aws`` command runs, so the package works without boto3 installed.
 """

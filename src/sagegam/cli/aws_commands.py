@@ -1,264 +1,422 @@
-"""``sagegam aws``: push, train, deploy, invoke, transform, delete and list on SageMaker."""
+"""``sagegam aws ...``: push, train, deploy, invoke, transform, delete and ls on AWS.
+
+boto3 is imported only inside the commands (via sagegam.aws), so ``sagegam --help`` works
+without the ``aws`` extra.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
-region_option = click.option("--region", envvar="AWS_REGION", default=None,
-                             help="AWS region; AWS_REGION / AWS_DEFAULT_REGION / your profile.")
-role_option = click.option("--role", envvar="SAGEGAM_ROLE", default=None,
-                           help="Execution role (name or ARN) SageMaker assumes; $SAGEGAM_ROLE.")
-instance_option = click.option("--instance-type", default="ml.m5.large", show_default=True)
+ROLE_ENV = "SAGEGAM_ROLE_ARN"
 
 
-def _aws(region: str | None) -> Any:
-    from sagegam.aws.preflight import check_credentials
-    from sagegam.aws.session import Aws
-
-    aws = Aws(region)
-    check_credentials(aws)
-    return aws
-
-
-def _run(action: Any) -> Any:
-    from sagegam.aws.session import AwsError
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    from sagegam.aws.session import PreflightError
 
     try:
-        return action()
-    except AwsError as error:
-        raise click.ClickException(str(error)) from None
+        yield
+    except PreflightError as error:
+        raise click.ClickException(str(error)) from error
 
 
-@click.group()
-def aws() -> None:
-    """Run the lifecycle on Amazon SageMaker (needs sagegam[aws] and credentials).
+def _connect(ctx: click.Context) -> Any:
+    from sagegam.aws.session import connect
 
-    Every command checks credentials, region and role first and says what is missing
-    before anything is billed.
-    """
+    return connect(region=ctx.obj.get("region"), profile=ctx.obj.get("profile"))
+
+
+def _status(what: str) -> Callable[[str], None]:
+    return lambda status: click.echo(f"{what}: {status}", err=True)
+
+
+@click.group("aws")
+@click.option("--region", default=None, help="AWS region (default: your AWS config).")
+@click.option("--profile", default=None, help="AWS profile name.")
+@click.pass_context
+def aws(ctx: click.Context, region: str | None, profile: str | None) -> None:
+    """Push the image and run training, endpoints and batch transform on SageMaker."""
+    ctx.obj = {"region": region, "profile": profile}
 
 
 @aws.command()
-@click.option("--image", default="sagegam:latest", show_default=True, help="Local image.")
-@click.option("--repository", default="sagegam", show_default=True, help="ECR repository.")
+@click.option("--image", "local_image", default="sagegam:latest", show_default=True)
+@click.option("--repository", default="sagegam", show_default=True)
 @click.option("--tag", default="latest", show_default=True)
 @click.option("--engine", type=click.Choice(["docker", "podman"]), default=None)
-@region_option
-def push(image: str, repository: str, tag: str, engine: str | None, region: str | None) -> None:
-    """Push the local image to ECR, creating the repository if needed.
+@click.option("--dry-run", is_flag=True, help="Print the engine commands instead of running them.")
+@click.pass_context
+def push(
+    ctx: click.Context,
+    local_image: str,
+    repository: str,
+    tag: str,
+    engine: str | None,
+    dry_run: bool,
+) -> None:
+    """Create the ECR repository if needed, log in, tag and push the image.
 
     \b
     Example:
-      sagegam image build && sagegam aws push --region eu-west-1
+      sagegam aws push --image sagegam:latest --engine podman
     """
-    from sagegam.aws import registry
-    from sagegam.local.engines import EngineError, find_engine
+    from sagegam.aws import ecr
+    from sagegam.aws.session import container_engine
 
-    try:
-        chosen = find_engine(engine)
-    except EngineError as error:
-        raise click.ClickException(f"push needs a container engine. {error}") from None
-    uri = _run(lambda: registry.push(_aws(region), chosen, image, repository, tag))
-    click.echo(f"pushed {uri}")
+    with _one_line_errors():
+        executable = container_engine(engine)
+        session = _connect(ctx)
+        uri = ecr.ensure_repository(session, repository)
+        login = ecr.registry_login(session)
+        remote = f"{uri}:{tag}"
+        commands = ecr.push_commands(executable, login, local_image, remote)
+        if dry_run:
+            for command in commands:
+                click.echo(" ".join(command))
+        else:
+            ecr.run_push(commands, login.password)
+    click.echo(remote)
+
+
+def _parse_hyperparameters(pairs: tuple[str, ...]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="-H")
+        parsed[key] = value
+    return parsed
 
 
 @aws.command()
-@click.argument("name")
 @click.option("--image", required=True, help="ECR image URI (from `sagegam aws push`).")
-@click.option("--train", "train_data", required=True, help="Local path or s3:// URI.")
-@click.option("--validation", default=None, help="Local path or s3:// URI.")
-@click.option("--hyperparameter", "-p", multiple=True, metavar="KEY=VALUE")
-@click.option("--content-type", default=None, help="ContentType of the channels.")
-@click.option("--bucket", default=None, help="S3 bucket; sagegam-<account>-<region> by default.")
-@click.option("--instance-count", type=int, default=1, show_default=True)
-@click.option("--wait/--no-wait", default=True, show_default=True)
-@role_option
-@region_option
-@instance_option
-def train(name: str, image: str, train_data: str, validation: str | None,
-          hyperparameter: tuple[str, ...], content_type: str | None, bucket: str | None,
-          instance_count: int, wait: bool, role: str | None, region: str | None,
-          instance_type: str) -> None:
-    """Upload data and run training job NAME on SageMaker, following its status.
-
-    \b
-    Example:
-      sagegam aws train gauss3 --image 123.dkr.ecr.eu-west-1.amazonaws.com/sagegam:latest \\
-        --train data/train.csv --role SageMakerRole -p train-file=train.csv -p df=20
-    """
-    from sagegam.aws import jobs, preflight
-
-    def run() -> dict[str, Any]:
-        session = _aws(region)
-        role_arn = preflight.check_role(session, role)
-        chosen = bucket or jobs.default_bucket(session)
-        jobs.ensure_bucket(session, chosen)
-        channels = {"train": jobs.upload(session, train_data, chosen, f"{name}/input/train")}
-        if validation:
-            channels["validation"] = jobs.upload(session, validation, chosen,
-                                                 f"{name}/input/validation")
-        pairs = dict(p.partition("=")[::2] for p in hyperparameter)
-        request = jobs.TrainingRequest(name, image, role_arn, channels,
-                                       f"s3://{chosen}/{name}/output", pairs,
-                                       {c: content_type for c in channels} if content_type
-                                       else {}, instance_type, instance_count)
-        jobs.create_training_job(session, request)
-        if not wait:
-            return {"TrainingJobName": name, "TrainingJobStatus": "InProgress"}
-        return jobs.wait_for_training(session, name, on_status=click.echo)
-
-    description = _run(run)
-    status = description["TrainingJobStatus"]
-    click.echo(f"training job {name}: {status}")
-    if "ModelArtifacts" in description:
-        click.echo(f"model: {description['ModelArtifacts']['S3ModelArtifacts']}")
-    if status in ("Failed", "Stopped"):
-        click.echo(f"reason: {description.get('FailureReason', '')}")
-        sys.exit(1)
-
-
-@aws.command()
-@click.argument("name")
-@click.option("--image", required=True, help="ECR image URI.")
-@click.option("--model-data", required=True, help="s3://.../model.tar.gz")
-@click.option("--instance-count", type=int, default=1, show_default=True)
-@click.option("--wait/--no-wait", default=True, show_default=True)
-@role_option
-@region_option
-@instance_option
-def deploy(name: str, image: str, model_data: str, instance_count: int, wait: bool,
-           role: str | None, region: str | None, instance_type: str) -> None:
-    """Create model, endpoint config and endpoint NAME; wait until InService.
-
-    \b
-    Example:
-      sagegam aws deploy gauss3 --image URI --model-data s3://b/gauss3/output/model.tar.gz
-    """
-    from sagegam.aws import hosting, preflight
-
-    def run() -> dict[str, Any]:
-        session = _aws(region)
-        role_arn = preflight.check_role(session, role)
-        hosting.deploy(session, hosting.Deployment(name, image, model_data, role_arn,
-                                                   instance_type, instance_count))
-        return hosting.wait_in_service(session, name) if wait else {"EndpointStatus":
-                                                                    "Creating"}
-
-    description = _run(run)
-    click.echo(f"endpoint {name}: {description['EndpointStatus']}")
-
-
-@aws.command()
-@click.argument("name")
-@click.argument("body", type=click.File("rb"), default="-")
-@click.option("--content-type", "-c", default="text/csv", show_default=True)
-@click.option("--accept", "-a", default=None)
-@click.option("--explain", is_flag=True, help="Ask for per-feature contributions.")
-@region_option
-def invoke(name: str, body: Any, content_type: str, accept: str | None, explain: bool,
-           region: str | None) -> None:
-    """Send BODY (file or stdin) to endpoint NAME with InvokeEndpoint.
-
-    \b
-    Example:
-      printf '10\\n111.6\\n' | sagegam aws invoke gauss3 -c text/csv
-    """
-    from sagegam.aws import hosting
-
-    answer, _ = _run(lambda: hosting.invoke(_aws(region), name, body.read(), content_type,
-                                            accept, "explain=true" if explain else None))
-    click.echo(answer.decode("utf-8", "replace"))
-
-
-@aws.command()
-@click.argument("name")
-@click.option("--model", "model_name", required=True, help="SageMaker model name.")
-@click.option("--input", "input_uri", required=True, help="s3:// prefix or local path.")
-@click.option("--output", "output_uri", required=True, help="s3:// output prefix.")
-@click.option("--bucket", default=None, help="Bucket for a local --input.")
+@click.option("--role", envvar=ROLE_ENV, default=None, help=f"Execution role ARN [env {ROLE_ENV}].")
+@click.option("--train", "train_data", required=True, help="Local CSV file/dir or s3:// URI.")
+@click.option("--validation", default=None, help="Local CSV file/dir or s3:// URI.")
 @click.option("--content-type", default="text/csv", show_default=True)
-@click.option("--accept", default=None)
-@click.option("--split-type", type=click.Choice(["Line", "None"]), default="Line")
-@click.option("--batch-strategy", type=click.Choice(["MultiRecord", "SingleRecord"]),
-              default="MultiRecord")
-@click.option("--max-payload", type=int, default=6, show_default=True)
-@click.option("--max-concurrent", type=int, default=0)
-@click.option("--assemble-with", type=click.Choice(["Line", "None"]), default="Line")
-@click.option("--join-source", type=click.Choice(["None", "Input"]), default="None")
-@click.option("--input-filter", default=None)
-@click.option("--output-filter", default=None)
-@region_option
-@instance_option
-def transform(name: str, model_name: str, input_uri: str, output_uri: str, bucket: str | None,
-              content_type: str, accept: str | None, split_type: str, batch_strategy: str,
-              max_payload: int, max_concurrent: int, assemble_with: str, join_source: str,
-              input_filter: str | None, output_filter: str | None, region: str | None,
-              instance_type: str) -> None:
-    """Create batch transform job NAME with the local runtime's options.
+@click.option("--output-path", default=None, help="s3:// prefix (default: the SDK's bucket).")
+@click.option("--instance-type", default="ml.m5.large", show_default=True)
+@click.option("--instance-count", default=1, show_default=True, type=int)
+@click.option("--max-runtime", default=3600, show_default=True, type=int, help="Seconds.")
+@click.option("-H", "--hyperparameter", "hyperparameters", multiple=True, help="KEY=VALUE.")
+@click.option("--job-name", default="")
+@click.option("--wait/--no-wait", default=True, show_default=True)
+@click.option("--poll", default=15.0, show_default=True, help="Seconds between status checks.")
+@click.pass_context
+def train(
+    ctx: click.Context,
+    image: str,
+    role: str | None,
+    train_data: str,
+    validation: str | None,
+    content_type: str,
+    output_path: str | None,
+    instance_type: str,
+    instance_count: int,
+    max_runtime: int,
+    hyperparameters: tuple[str, ...],
+    job_name: str,
+    wait: bool,
+    poll: float,
+) -> None:
+    """Upload data, start a training job, follow it and print the model artifact URI.
 
     \b
     Example:
-      sagegam aws transform scores --model gauss3 --input data/ --output s3://b/scores/
+      sagegam aws train --image $IMAGE --role $ROLE_ARN --train data/train.csv -H df=20
     """
-    from sagegam.aws import hosting, jobs
+    from sagegam.aws import sagemaker as sm
+    from sagegam.aws.session import check_role
 
-    def run() -> dict[str, Any]:
-        session = _aws(region)
-        source = input_uri
-        if not input_uri.startswith("s3://"):
-            chosen = bucket or jobs.default_bucket(session)
-            jobs.ensure_bucket(session, chosen)
-            source = jobs.upload(session, input_uri, chosen, f"{name}/input")
-        return hosting.create_transform_job(session, hosting.TransformRequest(
-            name, model_name, source, output_uri, content_type, split_type, batch_strategy,
-            max_payload, max_concurrent, accept, assemble_with, join_source, input_filter,
-            output_filter, instance_type))
-
-    _run(run)
-    click.echo(f"transform job {name} created; results go to {output_uri}")
+    params = _parse_hyperparameters(hyperparameters)
+    with _one_line_errors():
+        session = _connect(ctx)
+        role_arn = check_role(session, role)
+        needs_bucket = output_path is None or not all(
+            s.startswith("s3://") for s in (train_data, validation) if s
+        )
+        bucket = sm.default_bucket(session) if needs_bucket else ""
+        name = job_name or sm.unique_name("sagegam")
+        channels = {"train": sm.upload(session, train_data, bucket, f"{name}/input/train")}
+        if validation:
+            channels["validation"] = sm.upload(
+                session, validation, bucket, f"{name}/input/validation"
+            )
+        request = sm.TrainingRequest(
+            image=image,
+            role_arn=role_arn,
+            channels=channels,
+            output_path=output_path or f"s3://{bucket}/{name}/output",
+            content_type=content_type,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            max_runtime_seconds=max_runtime,
+            hyperparameters=params,
+            job_name=name,
+        )
+        sm.create_training_job(session, request)
+        click.echo(f"training job {name} created", err=True)
+        if not wait:
+            click.echo(name)
+            return
+        state = sm.wait_training(
+            session,
+            name,
+            poll=poll,
+            on_status=_status(name),
+            on_log=lambda line: click.echo(line, err=True),
+        )
+    click.echo(state["ModelArtifacts"]["S3ModelArtifacts"])
 
 
 @aws.command()
-@click.argument("name")
-@region_option
-def delete(name: str, region: str | None) -> None:
-    """Delete endpoint NAME, its endpoint config and its model (billing stops).
+@click.option("--name", required=True, help="Name for the model, endpoint config and endpoint.")
+@click.option("--image", required=True)
+@click.option("--model-data", required=True, help="s3://.../model.tar.gz from `aws train`.")
+@click.option("--role", envvar=ROLE_ENV, default=None, help=f"Execution role ARN [env {ROLE_ENV}].")
+@click.option("--instance-type", default="ml.m5.large", show_default=True)
+@click.option("--instance-count", default=1, show_default=True, type=int)
+@click.option("--timeout", default=1800.0, show_default=True, help="Seconds to wait for InService.")
+@click.option("--poll", default=15.0, show_default=True)
+@click.pass_context
+def deploy(
+    ctx: click.Context,
+    name: str,
+    image: str,
+    model_data: str,
+    role: str | None,
+    instance_type: str,
+    instance_count: int,
+    timeout: float,
+    poll: float,
+) -> None:
+    """Create model, endpoint config and endpoint; wait until InService.
 
     \b
     Example:
-      sagegam aws delete gauss3
+      sagegam aws deploy --name gauss3 --image $IMAGE --model-data s3://b/job/output/model.tar.gz
     """
-    from sagegam.aws import hosting
+    from sagegam.aws import sagemaker as sm
+    from sagegam.aws.session import check_role
 
-    deleted = _run(lambda: hosting.delete(_aws(region), name))
-    click.echo(f"deleted {', '.join(deleted) or 'nothing (not found)'}: {name}")
+    with _one_line_errors():
+        session = _connect(ctx)
+        role_arn = check_role(session, role)
+        state = sm.deploy(
+            session,
+            name=name,
+            image=image,
+            model_data=model_data,
+            role_arn=role_arn,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            wait_timeout=timeout,
+            poll=poll,
+            on_status=_status(name),
+        )
+    click.echo(state["EndpointArn"])
 
 
-@aws.command(name="ls")
-@click.option("--json", "as_json", is_flag=True)
-@region_option
-def list_running(as_json: bool, region: str | None) -> None:
-    """Show what runs and bills: endpoints, training and transform jobs in progress.
+@aws.command()
+@click.option("--name", required=True, help="Endpoint name.")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="Request body file (- for stdin).",
+)
+@click.option(
+    "--content-type",
+    type=click.Choice(
+        ["application/x-npy", "text/csv", "application/json", "application/jsonlines"]
+    ),
+    default="text/csv",
+    show_default=True,
+)
+@click.option("--accept", default="application/json", show_default=True)
+@click.option("--explain", is_flag=True, help="Ask for per-feature contributions too.")
+@click.option("--labels", is_flag=True, help="Classifiers: labels instead of probabilities.")
+@click.pass_context
+def invoke(
+    ctx: click.Context,
+    name: str,
+    input_path: str,
+    content_type: str,
+    accept: str,
+    explain: bool,
+    labels: bool,
+) -> None:
+    """Send one request body to an endpoint and write the response body to stdout.
+
+    \b
+    Example:
+      sagegam aws invoke --name gauss3 --content-type text/csv < data/test-features.csv
+    """
+    from sagegam.aws import sagemaker as sm
+
+    stream = click.open_file(input_path, "rb")
+    with stream:
+        body = stream.read()
+    with _one_line_errors():
+        session = _connect(ctx)
+        attributes = ",".join(
+            flag for flag, on in (("explain=true", explain), ("output=label", labels)) if on
+        )
+        _, answer = sm.invoke(session, name, body, content_type, accept, attributes)
+    sys.stdout.buffer.write(answer)
+    sys.stdout.flush()
+
+
+@aws.command()
+@click.option("--model", "model_name", required=True)
+@click.option("--input", "input_uri", required=True, help="s3:// prefix or a local file/dir.")
+@click.option("--output", "output_uri", default=None, help="s3:// prefix for the .out files.")
+@click.option("--content-type", default="text/csv", show_default=True)
+@click.option("--accept", default="text/csv", show_default=True)
+@click.option(
+    "--split-type", type=click.Choice(["None", "Line"]), default="Line", show_default=True
+)
+@click.option(
+    "--batch-strategy",
+    type=click.Choice(["SingleRecord", "MultiRecord"]),
+    default="MultiRecord",
+    show_default=True,
+)
+@click.option("--max-payload-mb", default=6, show_default=True, type=int)
+@click.option("--max-concurrent", default=1, show_default=True, type=int)
+@click.option(
+    "--assemble-with", type=click.Choice(["None", "Line"]), default="Line", show_default=True
+)
+@click.option(
+    "--join-source", type=click.Choice(["None", "Input"]), default="None", show_default=True
+)
+@click.option("--input-filter", default="$", show_default=True)
+@click.option("--output-filter", default="$", show_default=True)
+@click.option("--instance-type", default="ml.m5.large", show_default=True)
+@click.option("--instance-count", default=1, show_default=True, type=int)
+@click.option("--job-name", default="")
+@click.option("--wait/--no-wait", default=True, show_default=True)
+@click.option("--poll", default=15.0, show_default=True)
+@click.pass_context
+def transform(
+    ctx: click.Context,
+    model_name: str,
+    input_uri: str,
+    output_uri: str | None,
+    content_type: str,
+    accept: str,
+    split_type: str,
+    batch_strategy: str,
+    max_payload_mb: int,
+    max_concurrent: int,
+    assemble_with: str,
+    join_source: str,
+    input_filter: str,
+    output_filter: str,
+    instance_type: str,
+    instance_count: int,
+    job_name: str,
+    wait: bool,
+    poll: float,
+) -> None:
+    """Run a batch transform job with the same options as `sagegam local transform`.
+
+    \b
+    Example:
+      sagegam aws transform --model gauss3 --input data/test-features.csv --split-type Line
+    """
+    from sagegam.aws import sagemaker as sm
+
+    with _one_line_errors():
+        session = _connect(ctx)
+        name = job_name or sm.unique_name(model_name)
+        local_input = not input_uri.startswith("s3://")
+        bucket = sm.default_bucket(session) if local_input or output_uri is None else ""
+        request = sm.TransformRequest(
+            model_name=model_name,
+            input_uri=sm.upload(session, input_uri, bucket, f"{name}/input"),
+            output_uri=output_uri or f"s3://{bucket}/{name}/output",
+            content_type=content_type,
+            accept=accept,
+            split_type=split_type,
+            batch_strategy=batch_strategy,
+            max_payload_mb=max_payload_mb,
+            max_concurrent=max_concurrent,
+            assemble_with=assemble_with,
+            join_source=join_source,
+            input_filter=input_filter,
+            output_filter=output_filter,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            job_name=name,
+        )
+        sm.create_transform_job(session, request)
+        click.echo(f"transform job {name} created", err=True)
+        if wait:
+            client = session.client("sagemaker")
+            state = sm.wait(
+                lambda: client.describe_transform_job(TransformJobName=name),
+                "TransformJobStatus",
+                {"Completed", "Failed", "Stopped"},
+                86400,
+                poll,
+                _status(name),
+            )
+            if state["TransformJobStatus"] != "Completed":
+                raise click.ClickException(
+                    f"transform job {name} {state['TransformJobStatus']}: "
+                    f"{state.get('FailureReason', 'no reason given')}"
+                )
+    click.echo(request.output_uri)
+
+
+@aws.command()
+@click.option("--name", required=True, help="Endpoint, endpoint config and model name.")
+@click.pass_context
+def delete(ctx: click.Context, name: str) -> None:
+    """Delete the endpoint, its endpoint config and its model (stops the billing).
+
+    \b
+    Example:
+      sagegam aws delete --name gauss3
+    """
+    from sagegam.aws import sagemaker as sm
+
+    with _one_line_errors():
+        deleted = sm.delete(_connect(ctx), name)
+    for item in deleted:
+        click.echo(f"deleted {item}")
+    if not deleted:
+        click.echo(f"nothing named {name} to delete")
+
+
+@aws.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts.")
+@click.pass_context
+def ls(ctx: click.Context, as_json: bool) -> None:
+    """List endpoints and in-progress training/transform jobs (what is billing).
 
     \b
     Example:
       sagegam aws ls
     """
-    from sagegam.aws import hosting
+    from sagegam.aws import sagemaker as sm
 
-    found = _run(lambda: hosting.running(_aws(region)))
+    with _one_line_errors():
+        rows = sm.running(_connect(ctx))
     if as_json:
-        click.echo(json.dumps(found, indent=2, default=str))
+        click.echo(json.dumps(rows))
         return
-    for endpoint in found["endpoints"]:
-        click.echo(f"endpoint      {endpoint['EndpointName']:<30} {endpoint['EndpointStatus']}")
-    for job in found["training_jobs"]:
-        click.echo(f"training job  {job['TrainingJobName']:<30} {job['TrainingJobStatus']}")
-    for job in found["transform_jobs"]:
-        click.echo(f"transform job {job['TransformJobName']:<30} {job['TransformJobStatus']}")
-    if not any(found.values()):
+    if not rows:
         click.echo("nothing running")
+    for row in rows:
+        click.echo(f"{row['kind']:<14} {row['status']:<12} {row['name']}")
