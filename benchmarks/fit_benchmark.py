@@ -7,7 +7,8 @@ did (BSplines df=15, degree 3, alpha=1, an intercept column) and pyGAM's LinearG
 LogisticGAM with defaults. Prints a markdown table with medians and our/their ratios.
 
     python benchmarks/fit_benchmark.py                 # 10k, 100k and 1M rows
-    python benchmarks/fit_benchmark.py --quick         # 10k only, one repeat
+    python benchmarks/fit_benchmark.py --quick         # 10k only, one repeat, predict
+                                                       # timed on 100k rows and scaled
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import numpy as np
 TOOLS = ("sagegam", "statsmodels", "pygam")
 MEMORY_LIMIT_GB = 14.0  # an anchor that would need more is reported, not run
 TIME_LIMIT_S = 900
+FIT_BUDGET_S = 300.0  # an anchor whose 10x-smaller fit extrapolates past this is not run
+PREDICT_ROWS = 1_000_000
 
 
 def make_data(n: int, task: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +42,7 @@ def make_data(n: int, task: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
 
 
-def fit_and_score(tool: str, task: str, n: int) -> dict[str, Any]:
+def fit_and_score(tool: str, task: str, n: int, predict_rows: int) -> dict[str, Any]:
     """Runs inside the subprocess: fit, predict 1M rows, score on held-out data."""
     X, y = make_data(n, task, seed=1)
     _import(tool)  # import time is not fit time
@@ -48,10 +51,11 @@ def fit_and_score(tool: str, task: str, n: int) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - started
     fit_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB on Linux
     X_test, y_test = make_data(200_000, task, seed=2)
-    X_predict = make_data(1_000_000, task, seed=3)[0]
+    X_predict = make_data(predict_rows, task, seed=3)[0]
     started = time.perf_counter()
     predict(X_predict)
-    predict_seconds = time.perf_counter() - started
+    # Scaled to 1M rows when --quick predicts fewer (prediction is linear in rows).
+    predict_seconds = (time.perf_counter() - started) * PREDICT_ROWS / predict_rows
     p = predict(X_test)
     if task == "gaussian":
         score = 1 - np.mean((y_test - p) ** 2) / np.var(y_test)
@@ -104,8 +108,8 @@ def _fit(tool: str, task: str, X: np.ndarray, y: np.ndarray) -> Any:
     return model.predict_proba
 
 
-def run_isolated(tool: str, task: str, n: int) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", tool, task, str(n)]
+def run_isolated(tool: str, task: str, n: int, predict_rows: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", tool, task, str(n), str(predict_rows)]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=TIME_LIMIT_S)
     except subprocess.TimeoutExpired:
@@ -115,12 +119,17 @@ def run_isolated(tool: str, task: str, n: int) -> dict[str, Any]:
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
-def measure(tool: str, task: str, n: int, repeats: int,
+def measure(tool: str, task: str, n: int, repeats: int, predict_rows: int,
             previous: dict[str, Any] | None) -> dict[str, Any]:
+    # Fit time and memory of these solvers grow at least linearly in rows: 10x the
+    # previous size's numbers is a lower bound used to decide not to run.
     if previous and "peak_mb" in previous and previous["peak_mb"] * 10 / 1024 > MEMORY_LIMIT_GB:
-        return {"error": f"not run: ~{previous['peak_mb'] * 10 / 1024:.0f} GB extrapolated "
-                         "from 10x fewer rows"}
-    runs = [run_isolated(tool, task, n) for _ in range(repeats)]
+        return {"error": f"not run: would need ~{previous['peak_mb'] * 10 / 1024:.0f} GB "
+                         "(10x the peak at 10x fewer rows)"}
+    if tool != "sagegam" and previous and previous.get("fit", 0) * 10 > FIT_BUDGET_S:
+        return {"error": f"not run: would take > {previous['fit'] * 10 / 60:.0f} min "
+                         "(10x the fit at 10x fewer rows)"}
+    runs = [run_isolated(tool, task, n, predict_rows) for _ in range(repeats)]
     good = [r for r in runs if "error" not in r]
     if not good:
         return runs[0]
@@ -134,39 +143,56 @@ def main() -> None:
     parser.add_argument("--anchor-repeats", type=int, default=1,
                         help="repeats for statsmodels and pyGAM at 1M rows (they are slow)")
     parser.add_argument("--quick", action="store_true", help="10k rows, one repeat")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        tool, task, n = args.child
-        print(json.dumps(fit_and_score(tool, task, int(n))))
+        tool, task, n, rows = args.child
+        print(json.dumps(fit_and_score(tool, task, int(n), int(rows))))
         return
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     repeats = 1 if args.quick else args.repeats
-    print(f"# load average at start: {os.getloadavg()}")
-    print("| task | n | tool | fit s | predict 1M s | fit peak MB | held-out | fit ratio "
-          "(them/us) | n runs |")
+    predict_rows = 100_000 if args.quick else PREDICT_ROWS
+    print(f"# {_versions()}; {os.cpu_count()} cpus; load average at start: "
+          f"{_load()}")
+    print("| task | n | tool | fit s | predict 1M s | fit peak MB | held-out | "
+          "fit / predict / memory ratio (them/us) | n runs |")
     print("|---|---|---|---|---|---|---|---|---|")
     for task in ("gaussian", "logistic"):
         previous: dict[str, dict[str, Any]] = {}
         for n in sizes:
-            ours = measure("sagegam", task, n, repeats, previous.get("sagegam"))
+            ours = measure("sagegam", task, n, repeats, predict_rows, previous.get("sagegam"))
             results = {"sagegam": ours}
             for tool in TOOLS[1:]:
                 anchor_repeats = args.anchor_repeats if n >= 1_000_000 else repeats
-                results[tool] = measure(tool, task, n, anchor_repeats, previous.get(tool))
+                results[tool] = measure(tool, task, n, anchor_repeats, predict_rows,
+                                        previous.get(tool))
             for tool, result in results.items():
                 print(_row(task, n, tool, result, ours), flush=True)
             previous = results
-    print(f"# load average at end: {os.getloadavg()}")
+    print(f"# load average at end: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    names = ("numpy", "scipy", "statsmodels", "pygam")
+    return ", ".join(f"{name} {version(name)}" for name in names)
 
 
 def _row(task: str, n: int, tool: str, result: dict[str, Any], ours: dict[str, Any]) -> str:
     metric = "R^2" if task == "gaussian" else "log-loss"
     if "error" in result:
         return f"| {task} | {n:,} | {tool} | {result['error']} | | | | | |"
-    ratio = result["fit"] / ours["fit"] if "fit" in ours and tool != "sagegam" else 1.0
+    ratios = "—"
+    if tool != "sagegam" and "fit" in ours:
+        ratios = " / ".join(f"{result[key] / ours[key]:.1f}x"
+                            for key in ("fit", "predict", "peak_mb"))
     return (f"| {task} | {n:,} | {tool} | {result['fit']:.2f} | {result['predict']:.2f} | "
-            f"{result['peak_mb']:.0f} | {metric} {result['score']:.4f} | {ratio:.1f}x | "
+            f"{result['peak_mb']:.0f} | {metric} {result['score']:.4f} | {ratios} | "
             f"{result['n']} |")
 
 
