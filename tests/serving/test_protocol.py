@@ -194,3 +194,19 @@ def test_a_truncated_npy_body_is_a_400(regressor, rows):
     response = call(regressor, npy(rows)[:-5], "application/x-npy")
     assert response.status == 400
     assert orjson.loads(response.body)["error"] == "bad_request"
+
+
+def test_batch_sized_csv_bodies_parse_fast_and_fail_as_precisely(regressor):
+    rows = np.random.default_rng(3).uniform(size=(20_000, 3))
+    body = csv(rows)
+    assert len(body) > 256 * 1024  # the pandas path
+    np.testing.assert_allclose(predictions(call(regressor, body, "text/csv")),
+                               regressor.predict(rows), rtol=1e-12)
+    with_header = b"weight,age,dose\n" + csv(rows[:, [2, 0, 1]])
+    np.testing.assert_allclose(predictions(call(regressor, with_header, "text/csv")),
+                               regressor.predict(rows), rtol=1e-12)
+    broken = body.replace(b"\n", b"\n0.1,oops,0.3\n", 1)
+    response = call(regressor, broken, "text/csv")
+    assert response.status == 400 and b"row 2, column 2: 'oops'" in response.body
+    gap = body.replace(b"\n", b"\n0.1,,0.3\n", 1)
+    assert call(regressor, gap, "text/csv").status == 400
