@@ -9,12 +9,15 @@ FROM ${BASE_IMAGE} AS build
 # Extra pip options, e.g. "--no-index --find-links /wheels" with wheels built beforehand
 # into docker/wheels/ (what `sagegam image build --offline` does): no network in the build.
 ARG PIP_OPTIONS=""
+# Optional extras: "plot" draws the training job's PNG; "plot,parquet" adds Parquet input
+# (pyarrow, about 120 MB more).
+ARG EXTRAS="plot"
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/venv
 COPY docker/wheels/ /wheels/
 COPY pyproject.toml README.md /src/
 COPY src/ /src/src/
-RUN /opt/venv/bin/pip install ${PIP_OPTIONS} "/src[plot]" \
+RUN /opt/venv/bin/pip install ${PIP_OPTIONS} "/src[${EXTRAS}]" \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools wheel \
  && find /opt/venv -depth -type d \( -name tests -o -name test -o -name include \) \
       -path "*site-packages/*" -exec rm -rf {} + \
