@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pandas as pd
 import pytest
 
 from sagegam import GAMClassifier, GAMRegressor, load, save
+from sagegam.local.endpoints import free_port
 from sagegam.model.predictor import GAMPredictor
 
 FEATURES = ["age", "dose", "weight"]
@@ -58,12 +58,6 @@ def classifier(classifier_dir: Path) -> GAMPredictor:
 @pytest.fixture()
 def rows() -> np.ndarray:
     return _frame(7, 9).to_numpy()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Server:

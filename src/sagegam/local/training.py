@@ -37,9 +37,6 @@ class Engine:
     def in_container(self) -> bool:
         return self.name != "subprocess"
 
-    def image_uri(self) -> str:
-        return self.image if self.in_container else "sagegam (local subprocess)"
-
 
 @dataclass(frozen=True)
 class JobSpec:
