@@ -9,7 +9,8 @@ import pytest
 from sagegam.local.engines import EngineError, find_engine
 from sagegam.local.image import build_image
 
-TEST_IMAGE = "sagegam:ci-test"
+# Overridable so that checkouts testing side by side do not rebuild one another's image.
+TEST_IMAGE = os.environ.get("SAGEGAM_TEST_IMAGE", "sagegam:ci-test")
 
 
 @pytest.fixture(scope="session")
