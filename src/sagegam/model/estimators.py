@@ -27,7 +27,8 @@ from sagegam.model.design import SplineDesign
 from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
 from sagegam.model.interpret import summary_text
 from sagegam.model.predictor import GAMPredictor, PartialDependence
-from sagegam.model.solver import FitResult, Penalty, WarmStart, penalized_irls
+from sagegam.model.reml import Penalty
+from sagegam.model.solver import FitResult, WarmStart, penalized_irls
 from sagegam.model.threads import single_threaded_blas
 
 Array = NDArray[np.float64]
@@ -80,7 +81,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         if not weights.sum() > 0:
             raise ValueError("sample_weight must have at least one positive value.")
         alphas = self._alpha_per_feature(X.shape[1])
-        fit_basis = _make_basis(X[weights > 0], self.df, self.degree)
+        X, y, weights = _distinct_rows(X, y, weights)
+        fit_basis = _make_basis(X, self.df, self.degree)
         design = SplineDesign(fit_basis, X)
         constraint, blocks = _centering(fit_basis, design.column_sums(weights))
         structures = _Structures(
@@ -381,6 +383,27 @@ class _Structures:
              start: WarmStart | None, tol: float) -> FitResult:
         return penalized_irls(design, y, weights, self.family, penalties, self.constraint,
                               max_iter=self.max_iter, tol=tol, start=start)
+
+
+MERGE_ROWS = 50_000
+
+
+def _distinct_rows(X: Array, y: Array, weights: Array) -> tuple[Array, Array, Array]:
+    """The data as a weighted set: rows with zero weight dropped and, up to MERGE_ROWS
+    rows, identical rows merged (weights summed) in sorted order.
+
+    The model depends on the data only as such a set, and so, exactly, does the fit:
+    repeated rows and integer weights, or the same rows in another order, give bitwise
+    the same computation. On larger data the sort would cost more than it saves, and
+    rounding differences there stay far below the model's uncertainty.
+    """
+    keep = weights > 0
+    X, y, weights = X[keep], y[keep], weights[keep]
+    if X.shape[0] > MERGE_ROWS:
+        return X, y, weights
+    rows, inverse = np.unique(np.column_stack([X, y]), axis=0, return_inverse=True)
+    merged = np.bincount(inverse.ravel(), weights=weights, minlength=rows.shape[0])
+    return np.ascontiguousarray(rows[:, :-1]), rows[:, -1].copy(), merged.astype(np.float64)
 
 
 def _one_alpha(value: Any) -> float | None:
