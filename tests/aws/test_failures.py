@@ -88,6 +88,13 @@ def test_an_unreachable_endpoint_is_one_line_with_a_remedy(run_cli, aws_env):
                          f"{closed}.")
 
 
+def test_an_invoke_body_file_that_does_not_exist_is_named(run_cli, aws_env, tmp_path):
+    result = run_cli(aws_env, "invoke", "--name", "gam", "--input", str(tmp_path / "nope"))
+    assert result.returncode == 2
+    assert result.stderr.decode().strip().splitlines()[-1] == (
+        f"Error: Invalid value for '--input': '{tmp_path / 'nope'}': No such file or directory")
+
+
 def test_train_without_a_role_says_how_to_give_one(run_cli, aws_env, tmp_path):
     line = _one_line_error(
         run_cli(aws_env, "train", "--image", IMAGE, "--train", str(_csv(tmp_path)))

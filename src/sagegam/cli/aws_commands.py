@@ -236,15 +236,15 @@ def deploy(ctx: click.Context, name: str, image: str, model_data: str, role: str
 
 @aws.command()
 @click.option("--name", required=True, help="Endpoint name.")
-@click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True),
-              default="-", show_default=True, help="Request body file (- for stdin).")
+@click.option("--input", "source", type=click.File("rb"), default="-", show_default=True,
+              help="Request body file (- for stdin).")
 @click.option("--content-type", type=click.Choice(CONTENT_TYPES), default="text/csv",
               show_default=True)
 @click.option("--accept", default="application/json", show_default=True)
 @click.option("--explain", is_flag=True, help="Ask for per-feature contributions too.")
 @click.option("--labels", is_flag=True, help="Classifiers: labels instead of probabilities.")
 @click.pass_context
-def invoke(ctx: click.Context, name: str, input_path: str, content_type: str, accept: str,
+def invoke(ctx: click.Context, name: str, source: Any, content_type: str, accept: str,
            explain: bool, labels: bool) -> None:
     """Send one request body (at most 6 MB) to an endpoint and write the answer to stdout.
 
@@ -255,8 +255,7 @@ def invoke(ctx: click.Context, name: str, input_path: str, content_type: str, ac
     from sagegam.aws import sagemaker as sm
     from sagegam.aws import validation
 
-    with click.open_file(input_path, "rb") as stream:
-        body = stream.read()
+    body = source.read()
     with _one_line_errors():
         validation.check("invoke", {"--name": name, "--input": body,
                                     "--content-type": content_type, "--accept": accept})
