@@ -1,0 +1,108 @@
+"""Learning a :class:`~sagegam.model.schema.Schema` from training data.
+
+Which columns are categorical follows scikit-learn's ``HistGradientBoostingRegressor``
+convention for ``categorical_features``: ``"from_dtype"`` (pandas ``category``, ``object``
+and ``string`` columns), or names, indices or a boolean mask; ``None`` for none.
+A categorical column's levels are its categories' order for a pandas ``category``,
+otherwise its distinct values sorted (numbers numerically, text alphabetically).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sagegam.model.schema import Feature, Level, Schema, is_missing, level_text
+
+MAX_LEVELS = 5_000  # beyond this a column is an identifier, not a factor (and too costly)
+
+
+def categorical_mask(X: Any, setting: Any, names: list[str]) -> NDArray[np.bool_]:
+    """Which of the ``len(names)`` columns of ``X`` are categorical under ``setting``."""
+    p = len(names)
+    if setting is None or (isinstance(setting, str) and setting == "from_dtype"):
+        if setting is None or not hasattr(X, "dtypes"):
+            return np.zeros(p, dtype=bool)
+        return np.array([_text_dtype(dtype) for dtype in X.dtypes], dtype=bool)
+    values = list(np.ravel(np.asarray(setting, dtype=object)))
+    if values and all(isinstance(v, (bool, np.bool_)) for v in values):
+        if len(values) != p:
+            raise ValueError(f"categorical_features has {len(values)} booleans but X has "
+                             f"{p} features; give one per feature.")
+        return np.array(values, dtype=bool)
+    mask = np.zeros(p, dtype=bool)
+    for value in values:
+        mask[_column(value, names)] = True
+    return mask
+
+
+def _column(value: Any, names: list[str]) -> int:
+    if isinstance(value, str):
+        if value not in names:
+            raise ValueError(f"categorical_features names {value!r}, which is not a feature; "
+                             f"the features are {names}.")
+        return names.index(value)
+    if isinstance(value, (int, np.integer)) and -len(names) <= int(value) < len(names):
+        return int(value) % len(names)
+    raise ValueError(f"categorical_features holds {value!r}; expected feature names, "
+                     f"indices in [0, {len(names)}) or one boolean per feature.")
+
+
+def _text_dtype(dtype: Any) -> bool:
+    kind = getattr(dtype, "kind", "O")
+    return str(dtype) == "category" or kind in ("O", "U", "S") or str(dtype).startswith(
+        "string")
+
+
+def learn_schema(columns: list[NDArray[Any]], names: list[str], categorical: NDArray[np.bool_],
+                 handle_unknown: str, categories: dict[int, list[Any]]) -> Schema:
+    """Levels and missing values of each column; ``categories[j]``: pandas' order."""
+    features = []
+    for j, (column, name) in enumerate(zip(columns, names, strict=True)):
+        if categorical[j]:
+            features.append(_factor(column, name, categories.get(j)))
+        else:
+            features.append(Feature(name, "numeric", (), missing=_has_missing(column)))
+    return Schema(tuple(features), handle_unknown)
+
+
+def _factor(column: NDArray[Any], name: str, order: list[Any] | None) -> Feature:
+    present = [v for v in (order if order is not None else _distinct(column))
+               if not is_missing(v)]
+    text = any(isinstance(v, str) for v in present)
+    levels: list[Level] = [level_text(v) if text else float(v) for v in present]
+    if order is None:
+        levels = sorted(set(levels), key=_sort_key)
+    elif len(set(levels)) != len(levels):
+        raise ValueError(f"Column '{name}' has categories that are equal once stripped of "
+                         f"spaces: {levels}.")
+    if len(levels) > MAX_LEVELS:
+        raise ValueError(f"Column '{name}' has {len(levels):,} levels; a categorical feature "
+                         f"may have at most {MAX_LEVELS:,} (more look like an identifier). "
+                         "Drop it, or group rare levels.")
+    return Feature(name, "categorical", tuple(levels), missing=_has_missing(column))
+
+
+def _distinct(column: NDArray[Any]) -> list[Any]:
+    if column.dtype.kind in "fiub":
+        return list(np.unique(column[~np.isnan(column.astype(float))]))
+    import pandas as pd  # hashing beats sorting mixed objects
+
+    return list(pd.unique(pd.Series(column, dtype=object).dropna()))
+
+
+def _sort_key(level: Level) -> tuple[int, Any]:
+    return (0, level) if isinstance(level, float) else (1, str(level))
+
+
+def _has_missing(column: NDArray[Any]) -> bool:
+    if column.dtype.kind in "fc":
+        return bool(np.isnan(column).any())
+    if column.dtype.kind in "iub":
+        return False
+    import pandas as pd
+
+    series = pd.Series(column, dtype=object)
+    return bool(series.isna().any() or series.map(is_missing).any())
