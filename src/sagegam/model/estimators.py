@@ -40,7 +40,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
     """What both estimators share: settings, fitting, interpretation."""
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "df": [Interval(Integral, 4, None, closed="left")],
+        "df": [Interval(Integral, 4, None, closed="left"), dict],
         "degree": [Interval(Integral, 1, 5, closed="both")],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left"), list, tuple,
                   dict, np.ndarray],
@@ -112,7 +112,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
 
     def _fit_family(self, schema: Schema, codes: Array, y: Array, sample_weight: Any,
                     family: Family, classes: tuple[Label, ...] | None = None) -> None:
-        for name, size in (("df", self.df), ("interaction_df", self.interaction_df)):
+        df = self._df_per_feature(len(schema.features))
+        for name, size in [("df", d) for d in df] + [("interaction_df", self.interaction_df)]:
             if size <= self.degree:
                 raise ValueError(
                     f"{name}={size} must exceed degree={self.degree}: a degree-{self.degree} "
@@ -122,7 +123,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                                        ensure_non_negative=True)
         if not weights.sum() > 0:
             raise ValueError("sample_weight must have at least one positive value.")
-        settings = Settings(self.df, self.degree, self.adaptive, self.extrapolation,
+        settings = Settings(tuple(df), self.degree, self.adaptive, self.extrapolation,
                             self.max_iter, self.tol, self.interaction_df)
         alphas = self._alpha_per_feature(len(schema.features))
         pair_alpha = _one_alpha(self.alpha) if not isinstance(
@@ -136,6 +137,22 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                 f"Penalized IRLS did not converge in max_iter={self.max_iter} iterations; "
                 "raise max_iter or check the data.", ConvergenceWarning, stacklevel=3)
         self.n_iter_ = self.predictor_.info["n_iter"]
+
+    def _df_per_feature(self, n_features: int) -> list[int]:
+        """``df`` as one basis size per feature (a dict keys some by name)."""
+        if not isinstance(self.df, dict):
+            return [int(self.df)] * n_features
+        names = self._names(n_features)
+        unknown = set(map(str, self.df)) - set(names)
+        if unknown:
+            raise ValueError(f"df names unknown features {sorted(unknown)}; the features are "
+                             f"{names}.")
+        values = {str(k): v for k, v in self.df.items()}
+        sizes = [values.get(name, 25) for name in names]
+        for name, size in zip(names, sizes, strict=True):
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4:
+                raise ValueError(f"df[{name!r}] must be an integer >= 4; got {size!r}.")
+        return [int(size) for size in sizes]
 
     def _alpha_per_feature(self, n_features: int) -> list[float | None]:
         """The ``alpha`` setting as one weight (or None: choose it) per feature."""
@@ -247,10 +264,11 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
 
     Parameters
     ----------
-    df : int, default=25
-        Basis functions per numeric feature (the reference's ``df``). With automatic
-        ``alpha`` this is an upper bound on flexibility, not a smoothness choice: REML
-        picks that, so the default leaves headroom for sharp features.
+    df : int or dict, default=25
+        Basis functions per numeric feature (the reference's ``df``); a dict sets it per
+        feature name (others 25). With automatic ``alpha`` this is an upper bound on
+        flexibility, not a smoothness choice: REML picks that, so the default leaves
+        headroom for sharp features.
     degree : int, default=3
         Spline degree (3: cubic).
     alpha : "auto", float, sequence or dict, default="auto"

@@ -38,7 +38,7 @@ MAX_PAIR_CODES = 50  # levels of a factor in an interaction (its columns multipl
 class Settings:
     """What shapes the fit, as the estimator resolved its parameters."""
 
-    df: int = 25
+    df: tuple[int, ...] = ()  # basis size per feature
     degree: int = 3
     adaptive: Any = "auto"
     extrapolation: str = "linear"
@@ -65,7 +65,7 @@ class Fit:
 def main_terms(schema: Schema, codes: Array, settings: Settings) -> list[Term]:
     """One term per feature: a factor for a categorical one, else a smooth."""
     return [FactorTerm(_factor_margin(schema, j)) if feature.categorical else
-            SplineTerm(_spline_margin(codes, j, settings.df, settings), feature.missing)
+            SplineTerm(_spline_margin(codes, j, settings.df[j], settings), feature.missing)
             for j, feature in enumerate(schema.features)]
 
 
