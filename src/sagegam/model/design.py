@@ -30,6 +30,7 @@ from sagegam.model.threads import threaded_blas
 Array = NDArray[np.float64]
 CHUNK_ROWS = 8_192  # a dense chunk of ~200 columns stays in cache
 THREADED_ROWS = 100_000  # below this a Gram pass is too short for BLAS threads to pay
+FACTOR_CHUNK_ROWS = 65_536  # rows per bincount when summing a term by a factor's levels
 
 
 class Design(Protocol):
@@ -78,7 +79,8 @@ class TermDesign:
     codes: Array
     names: tuple[str, ...]
     chunk_rows: int = CHUNK_ROWS
-    constraint: sparse.csr_matrix | None = None
+    constraint: sparse.csr_matrix | None = field(default=None, init=False)
+    _blocks: _Blocks | None = field(default=None, init=False, repr=False)
     _margins: list[Nonzeros] = field(init=False, repr=False)
     _index: list[list[int]] = field(init=False, repr=False)
 
@@ -114,12 +116,19 @@ class TermDesign:
 
     def subset(self, rows: NDArray[np.intp]) -> TermDesign:
         """The same design (and constraint) on some of the rows."""
-        return TermDesign(self.terms, self.codes[rows], self.names, self.chunk_rows,
-                          self.constraint)
+        part = TermDesign(self.terms, self.codes[rows], self.names, self.chunk_rows)
+        part.constraint, part._blocks = self.constraint, self._blocks
+        return part
 
     def constrain(self, blocks: list[Array]) -> None:
         """Work in free coefficients from now on: ``beta = Z theta``, one ``Z`` per term."""
         self.constraint = sparse.block_diag([np.ones((1, 1)), *blocks], format="csr")
+        self._blocks = _Blocks([np.ones((1, 1)), *blocks])
+
+    def raw_covariance(self, covariance: Array) -> Array:
+        """``Z C Z'``: a covariance of free coefficients in the terms' raw coefficients."""
+        assert self._blocks is not None
+        return self._blocks.expand(covariance)
 
     def column_sums(self, weights: Array) -> list[ColumnSums]:
         """Per term, the weighted column sums of its basis and of each of its margins."""
@@ -131,9 +140,10 @@ class TermDesign:
             sums.append(ColumnSums(_sums(columns, values, weights, term.n_coef), margins))
         return sums
 
-    def _chunks(self) -> Iterator[slice]:
-        for start in range(0, self.n_rows, self.chunk_rows):
-            yield slice(start, min(start + self.chunk_rows, self.n_rows))
+    def _chunks(self, size: int | None = None) -> Iterator[slice]:
+        step = size or self.chunk_rows
+        for start in range(0, self.n_rows, step):
+            yield slice(start, min(start + step, self.n_rows))
 
     def _nonzeros(self, t: int, rows: slice) -> Nonzeros:
         chunk = MarginValues([(c[rows], v[rows]) for c, v in self._margins], self.codes[rows])
@@ -159,11 +169,68 @@ class TermDesign:
         # scipy's on two cores and triple the time.
         with threaded_blas() if self.n_rows >= THREADED_ROWS else nullcontext():
             gram, rhs = _Gram(self).compute(weights, z)
-        if self.constraint is None:
+        if self._blocks is None:
             return gram, rhs
-        Z = self.constraint
-        half = (Z.T @ gram).T  # gram is symmetric: this is gram @ Z
-        return np.asarray(Z.T @ half), np.asarray(Z.T @ rhs)
+        return self._blocks.reduce(gram, rhs)
+
+
+class _Blocks:
+    """A block-diagonal ``Z`` applied block by block (a factor's block is the identity)."""
+
+    def __init__(self, blocks: list[Array]) -> None:
+        self.blocks = [None if is_identity(Z) else Z for Z in blocks]
+        self.raw = _slices([Z.shape[0] for Z in blocks])
+        self.free = _slices([Z.shape[1] for Z in blocks])
+        self.n_free = sum(Z.shape[1] for Z in blocks)
+
+    def reduce(self, gram: Array, rhs: Array) -> tuple[Array, Array]:
+        """``Z' G Z`` and ``Z' r``."""
+        out = np.empty((self.n_free, self.n_free))
+        free_rhs = np.empty(self.n_free)
+        for a, (Za, ra, fa) in enumerate(zip(self.blocks, self.raw, self.free, strict=True)):
+            free_rhs[fa] = _left(Za, rhs[ra])
+            for Zb, rb, fb in zip(self.blocks[a:], self.raw[a:], self.free[a:], strict=True):
+                block = _right(_left(Za, gram[ra, rb]), Zb)
+                out[fa, fb] = block
+                out[fb, fa] = block.T
+        return out, free_rhs
+
+    def expand(self, covariance: Array) -> Array:
+        """``Z C Z'``."""
+        size = self.raw[-1].stop
+        out = np.empty((size, size))
+        for a, (Za, ra, fa) in enumerate(zip(self.blocks, self.raw, self.free, strict=True)):
+            for Zb, rb, fb in zip(self.blocks[a:], self.raw[a:], self.free[a:], strict=True):
+                block = _right(_left_transposed(Za, covariance[fa, fb]), Zb, transposed=True)
+                out[ra, rb] = block
+                out[rb, ra] = block.T
+        return out
+
+
+def is_identity(Z: Array) -> bool:
+    return Z.shape[0] == Z.shape[1] and bool(np.array_equal(Z, np.eye(Z.shape[0])))
+
+
+def _slices(sizes: list[int]) -> list[slice]:
+    ends = np.cumsum(sizes)
+    return [slice(int(e - n), int(e)) for e, n in zip(ends, sizes, strict=True)]
+
+
+def _left(Z: Array | None, M: Array) -> Array:
+    """``Z' M``."""
+    return M if Z is None else Z.T @ M
+
+
+def _left_transposed(Z: Array | None, M: Array) -> Array:
+    """``Z M``."""
+    return M if Z is None else Z @ M
+
+
+def _right(M: Array, Z: Array | None, transposed: bool = False) -> Array:
+    """``M Z`` (or ``M Z'``)."""
+    if Z is None:
+        return M
+    return M @ (Z.T if transposed else Z)
 
 
 def _sums(columns: NDArray[np.integer[Any]], values: Array, weights: Array,
@@ -202,23 +269,40 @@ class _Gram:
         gram = np.zeros((k + 1, k + 1), order="F")
         buffer = np.empty((min(d.chunk_rows, d.n_rows), k + 1))
         levels = {f: self._codes(f) for f in self.factors}
-        by_level = {f: np.zeros((d.terms[f].n_coef, k + 1)) for f in self.factors}
         for rows in d._chunks():
             block = self._dense_chunk(rows, buffer)
             block[:, k] = z[rows]
-            root = np.sqrt(weights[rows])
-            block *= root[:, None]
+            block *= np.sqrt(weights[rows])[:, None]
             # block.T is Fortran-ordered, so dsyrk reads it without a copy.
             gram = dsyrk(1.0, block.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
-            for f in self.factors:
-                codes, present = levels[f]
-                indicator = sparse.csr_matrix(
-                    (present[rows] * root, (codes[rows], np.arange(rows.stop - rows.start))),
-                    shape=(d.terms[f].n_coef, rows.stop - rows.start))
-                by_level[f] += indicator @ block
+        by_level = {f: self._by_level(f, *levels[f], weights, z) for f in self.factors}
         upper = np.triu(gram)
         dense = upper + np.triu(upper, 1).T
         return self._assemble(dense, by_level, levels, weights, z)
+
+    def _by_level(self, f: int, codes: NDArray[np.intp], present: Array, weights: Array,
+                  z: Array) -> Array:
+        """A factor's rows of ``X'WX`` against the dense block, and of ``X'Wz``.
+
+        Each dense term's nonzeros are summed by (level, column) with one ``bincount``,
+        so the cost is the term's nonzeros per row, never the dense block's width.
+        """
+        d = self.design
+        size = d.terms[f].n_coef
+        out = np.zeros((size, self.width + 1))
+        weighted = weights * present
+        out[:, 0] = np.bincount(codes, weights=weighted, minlength=size)
+        out[:, self.width] = np.bincount(codes, weights=weighted * z, minlength=size)
+        for t in self.dense_terms:
+            n_coef = d.terms[t].n_coef
+            start = self.dense_start[t]
+            for rows in d._chunks(FACTOR_CHUNK_ROWS):
+                columns, values = d._nonzeros(t, rows)
+                index = codes[rows, None] * n_coef + columns
+                sums = np.bincount(index.ravel(), weights=(values * weighted[rows, None]).ravel(),
+                                   minlength=size * n_coef)
+                out[:, start:start + n_coef] += sums[:size * n_coef].reshape(size, n_coef)
+        return out
 
     def _codes(self, f: int) -> tuple[NDArray[np.intp], Array]:
         columns, values = self.design._nonzeros(f, slice(0, self.design.n_rows))

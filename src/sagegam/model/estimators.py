@@ -20,11 +20,23 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_co
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _check_y,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from sagegam.model.basis import EXTRAPOLATIONS
 from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
-from sagegam.model.features import categorical_mask, learn_schema
+from sagegam.model.features import (
+    categorical_mask,
+    encode_columns,
+    frame_columns,
+    learn_schema,
+    numeric_columns,
+)
 from sagegam.model.fitting import Settings
 from sagegam.model.interpret import summary_text
 from sagegam.model.learn import Problem, fit_model
@@ -84,26 +96,33 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
 
     # -- fitting -----------------------------------------------------------------------
 
-    def _validated(self, X: Any, y: Any, **target: Any) -> tuple[Schema, Array, Any]:
+    def _validated(self, X: Any, y: Any, *, y_numeric: bool = False) -> tuple[Schema, Array, Any]:
         """The schema learnt from ``X``, ``X`` encoded, and ``y`` validated."""
         setting = self.categorical_features
         by_dtype = isinstance(setting, str) and setting == "from_dtype"
-        dtypes = getattr(X, "dtypes", None)
-        mask = categorical_mask(X, setting, [str(c) for c in X.columns]) \
-            if by_dtype and dtypes is not None else None
-        categories = _pandas_categories(X, mask) if mask is not None else {}
-        if setting is None or (by_dtype and (mask is None or not mask.any())):
+        if setting is None or (by_dtype and not _any_text(X)):
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
-                                 ensure_min_samples=2, **target)
-        else:
-            X, y = validate_data(self, X, y, dtype=None, ensure_all_finite=False,
-                                 ensure_min_samples=2, **target)
-        names = self._names(X.shape[1])
-        if mask is None:
-            mask = categorical_mask(X, None if by_dtype else setting, names)
-        schema = learn_schema([X[:, j] for j in range(X.shape[1])], names, mask,
-                              self.handle_unknown, categories)
-        return schema, schema.encode(X), y
+                                 ensure_min_samples=2, y_numeric=y_numeric)
+            names = self._names(X.shape[1])
+            mask = np.zeros(X.shape[1], dtype=bool)
+            schema = learn_schema(list(X.T), names, mask, self.handle_unknown, {})
+            return schema, schema.encode(X), y
+        # Mixed columns: validate names and counts here, the values column by column
+        # (one object array of the whole frame would cost more than the fit's data pass).
+        validate_data(self, X, y, skip_check_array=True)
+        columns = frame_columns(X)
+        names = self._names(len(columns))
+        mask = categorical_mask(X, setting, names)
+        y = _check_y(y, y_numeric=y_numeric)
+        check_consistent_length(columns[0] if columns else [], y)
+        if len(y) < 2:
+            raise ValueError(f"Found array with {len(y)} sample(s) while a minimum of 2 is "
+                             "required.")
+        values = numeric_columns(columns, names, mask)
+        schema = learn_schema(values, names, mask, self.handle_unknown,
+                              _pandas_categories(X, mask))
+        return schema, encode_columns(schema, [values[j] if not mask[j] else c
+                                               for j, c in enumerate(columns)]), y
 
     def _names(self, n_features: int) -> list[str]:
         names = getattr(self, "feature_names_in_", None)
@@ -180,13 +199,14 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         """``X`` validated and encoded; unplaceable cells warned about when ignored."""
         check_is_fitted(self)
         schema = self.predictor_.schema
+        unknown = UnknownCells()
         if schema.numeric_only:
             X = validate_data(self, X, reset=False, dtype=np.float64,
                               ensure_all_finite="allow-nan")
+            codes = self.predictor_.encode(X, unknown)
         else:
-            X = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
-        unknown = UnknownCells()
-        codes = self.predictor_.encode(X, unknown)
+            validate_data(self, X, reset=False, skip_check_array=True)
+            codes = encode_columns(schema, frame_columns(X), unknown)
         if unknown.count:
             warnings.warn(f"{unknown.count} value(s) unknown to the model were given zero "
                           f"effect (handle_unknown='ignore'); first: "
@@ -431,6 +451,13 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _any_text(X: Any) -> bool:
+    """Whether a DataFrame has a column "from_dtype" takes as categorical."""
+    dtypes = getattr(X, "dtypes", None)
+    return dtypes is not None and bool(categorical_mask(X, "from_dtype",
+                                                        [str(c) for c in X.columns]).any())
 
 
 def _pandas_categories(X: Any, mask: NDArray[np.bool_]) -> dict[int, list[Any]]:

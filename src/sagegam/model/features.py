@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.schema import Feature, Level, Schema, is_missing, level_text
+from sagegam.model.schema import (
+    Feature,
+    Level,
+    Schema,
+    UnknownCells,
+    as_float,
+    is_missing,
+    level_text,
+)
 
 MAX_LEVELS = 5_000  # beyond this a column is an identifier, not a factor (and too costly)
 
@@ -58,7 +66,10 @@ def _text_dtype(dtype: Any) -> bool:
 
 def learn_schema(columns: list[NDArray[Any]], names: list[str], categorical: NDArray[np.bool_],
                  handle_unknown: str, categories: dict[int, list[Any]]) -> Schema:
-    """Levels and missing values of each column; ``categories[j]``: pandas' order."""
+    """Levels and missing values of each column; ``categories[j]``: pandas' order.
+
+    Numeric columns must already be floats (:func:`numeric_columns`).
+    """
     features = []
     for j, (column, name) in enumerate(zip(columns, names, strict=True)):
         if categorical[j]:
@@ -66,6 +77,51 @@ def learn_schema(columns: list[NDArray[Any]], names: list[str], categorical: NDA
         else:
             features.append(Feature(name, "numeric", (), missing=_has_missing(column)))
     return Schema(tuple(features), handle_unknown)
+
+
+def frame_columns(X: Any) -> list[Any]:
+    """The columns of a DataFrame (as Series, dtypes kept) or of a 2-D array."""
+    if hasattr(X, "iloc"):
+        return [X.iloc[:, j] for j in range(X.shape[1])]
+    array = np.asarray(X)
+    if array.ndim != 2:
+        raise ValueError(f"Expected a 2-D array of rows x features; got shape {array.shape}.")
+    return [array[:, j] for j in range(array.shape[1])]
+
+
+def numeric_columns(columns: list[Any], names: list[str],
+                    categorical: NDArray[np.bool_]) -> list[NDArray[Any]]:
+    """Numeric columns as floats (an error names a cell that is not a number); categorical
+    ones as they are."""
+    return [np.asarray(column) if categorical[j] else as_float(np.asarray(column), names[j])
+            for j, column in enumerate(columns)]
+
+
+def encode_columns(schema: Schema, columns: list[Any],
+                   unknown: UnknownCells | None = None) -> NDArray[np.float64]:
+    """Columns as model codes; a pandas ``category`` column whose categories are the
+    feature's levels maps by its integer codes, without looking at each value."""
+    out = np.empty((len(columns[0]) if columns else 0, len(columns)))
+    for j, column in enumerate(columns):
+        fast = _category_codes(schema.features[j], column)
+        out[:, j] = fast if fast is not None else schema.encode_column(
+            j, np.asarray(column), unknown)
+    return out
+
+
+def _category_codes(feature: Feature, column: Any) -> NDArray[np.float64] | None:
+    if not feature.categorical or str(getattr(column, "dtype", "")) != "category":
+        return None
+    categories = list(column.cat.categories)
+    text = feature.text_levels
+    if [level_text(c) if text else c for c in categories] != list(feature.levels):
+        return None
+    codes = column.cat.codes.to_numpy().astype(np.float64)
+    if (codes < 0).any():
+        if not feature.missing:
+            return None  # the schema says what to do with missing values
+        codes[codes < 0] = len(feature.levels)
+    return codes
 
 
 def _factor(column: NDArray[Any], name: str, order: list[Any] | None) -> Feature:
@@ -98,11 +154,12 @@ def _sort_key(level: Level) -> tuple[int, Any]:
 
 
 def _has_missing(column: NDArray[Any]) -> bool:
+    column = np.asarray(column)
     if column.dtype.kind in "fc":
         return bool(np.isnan(column).any())
     if column.dtype.kind in "iub":
         return False
     import pandas as pd
 
-    series = pd.Series(column, dtype=object)
-    return bool(series.isna().any() or series.map(is_missing).any())
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return bool((codes < 0).any() or any(is_missing(value) for value in uniques))

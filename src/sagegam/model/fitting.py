@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.design import TermDesign
+from sagegam.model.design import TermDesign, is_identity
 from sagegam.model.families import Family
 from sagegam.model.reml import Penalty
 from sagegam.model.schema import Schema
@@ -133,7 +133,7 @@ def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Ar
     Z = design.constraint
     assert Z is not None
     coef = np.asarray(Z @ result.coef)
-    covariance = np.asarray(Z @ (Z @ result.covariance).T)
+    covariance = design.raw_covariance(result.covariance)
     return Fit(terms, coef, covariance, result, adaptive, alphas, design, free,
                split_owners if adaptive else plain_owners)
 
@@ -161,7 +161,8 @@ def _penalties(terms: list[Term], blocks: list[Array], free: list[slice],
             continue
         pieces = _pieces(term, alpha) if adaptive else 1
         matrices = term.penalties(pieces)
-        penalties += [Penalty(block, Z.T @ S @ Z, alpha) for S in matrices]
+        penalties += [Penalty(block, S if is_identity(Z) else Z.T @ S @ Z, alpha)
+                      for S in matrices]
         owners += [t] * len(matrices)
     return penalties, owners
 

@@ -7,7 +7,7 @@ effects and chosen pairs, is fitted at once (:mod:`~sagegam.model.fitting`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,9 @@ def fit_model(problem: Problem, classes: tuple[Label, ...] | None) -> GAMPredict
     pairs = resolve_pairs(schema, problem.interactions)
     screening: dict[str, Any] = {}
     if isinstance(pairs, (str, int)):
-        main = fit_terms(terms, alphas, codes, y, weights, problem.family, settings,
+        # The residuals to screen need main effects, not the best penalty structure.
+        plain = replace(settings, adaptive=False)
+        main = fit_terms(terms, alphas, codes, y, weights, problem.family, plain,
                          schema.names)
         pairs, screening = _screen(main, codes, y, weights, problem, pairs)
     terms += [pair_term(schema, codes, pair, settings) for pair in pairs]

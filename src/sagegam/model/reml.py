@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +42,18 @@ class Penalty:
     block: slice
     matrix: Array
     alpha: float | None = None
+
+    @cached_property
+    def diagonal(self) -> Array | None:
+        """The diagonal when the matrix is diagonal (a factor's ridge): products are then
+        column scalings, not matrix products."""
+        diagonal = np.diag(self.matrix)
+        return diagonal.copy() if np.count_nonzero(self.matrix) == np.count_nonzero(
+            diagonal) else None
+
+    def right_multiply(self, columns: Array) -> Array:
+        """``columns @ matrix``."""
+        return columns * self.diagonal if self.diagonal is not None else columns @ self.matrix
 
 
 @dataclass
@@ -130,7 +143,7 @@ class Smoothness:
         v = np.zeros((self.n_free, len(self.free)))
         for g, i in enumerate(self.free):
             block = self.penalties[i].block
-            v[block, g] = alphas[i] * (self.penalties[i].matrix @ theta[block])
+            v[block, g] = alphas[i] * self.penalties[i].right_multiply(theta[block])
         first = theta @ v
         second = np.diag(first) - 2.0 * (v.T @ inverse @ v)
         return first, second
@@ -145,10 +158,9 @@ class Smoothness:
         with ``T`` the rows of every block taken from ``[M_1 ... M_m]``.
         """
         blocks = [self.penalties[i].block for i in self.free]
-        M = np.hstack([alphas[i] * (inverse[:, block] @ self.penalties[i].matrix)
-                       for i, block in zip(self.free, blocks, strict=True)])
         rows = np.concatenate([np.arange(b.start, b.stop) for b in blocks])
-        T = M[rows]
+        T = np.hstack([alphas[i] * self.penalties[i].right_multiply(inverse[rows, block])
+                       for i, block in zip(self.free, blocks, strict=True)])
         starts = np.cumsum([0] + [b.stop - b.start for b in blocks])[:-1]
         first = np.add.reduceat(np.diag(T), starts)
         cross = np.add.reduceat(np.add.reduceat(T * T.T, starts, axis=0), starts, axis=1)

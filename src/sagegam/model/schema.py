@@ -33,6 +33,7 @@ MISSING_TOKENS = frozenset({"", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "null"
                             "None", "<NA>", "#N/A"})
 UNKNOWN_CODE = -1.0
 REPORTED_CELLS = 20  # unknown cells listed in a report; the count covers all of them
+LARGE_COLUMN = 10_000  # rows from which text columns are factorized by pandas
 
 
 class UnknownValueError(ValueError):
@@ -109,12 +110,17 @@ class Schema:
         """Raw rows (a 2-D array of any dtype, or a list of columns) as model codes."""
         columns = self._columns(X)
         out = np.empty((len(columns[0]) if columns else 0, len(self.features)))
-        for j, (feature, column) in enumerate(zip(self.features, columns, strict=True)):
-            if feature.categorical:
-                out[:, j] = self._level_codes(j, column, unknown)
-            else:
-                out[:, j] = self._numbers(feature, column, unknown)
+        for j, column in enumerate(columns):
+            out[:, j] = self.encode_column(j, column, unknown)
         return out
+
+    def encode_column(self, j: int, column: NDArray[Any],
+                      unknown: UnknownCells | None = None) -> Array:
+        """One raw column as codes: numbers, or level codes of a categorical feature."""
+        feature = self.features[j]
+        if feature.categorical:
+            return self._level_codes(j, column, unknown)
+        return self._numbers(feature, column, unknown)
 
     def _columns(self, X: Any) -> list[NDArray[Any]]:
         if isinstance(X, (list, tuple)) and X and all(np.ndim(c) == 1 for c in X) and \
@@ -131,7 +137,7 @@ class Schema:
 
     def _numbers(self, feature: Feature, column: NDArray[Any],
                  unknown: UnknownCells | None) -> Array:
-        values = _as_float(column, feature.name)
+        values = as_float(column, feature.name)
         bad = ~np.isfinite(values)
         if not bad.any():
             return values
@@ -152,7 +158,9 @@ class Schema:
                          dtype=np.float64)
         encoded = codes[inverse]
         if (codes < 0).any():
-            self._unknown(np.flatnonzero(encoded < 0), feature.name, column, unknown, feature)
+            bad = np.flatnonzero(encoded < 0)
+            if bad.size:
+                self._unknown(bad, feature.name, column, unknown, feature)
         return encoded
 
     def _unknown(self, rows: NDArray[np.intp], name: str, column: NDArray[Any],
@@ -225,7 +233,7 @@ def level_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _as_float(column: NDArray[Any], name: str) -> Array:
+def as_float(column: NDArray[Any], name: str) -> Array:
     """A column as floats, with missing tokens as NaN, or an error naming the bad cell."""
     if column.dtype.kind in "fiub":
         return column.astype(np.float64)
@@ -254,6 +262,14 @@ def _unique(column: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
     if column.dtype.kind in "fiub":
         uniques, inverse = np.unique(column, return_inverse=True)
         return uniques, inverse.ravel()
+    if len(column) > LARGE_COLUMN:
+        import pandas as pd  # hashing in C; loaded for large batches only
+
+        codes, found = pd.factorize(column, use_na_sentinel=True)
+        uniques = np.empty(len(found) + 1, dtype=object)
+        uniques[:-1] = np.asarray(found, dtype=object)
+        uniques[-1] = None  # pandas' missing values (code -1) index the last entry
+        return uniques, np.where(codes < 0, len(found), codes).astype(np.intp)
     keys: dict[Any, int] = {}
     inverse = np.empty(len(column), dtype=np.intp)
     for row, value in enumerate(column.tolist()):
