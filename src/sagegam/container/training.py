@@ -168,21 +168,13 @@ def _read_validation(paths: MLPaths, only_file: str | None,
     return None
 
 
-def _fit(settings: dict[str, Any], train: Table) -> Any:
+def _fit(settings: hyperparameters.TrainingSettings, train: Table) -> Any:
     import pandas as pd
 
-    from sagegam import GAMClassifier, GAMRegressor
-
-    common = {"df": settings["df"], "degree": settings["degree"], "alpha": settings["alpha"],
-              "adaptive": settings["adaptive"], "extrapolation": settings["extrapolation"],
-              "max_iter": settings["max-iter"]}
-    if settings["task"] == "classification":
-        model = GAMClassifier(**common)
-    else:
-        model = GAMRegressor(family=settings["family"], **common)
+    model = settings.estimator()
     X = pd.DataFrame(train.X, columns=train.feature_names)
     log(f"fitting {type(model).__name__} on {len(X):,} rows x {X.shape[1]} features "
-        f"(df={settings['df']}, alpha={settings['alpha']})")
+        f"({settings.describe()})")
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
