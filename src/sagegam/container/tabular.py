@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from sagegam.container import csvtext
+from sagegam.container.csvtext import HeaderMode
 from sagegam.container.errors import UserError
 
 CHUNK_ROWS = 200_000
@@ -126,15 +128,15 @@ def _frames(path: Path, kind: str, header: str) -> Iterator[tuple[int, pd.DataFr
 
 
 def _csv_frames(path: Path, header: str) -> Iterator[tuple[int, pd.DataFrame]]:
-    has_header = _has_header(path) if header == "auto" else header == "true"
+    present = _has_header(path, header)
     try:
-        reader = pd.read_csv(path, header=0 if has_header else None, chunksize=CHUNK_ROWS,
+        reader = pd.read_csv(path, header=0 if present else None, chunksize=CHUNK_ROWS,
                              compression=_compression(path), skipinitialspace=True,
                              low_memory=False)
-        line = 2 if has_header else 1
+        line = 2 if present else 1
         with reader:
             for frame in reader:
-                if not has_header:
+                if not present:
                     frame.columns = [f"x{i}" for i in range(frame.shape[1])]
                 yield line, frame
                 line += len(frame)
@@ -151,25 +153,20 @@ def _compression(path: Path) -> Literal["gzip"] | None:
         return "gzip" if handle.read(2) == b"\x1f\x8b" else None
 
 
-def _has_header(path: Path) -> bool:
-    """A first row with any cell that is not a number is a header."""
+HEADER_SETTINGS: dict[str, HeaderMode] = {"auto": "auto", "true": "present", "false": "absent"}
+
+
+def _has_header(path: Path, header: str) -> bool:
+    """Decided once per file, from its first record, by the shared CSV rule."""
     opener: Any = gzip.open if _compression(path) else open
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            first = handle.readline()
-    except (UnicodeDecodeError, OSError) as error:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            first = csvtext.first_row(handle)
+    except (UnicodeDecodeError, OSError, EOFError, csvtext.CsvError) as error:
         raise UserError(f"{path.name} cannot be read as CSV text: {error}") from None
-    if not first.strip():
+    if not first or not any(cell.strip() for cell in first):
         raise UserError(f"{path.name} is empty or starts with a blank line.")
-    return any(not _is_number(cell) for cell in first.strip().split(","))
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell.strip().strip('"'))
-    except ValueError:
-        return False
-    return True
+    return csvtext.has_header([cell.strip() for cell in first], HEADER_SETTINGS[header])
 
 
 def _parquet_frames(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
