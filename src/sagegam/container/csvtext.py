@@ -29,10 +29,15 @@ class CsvError(ValueError):
 
 def read_rows(text: str) -> list[list[str]]:
     """Every record of ``text`` as a list of cells; blank lines are empty lists."""
+    rows = []
     try:
-        return list(csv.reader(io.StringIO(text, newline="")))
+        # A Python loop, not list(reader): the interpreter can hand its lock to the
+        # server's event loop between rows while a large body is read in a thread.
+        for row in csv.reader(io.StringIO(text, newline="")):
+            rows.append(row)
     except csv.Error as error:
         raise CsvError(str(error)) from None
+    return rows
 
 
 def first_row(lines: Iterable[str]) -> list[str] | None:
@@ -74,6 +79,20 @@ def format_rows(rows: Iterable[Sequence[Any]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()
+
+
+def format_numbers(rows: Iterable[Sequence[float]]) -> str:
+    """Rows of numbers, which never need quoting, as CSV text (floats as repr, so they
+    read back exactly); faster than the csv module, which quotes nothing here anyway."""
+    return "".join([",".join(map(repr, row)) + "\n" for row in rows])
+
+
+def format_column(values: Sequence[Any], numbers: bool) -> str:
+    """One value per line; ``numbers`` says no value needs quoting (the common, fast case
+    of one prediction per row)."""
+    if not numbers:
+        return format_rows([value] for value in values)
+    return "\n".join(map(repr, values)) + "\n" if len(values) else ""
 
 
 def format_row(cells: Sequence[Any]) -> str:

@@ -17,10 +17,8 @@ code  meaning
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
-import sys
 import time
 import traceback
 import warnings
@@ -52,14 +50,10 @@ def log(message: str) -> None:
     print(f"[sagegam] {message}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one training job; returns the process exit code."""
-    parser = argparse.ArgumentParser(prog="train", description="Train a sagegam GAM under "
-                                     "SageMaker's /opt/ml layout.")
-    parser.add_argument("--base-dir", help="Root of the layout (default: $SAGEGAM_BASE_DIR, "
-                        "else /opt/ml).")
-    args = parser.parse_args(argv)
-    paths = MLPaths.resolve(args.base_dir)
+def train(base_dir: str | None = None) -> int:
+    """Run one training job rooted at ``base_dir`` (else $SAGEGAM_BASE_DIR, else /opt/ml);
+    returns the process exit code."""
+    paths = MLPaths.resolve(base_dir)
     with _stop_on_sigterm():
         try:
             run(paths)
@@ -74,10 +68,6 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(paths, f"InternalError: {type(error).__name__}: {error}. This is a "
                          f"bug in sagegam; please report it.\n{trace}", EXIT_INTERNAL)
     return 0
-
-
-def console_main() -> None:
-    sys.exit(main())
 
 
 @contextmanager

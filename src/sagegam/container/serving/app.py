@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import os
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -67,6 +69,10 @@ class InferenceApp:
                 except Exception as error:  # the server must not start without a model
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
+                # What is alive now (modules, the model) lives as long as the worker: out
+                # of the collector's sight, a full collection while a large request builds
+                # its rows no longer scans it all with the interpreter's lock held.
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
@@ -124,6 +130,9 @@ class InferenceApp:
 
 def create_app() -> InferenceApp:
     """uvicorn's factory: every worker builds its own app from the environment."""
+    # A thread answering a large request must hand the interpreter's lock back to the
+    # event loop within a millisecond (Python's default is 5 ms), so /ping stays fast.
+    sys.setswitchinterval(0.001)
     return InferenceApp()
 
 

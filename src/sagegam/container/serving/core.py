@@ -279,12 +279,19 @@ def _positional(names: list[str]) -> bool:
     return all(name.startswith("x") and name[1:].isdigit() for name in names)
 
 
+PREDICT_ROWS = 8192  # a large body is predicted in blocks (see encoders.BLOCK_ROWS)
+
+
 def _predict(predictor: GAMPredictor, rows: Any, options: Options) -> Output:
-    try:
-        contributions = predictor.contributions(rows)
-    except OutsideRangeError as error:
-        raise bad_request(str(error).replace(f"row {error.row}", f"row {error.row + 1}")) \
-            from None
+    contributions = np.empty_like(rows)
+    for start in range(0, len(rows), PREDICT_ROWS):
+        block = slice(start, start + PREDICT_ROWS)
+        try:
+            contributions[block] = predictor.contributions(rows[block])
+        except OutsideRangeError as error:
+            row = start + error.row + 1
+            raise bad_request(str(error).replace(f"row {error.row}", f"row {row}"),
+                              row) from None
     eta = predictor.intercept + contributions.sum(axis=1)
     mean = predictor.family.inverse_link(eta)
     values: Any = mean
