@@ -49,7 +49,11 @@ class ReadOptions:
 
 
 def channel_files(directory: Path, only_file: str | None) -> list[Path]:
-    """The channel's data files: the one named, or every visible file below it, sorted."""
+    """The channel's data files: the one named, or every visible file below it, sorted.
+
+    A symbolic link is followed only if it stays inside the channel: SageMaker never
+    makes links, so one pointing elsewhere (``/etc/passwd``) is refused, not read.
+    """
     if not directory.is_dir():
         raise UserError(f"Channel directory {directory} does not exist.")
     if only_file is not None:
@@ -58,11 +62,20 @@ def channel_files(directory: Path, only_file: str | None) -> list[Path]:
             found = ", ".join(p.name for p in _visible_files(directory)[:10]) or "none"
             raise UserError(f"File '{only_file}' is not in channel {directory.name} "
                             f"(files there: {found}).")
-        return [path]
+        return [_inside(path, directory)]
     files = _visible_files(directory)
     if not files:
         raise UserError(f"Channel {directory.name} has no data files in {directory}.")
-    return files
+    return [_inside(path, directory) for path in files]
+
+
+def _inside(path: Path, directory: Path) -> Path:
+    target = path.resolve()
+    if not target.is_relative_to(directory.resolve()):
+        raise UserError(f"{path.relative_to(directory)} in channel {directory.name} is a link "
+                        f"to {target}, outside the channel; a channel's links must stay "
+                        "inside it.")
+    return path
 
 
 def _visible_files(directory: Path) -> list[Path]:
@@ -171,16 +184,18 @@ def _has_header(path: Path, header: str) -> bool:
 
 def _parquet_frames(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise UserError("Reading Parquet needs pyarrow: install 'sagegam[parquet]'.") from None
     try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS)
         record = 1
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+        while (batch := next(batches, None)) is not None:
             frame = batch.to_pandas()
             yield record, frame
             record += len(frame)
-    except OSError as error:
+    except (OSError, pa.ArrowException) as error:
         raise UserError(f"{path.name} is not a valid Parquet file: {error}") from None
 
 
@@ -195,7 +210,7 @@ def _jsonl_frames(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
                     frame.columns = [f"x{i}" for i in frame.columns]
                 yield line, frame
                 line += len(frame)
-    except ValueError as error:
+    except (ValueError, OSError, EOFError) as error:
         raise UserError(f"{path.name} is not valid JSON Lines (one JSON object or array per "
                         f"line): {error}") from None
 
