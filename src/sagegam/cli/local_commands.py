@@ -47,7 +47,27 @@ image_option = click.option("--image", default="sagegam:latest", show_default=Tr
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
-@click.group()
+class _OneSentenceGroup(click.Group):
+    """Every way a `local` command fails ends in one sentence (exit 1), never a traceback:
+    the runtime's own errors, and the file system's (a full disk, a file that is not
+    text, a folder without permission)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sagegam.local.engines import EngineError
+        from sagegam.local.state import LocalError
+
+        try:
+            return super().invoke(ctx)
+        except (LocalError, EngineError) as error:
+            raise click.ClickException(str(error)) from None
+        except UnicodeDecodeError as error:
+            raise click.ClickException(f"The input is not UTF-8 text: {error}.") from None
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            raise click.ClickException(f"{where}{error.strerror or error}.") from None
+
+
+@click.group(cls=_OneSentenceGroup)
 def local() -> None:
     """Run SageMaker's lifecycle on this machine: train, deploy, invoke, transform, delete.
 

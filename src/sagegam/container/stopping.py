@@ -1,8 +1,9 @@
 """SIGTERM as SageMaker sends it (StopTrainingJob, MaxRuntimeInSeconds): stop at once,
 except inside a section that must not be cut in half.
 
-The handler raises :class:`JobStopped` wherever the job is, so a long read or fit stops
-within seconds. Writing the model is the exception: a signal that lands while the
+SIGINT (Ctrl-C in a terminal running ``train`` or ``sagegam local train``) stops the job
+the same way. The handler raises :class:`JobStopped` wherever the job is, so a long read
+or fit stops within seconds. Writing the model is the exception: a signal that lands while the
 artifact's two files are written waits until both are, so a stopped job leaves a whole
 model or none.
 """
@@ -18,14 +19,18 @@ from sagegam.container.errors import JobStopped
 
 
 class StopOnSigterm:
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
     def __init__(self) -> None:
         self.deferring = False
         self.pending = False
         self.finished = False
+        self.received = "SIGTERM"
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.finished:
             return  # the job is writing its outcome and exiting anyway
+        self.received = signal.Signals(signum).name
         if self.deferring:
             self.pending = True
             return
@@ -37,11 +42,12 @@ class StopOnSigterm:
 
     @contextmanager
     def installed(self) -> Iterator[StopOnSigterm]:
-        previous = signal.signal(signal.SIGTERM, self._handle)
+        previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
         try:
             yield self
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
     @contextmanager
     def deferred(self) -> Iterator[None]:

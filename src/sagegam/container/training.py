@@ -61,7 +61,7 @@ def train(base_dir: str | None = None) -> int:
         except UserError as error:
             reason, code = f"UserError: {error}", EXIT_USER
         except JobStopped:
-            reason, code = _stopped_reason(paths, progress), EXIT_STOPPED
+            reason, code = _stopped_reason(paths, progress, stopper.received), EXIT_STOPPED
         except Exception as error:  # everything else is our bug: say so, with the trace
             trace = "".join(traceback.format_exception(error))
             reason, code = (f"InternalError: {type(error).__name__}: {error}. This is a bug "
@@ -78,13 +78,15 @@ class Progress:
     model_saved: bool = False
 
 
-def _stopped_reason(paths: MLPaths, progress: Progress) -> str:
+def _stopped_reason(paths: MLPaths, progress: Progress, received: str) -> str:
+    why = "SIGTERM (StopTrainingJob or a stopping condition)" if received == "SIGTERM" else \
+        f"{received} (Ctrl-C)"
     if progress.model_saved:
-        return ("Stopped: the job received SIGTERM (StopTrainingJob or a stopping condition) "
-                f"after the model was saved to {paths.model_dir}; the model is whole, but "
-                "metrics.json, the plot or the report in output/data may be missing.")
-    return ("Stopped: the job received SIGTERM (StopTrainingJob or a stopping condition) "
-            "before training finished; no model was written.")
+        return (f"Stopped: the job received {why} after the model was saved to "
+                f"{paths.model_dir}; the model is whole, but metrics.json, the plot or the "
+                "report in output/data may be missing.")
+    return (f"Stopped: the job received {why} before training finished; no model was "
+            "written.")
 
 
 def _fail(paths: MLPaths, reason: str, code: int) -> int:
