@@ -137,3 +137,36 @@ def _peak_rss_kb(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise AssertionError("no VmHWM")
+
+
+def _resealed(source: Path, target: Path, change) -> Path:
+    """A copy of the artifact with its metadata changed and its digest recomputed, as
+    anyone who can write the files can do (the digests are integrity, not authentication)."""
+    import hashlib
+    import json
+    import shutil
+
+    shutil.copytree(source, target)
+    path = target / "sagegam-model.json"
+    metadata = json.loads(path.read_text())
+    change(metadata)
+    content = {k: v for k, v in metadata.items() if k != "digest"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    metadata["digest"] = hashlib.sha256(canonical.encode()).hexdigest()
+    path.write_text(json.dumps(metadata))
+    return target
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m.pop("arrays"), lambda m: m.update(arrays="none"),
+    lambda m: m.update(arrays={"file": "sagegam-arrays.npz"}),
+], ids=["no arrays key", "arrays not an object", "no sha256"])
+def test_metadata_without_its_arrays_digest_stops_serve_with_exit_2(regressor_dir, tmp_path,
+                                                                   change):
+    broken = _resealed(regressor_dir, tmp_path / "model", change)
+    result = subprocess.run([sys.executable, "-m", "sagegam", "serve", "--model-dir",
+                             str(broken), "--port", "1"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("serve: ") and "lacks 'arrays.sha256'" in result.stderr
+    assert "Traceback" not in result.stderr

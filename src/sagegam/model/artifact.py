@@ -59,7 +59,10 @@ def load(directory: str | Path) -> GAMPredictor:
     """Read a model directory written by :func:`save`, refusing anything altered."""
     folder = Path(directory)
     metadata = _read_metadata(folder / METADATA_FILE)
-    arrays = _read_arrays(folder / ARRAYS_FILE, metadata["arrays"]["sha256"])
+    recorded = metadata.get("arrays")
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("sha256"), str):
+        raise ArtifactError(f"{folder / METADATA_FILE} lacks 'arrays.sha256'; it is damaged.")
+    arrays = _read_arrays(folder / ARRAYS_FILE, recorded["sha256"])
     return _build(metadata, arrays)
 
 

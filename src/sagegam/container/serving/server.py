@@ -48,6 +48,9 @@ def _configuration(model_dir: str | None, host: str, port: int | None,
         load(chosen_dir)  # fail before binding, with the artifact's own message
     except ArtifactError as error:
         raise ValueError(str(error)) from None
+    except Exception as error:  # a file crafted past its digests: still one sentence
+        raise ValueError(f"The model in {chosen_dir} cannot be loaded: "
+                         f"{type(error).__name__}: {error}") from None
     port = port if port is not None else _integer("SAGEMAKER_BIND_TO_PORT", 8080)
     workers = workers or _integer("SAGEMAKER_MODEL_SERVER_WORKERS", os.cpu_count() or 1)
     from sagegam.container.serving.core import ServerSettings
