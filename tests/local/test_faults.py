@@ -228,3 +228,22 @@ def test_a_channel_link_out_of_the_folder_is_refused_and_no_job_is_left(home, tm
     with pytest.raises(LocalError, match="links to /etc/passwd, outside the channel folder"):
         training.run_job(spec, on_line=lambda _: None)
     assert not training.job_dir("linked").exists()
+
+
+@pytest.mark.parametrize("name", ["../..", "..", "a/../../b", "ok\n", ""])
+def test_names_that_are_not_sagemaker_names_touch_nothing(home, name):
+    (home / "endpoints").mkdir(parents=True)
+    keep = home / "keep.txt"
+    keep.write_text("still here")
+    for call in (endpoints.delete, endpoints.describe, training.describe):
+        with pytest.raises(LocalError, match="Invalid"):
+            call(name)
+    assert keep.read_text() == "still here"
+
+
+def test_a_63_character_transform_job_name_gets_a_valid_endpoint(home, model_dir, tmp_path):
+    data = _features(tmp_path / "x.csv", np.array([[1.0], [2.0]]))
+    name = "j" * 63
+    summary = transform.run_transform(transform.TransformSpec(name, model_dir, [data],
+                                                              tmp_path / "out"))
+    assert summary["TransformJobStatus"] == "Completed"

@@ -142,7 +142,8 @@ def describe(name: str) -> None:
 @click.argument("model", type=click.Path(exists=True, path_type=Path))
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Server worker processes.")
-@click.option("--port", type=int, default=None, help="Loopback port; a free one when unset.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Loopback port; a free one when unset. A port in use is refused.")
 @engine_option
 @image_option
 @json_option

@@ -34,7 +34,8 @@ CLAIM_GRACE_SECONDS = 10.0  # a folder with no record and no claim yet may be a 
 
 
 def endpoint_dir(name: str) -> Path:
-    return home() / "endpoints" / name
+    """The endpoint's folder; the name is checked first, so it is always a child folder."""
+    return home() / "endpoints" / check_name(name, "endpoint")
 
 
 SUBPROCESS = Engine()
@@ -45,12 +46,15 @@ def deploy(name: str, model: Path, engine: Engine = SUBPROCESS, workers: int = 1
            environment: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Start an endpoint serving ``model`` (a model.tar.gz or an artifact directory)."""
     check_name(name, "endpoint")
+    if port is not None and not 1 <= port <= 65535:
+        raise LocalError(f"Port {port} is not a TCP port; use 1-65535, or leave it out.")
     if port is not None:
         _check_port(port)
     folder = _claim(name)
     record: dict[str, Any] | None = None
     try:
         model_dir = _unpack(Path(model), folder)
+        _check_loads(model, model_dir)
         chosen = port or free_port()
         record = {"EndpointName": name, "EndpointId": uuid.uuid4().hex, "Port": chosen,
                   "Engine": engine.name, "Image": engine.image, "Workers": workers,
@@ -153,6 +157,16 @@ def _unpack(model: Path, folder: Path) -> Path:
     return target
 
 
+def _check_loads(model: Path, model_dir: Path) -> None:
+    """Refuse a model the server could not load, before a server is started for it."""
+    from sagegam.model.artifact import ArtifactError, load
+
+    try:
+        load(model_dir)
+    except ArtifactError as error:
+        raise LocalError(f"{model} does not hold a model sagegam can serve: {error}") from None
+
+
 def _serve_command(name: str, model_dir: Path, engine: Engine, workers: int, port: int,
                    environment: Mapping[str, str]) -> list[str]:
     if engine.in_container:
@@ -182,7 +196,7 @@ def _wait_healthy(record: dict[str, Any], process: subprocess.Popen[bytes], log:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise LocalError(f"The server of endpoint {record['EndpointName']!r} exited with "
-                             f"code {process.returncode}. Its log:\n{_tail(log)}")
+                             f"code {process.returncode}; its log ends: {_tail(log)}")
         answer = client.ping(record["Url"])
         if answer is not None and answer.status == 200:
             if answer.endpoint_id == record["EndpointId"]:
@@ -191,12 +205,13 @@ def _wait_healthy(record: dict[str, Any], process: subprocess.Popen[bytes], log:
         time.sleep(0.05)
     extra = f" Port {record['Port']} is answered by {impostor}." if impostor else ""
     raise LocalError(f"Endpoint {record['EndpointName']!r} did not answer /ping within "
-                     f"{timeout:g} s.{extra} Its log:\n{_tail(log)}")
+                     f"{timeout:g} s.{extra} Its log ends: {_tail(log)}")
 
 
-def _tail(log: Path, lines: int = 20) -> str:
+def _tail(log: Path, lines: int = 3) -> str:
+    """The log's last lines on one line (the folder holding it is removed after a failure)."""
     text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
-    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
+    return " / ".join(line.strip() for line in text.splitlines()[-lines:]) or "(nothing)"
 
 
 def describe(name: str) -> dict[str, Any]:

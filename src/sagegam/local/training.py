@@ -53,7 +53,8 @@ class JobSpec:
 
 
 def job_dir(name: str) -> Path:
-    return home() / "jobs" / name
+    """The job's folder; the name is checked first, so it is always a child folder."""
+    return home() / "jobs" / check_name(name, "training job")
 
 
 def create_job(spec: JobSpec) -> Path:

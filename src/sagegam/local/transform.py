@@ -14,6 +14,7 @@ line.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -100,7 +101,7 @@ def run_transform(spec: TransformSpec,
     files = input_files(spec.inputs)
     records = [_records(path, spec) for path in files]  # every refusal before a server starts
     concurrency = spec.max_concurrent or 2
-    endpoint = f"transform-{spec.name}"
+    endpoint = endpoint_name(spec.name)
     endpoints.deploy(endpoint, spec.model, spec.engine, workers=concurrency,
                      environment=batch_environment(spec))
     try:
@@ -114,6 +115,15 @@ def run_transform(spec: TransformSpec,
             "MaxConcurrentTransforms": concurrency, "BatchStrategy": spec.batch_strategy,
             "Outputs": {str(spec.output_dir / (f.name + ".out")): n
                         for f, n in zip(files, counts, strict=True)}}
+
+
+def endpoint_name(job: str) -> str:
+    """The job's temporary endpoint: ``transform-JOB``, kept within SageMaker's 63
+    characters by a digest of the job's name when that is long."""
+    name = f"transform-{job}"
+    if len(name) <= 63:
+        return name
+    return f"{name[:54]}-{hashlib.sha256(job.encode()).hexdigest()[:8]}"
 
 
 def batch_environment(spec: TransformSpec) -> dict[str, str]:
