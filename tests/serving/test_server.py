@@ -98,7 +98,7 @@ def test_sigterm_during_load_drains_and_exits_within_30_seconds(regressor_dir):
     for worker in workers:
         worker.join(timeout=10)
     assert time.monotonic() - started < 30
-    assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after draining
+    assert code == 0  # the supervisor drained its worker and exits cleanly
     assert statuses and set(statuses) == {200}
 
 
