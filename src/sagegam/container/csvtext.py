@@ -29,15 +29,10 @@ class CsvError(ValueError):
 
 def read_rows(text: str) -> list[list[str]]:
     """Every record of ``text`` as a list of cells; blank lines are empty lists."""
-    rows = []
     try:
-        # A Python loop, not list(reader): the interpreter can hand its lock to the
-        # server's event loop between rows while a large body is read in a thread.
-        for row in csv.reader(io.StringIO(text, newline="")):
-            rows.append(row)
+        return list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:
         raise CsvError(str(error)) from None
-    return rows
 
 
 def first_row(lines: Iterable[str]) -> list[str] | None:

@@ -8,23 +8,20 @@ answers 200, only once it is in memory.
 Large bodies (batch mini-batches) are bounded and kept off the event loop: at most
 ``large_request_slots`` of them per worker are read and answered at once (the others wait
 before their bodies are read, so TCP flow control holds their bytes, not our memory), and
-they are decoded and predicted in a thread, so ``/ping`` and small requests keep their
-latency while a large one is in flight.
+they are decoded and predicted in a helper process (``offload``), so ``/ping`` and small
+requests keep their latency while a large one is in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import gc
 import os
-import sys
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sagegam.container.serving import core
 from sagegam.container.serving.codecs import ClientError
+from sagegam.container.serving.offload import Helpers
 from sagegam.model.artifact import load
 from sagegam.model.predictor import GAMPredictor
 
@@ -34,7 +31,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 MODEL_DIR_VARIABLE = "SAGEGAM_MODEL_DIR"
 DEFAULT_MODEL_DIR = "/opt/ml/model"
-LARGE_BODY_BYTES = 64 * 1024  # above this a body takes a slot and is answered in a thread
+LARGE_BODY_BYTES = 64 * 1024  # from here a body takes a slot and goes to a helper process
 
 
 class InferenceApp:
@@ -45,8 +42,7 @@ class InferenceApp:
             workers=int(os.environ.get("SAGEGAM_WORKERS", "1")))
         self.predictor: GAMPredictor | None = None
         self._slots: asyncio.Semaphore | None = None
-        self._threads = ThreadPoolExecutor(self.settings.large_request_slots,
-                                           thread_name_prefix="sagegam-large-request")
+        self._helpers = Helpers(self.model_dir, self.settings)
         identity = self.settings.endpoint_id
         self._identity = {core.ENDPOINT_ID_HEADER: identity} if identity else {}
 
@@ -69,12 +65,9 @@ class InferenceApp:
                 except Exception as error:  # the server must not start without a model
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
-                # What is alive now (modules, the model) lives as long as the worker: out
-                # of the collector's sight, a full collection while a large request builds
-                # its rows no longer scans it all with the interpreter's lock held.
-                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self._helpers.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -97,30 +90,28 @@ class InferenceApp:
         if self.predictor is None:
             return _unavailable()
         headers = _headers(scope)
-        answer = functools.partial(core.invocations, self.predictor,
-                                   content_type=headers.get("content-type"),
-                                   accept=headers.get("accept"),
-                                   custom_attributes=headers.get(
-                                       "x-amzn-sagemaker-custom-attributes"),
-                                   settings=self.settings)
+        request = {"content_type": headers.get("content-type"), "accept": headers.get("accept"),
+                   "custom_attributes": headers.get("x-amzn-sagemaker-custom-attributes")}
         announced = headers.get("content-length", "")
         if announced.isdigit() and int(announced) < LARGE_BODY_BYTES:
-            return await self._read_and_answer(receive, answer)
+            return await self._read_and_answer(receive, request)
         if announced.isdigit() and int(announced) > self.settings.max_payload_bytes:
             return core.error_response(core.payload_too_large(self.settings))
         async with self._large_request_slots():  # large, or chunked of unknown size
-            return await self._read_and_answer(receive, answer)
+            return await self._read_and_answer(receive, request)
 
     async def _read_and_answer(self, receive: Receive,
-                               answer: Callable[[bytes], core.Response]) -> core.Response:
+                               request: dict[str, Any]) -> core.Response:
         try:
             body = await _read_body(receive, self.settings)
         except ClientError as error:
             return core.error_response(error)
-        if len(body) < LARGE_BODY_BYTES:
-            return answer(body)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, answer, body)
+        if len(body) >= LARGE_BODY_BYTES:
+            return await self._helpers.answer(body, request)
+        assert self.predictor is not None
+        return core.invocations(self.predictor, body, request["content_type"],
+                                request["accept"], request["custom_attributes"],
+                                self.settings)
 
     def _large_request_slots(self) -> asyncio.Semaphore:
         if self._slots is None:  # created on the worker's own event loop
@@ -130,9 +121,6 @@ class InferenceApp:
 
 def create_app() -> InferenceApp:
     """uvicorn's factory: every worker builds its own app from the environment."""
-    # A thread answering a large request must hand the interpreter's lock back to the
-    # event loop within a millisecond (Python's default is 5 ms), so /ping stays fast.
-    sys.setswitchinterval(0.001)
     return InferenceApp()
 
 

@@ -280,8 +280,6 @@ def _rows(rows: list[list[Any]], names: list[str] | None) -> Decoded:
 
 # -- records to numbers -------------------------------------------------------------------
 
-CONVERT_ROWS = 2048
-
 
 def to_matrix(decoded: Decoded, columns: Sequence[str], sent: Sequence[int]) -> Array:
     """The records as a float matrix whose columns are the model's features ``columns``,
@@ -291,16 +289,10 @@ def to_matrix(decoded: Decoded, columns: Sequence[str], sent: Sequence[int]) -> 
     cells = decoded.cells or []
     if not decoded.text:
         _check_json_numbers(cells, columns, sent)
-    matrix = np.empty((len(cells), decoded.width))
     try:
-        # In blocks, so a thread converting a large body holds the interpreter's lock
-        # for short stretches only (see encoders.BLOCK_ROWS).
-        for start in range(0, len(cells), CONVERT_ROWS):
-            block = cells[start:start + CONVERT_ROWS]
-            matrix[start:start + len(block)] = np.array(block, dtype=np.float64)
+        return np.array(cells, dtype=np.float64).reshape(len(cells), decoded.width)
     except (ValueError, TypeError):
         raise _first_bad_cell(cells, columns, sent) from None
-    return matrix
 
 
 def _check_json_numbers(cells: list[list[Any]], columns: Sequence[str],

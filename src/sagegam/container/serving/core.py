@@ -65,7 +65,7 @@ class ServerSettings:
     max_header_bytes: int = 32 * 1024
     request_timeout: float = 60.0
     keep_alive: int = 60
-    large_request_slots: int = 2
+    large_request_slots: int = 1
     endpoint_id: str | None = None
 
     @classmethod
@@ -87,7 +87,7 @@ class ServerSettings:
             max_header_bytes=int(_number(env, "SAGEGAM_MAX_HEADER_KB", 32) * 1024),
             request_timeout=_number(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60),
             keep_alive=int(_number(env, "SAGEGAM_KEEP_ALIVE_SECONDS", 60)),
-            large_request_slots=int(_number(env, "SAGEGAM_MAX_LARGE_REQUESTS", 2,
+            large_request_slots=int(_number(env, "SAGEGAM_MAX_LARGE_REQUESTS", 1,
                                             integer=True)),
             endpoint_id=env.get("SAGEGAM_ENDPOINT_ID") or None)
 
@@ -279,19 +279,12 @@ def _positional(names: list[str]) -> bool:
     return all(name.startswith("x") and name[1:].isdigit() for name in names)
 
 
-PREDICT_ROWS = 8192  # a large body is predicted in blocks (see encoders.BLOCK_ROWS)
-
-
 def _predict(predictor: GAMPredictor, rows: Any, options: Options) -> Output:
-    contributions = np.empty_like(rows)
-    for start in range(0, len(rows), PREDICT_ROWS):
-        block = slice(start, start + PREDICT_ROWS)
-        try:
-            contributions[block] = predictor.contributions(rows[block])
-        except OutsideRangeError as error:
-            row = start + error.row + 1
-            raise bad_request(str(error).replace(f"row {error.row}", f"row {row}"),
-                              row) from None
+    try:
+        contributions = predictor.contributions(rows)
+    except OutsideRangeError as error:
+        raise bad_request(str(error).replace(f"row {error.row}", f"row {error.row + 1}"),
+                          error.row + 1) from None
     eta = predictor.intercept + contributions.sum(axis=1)
     mean = predictor.family.inverse_link(eta)
     values: Any = mean

@@ -27,64 +27,39 @@ class Output:
     names: Sequence[str] = ()
 
 
-# Large outputs are written in blocks of rows: each block is one short call into C
-# (tolist, orjson, str.join), so a server thread answering a large request hands the
-# interpreter's lock back to the event loop often, and /ping keeps its latency.
-BLOCK_ROWS = 2048
-
-
-def _blocks(n: int) -> list[slice]:
-    return [slice(start, start + BLOCK_ROWS) for start in range(0, n, BLOCK_ROWS)]
-
-
-def _explanations(output: Output, rows: slice) -> list[dict[str, Any]]:
+def _explanations(output: Output) -> list[dict[str, Any]]:
     assert output.contributions is not None
     return [{"intercept": output.intercept,
              "contributions": dict(zip(output.names, row, strict=True))}
-            for row in output.contributions[rows].tolist()]
-
-
-def _json_list(parts: list[bytes]) -> bytes:
-    """A JSON array from the orjson encodings of consecutive non-empty slices of it."""
-    return b"[" + b",".join(part[1:-1] for part in parts) + b"]"
+            for row in output.contributions.tolist()]
 
 
 def encode_json(output: Output) -> bytes:
-    blocks = _blocks(len(output.values))
-    document = b'{"predictions":' + _json_list(
-        [orjson.dumps(output.values[rows].tolist()) for rows in blocks])
+    document: dict[str, Any] = {"predictions": output.values.tolist()}
     if output.contributions is not None:
-        document += b',"explanations":' + _json_list(
-            [orjson.dumps(_explanations(output, rows)) for rows in blocks])
-    return document + b"}"
+        document["explanations"] = _explanations(output)
+    return orjson.dumps(document)
 
 
 def encode_jsonlines(output: Output) -> bytes:
-    parts = []
-    for rows in _blocks(len(output.values)):
-        values = output.values[rows].tolist()
-        if output.contributions is None:
-            lines = [orjson.dumps({"prediction": value}) for value in values]
-        else:
-            lines = [orjson.dumps({"prediction": value, **explanation}) for value, explanation
-                     in zip(values, _explanations(output, rows), strict=True)]
-        parts.append(b"\n".join(lines) + b"\n")
-    return b"".join(parts)
+    values = output.values.tolist()
+    if output.contributions is None:
+        lines = [orjson.dumps({"prediction": value}) for value in values]
+    else:
+        lines = [orjson.dumps({"prediction": value, **explanation})
+                 for value, explanation in zip(values, _explanations(output), strict=True)]
+    return b"\n".join(lines) + b"\n"
 
 
 def encode_csv(output: Output) -> bytes:
     """One line per row; floats as repr (exact round trip), labels quoted as CSV needs."""
+    values = output.values.tolist()
     numbers = output.values.dtype.kind in "biuf"
-    parts = []
-    for rows in _blocks(len(output.values)):
-        values = output.values[rows].tolist()
-        if output.contributions is None:
-            parts.append(csvtext.format_column(values, numbers))
-            continue
-        lines = [[value, output.intercept, *row]
-                 for value, row in zip(values, output.contributions[rows].tolist(), strict=True)]
-        parts.append(csvtext.format_numbers(lines) if numbers else csvtext.format_rows(lines))
-    return "".join(parts).encode()
+    if output.contributions is None:
+        return csvtext.format_column(values, numbers).encode()
+    rows = [[value, output.intercept, *row]
+            for value, row in zip(values, output.contributions.tolist(), strict=True)]
+    return (csvtext.format_numbers(rows) if numbers else csvtext.format_rows(rows)).encode()
 
 
 def encode_npy(output: Output) -> bytes:
