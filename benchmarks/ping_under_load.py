@@ -64,18 +64,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--baseline", default=BASELINE, help="git revision of the anchor")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per server, alternating")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sagegam-ping-"))
     model, body = _model(work), _body(work)
     print(f"# /ping under {args.concurrency} concurrent {body.stat().st_size / 2**20:.1f} MB "
           f"CSV bodies, {args.seconds:g} s per server, 2 workers each")
     print(f"# {datetime.datetime.now():%Y-%m-%d %H:%M}, load average {os.getloadavg()}")
+    servers = ((f"baseline {args.baseline}", _checkout(args.baseline, work)),
+               ("sagegam (this checkout)", ROOT / "src"))
     rows = []
-    for label, src in ((f"baseline {args.baseline}", _checkout(args.baseline, work)),
-                       ("sagegam (this checkout)", ROOT / "src")):
-        rows.append((label, *_measure(src, model, body, args.seconds, args.concurrency)))
-        print(f"# after {label}: load average {os.getloadavg()}", flush=True)
+    for run in range(1, args.repeat + 1):
+        for label, src in servers:
+            rows.append((f"{label}, run {run}",
+                         *_measure(src, model, body, args.seconds, args.concurrency)))
+            print(f"# after {label}, run {run}: load average {os.getloadavg()}", flush=True)
     _table(rows)
+    _medians(rows, [label for label, _ in servers])
 
 
 def _model(work: Path) -> Path:
@@ -158,18 +163,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _table(rows: list[tuple[str, list[float], dict[str, int]]]) -> None:
+Row = tuple[str, list[float], dict[str, int]]
+
+
+def _table(rows: list[Row]) -> None:
     print("\n| server | pings | p50 ms | p90 ms | p99 ms | max ms | failed pings "
-          "| large answered | large non-2xx | p99 x baseline |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    base_p99 = None
+          "| large answered | large non-2xx |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for label, latencies, counts in rows:
         finite = np.array([v for v in latencies if v < float("inf")])
         p50, p90, p99 = np.percentile(finite, [50, 90, 99])
-        base_p99 = base_p99 or p99
         print(f"| {label} | {len(latencies)} | {p50:.2f} | {p90:.2f} | {p99:.2f} | "
               f"{finite.max():.2f} | {len(latencies) - len(finite)} | {counts['ok']} | "
-              f"{counts['other']} | {p99 / base_p99:.3f} |")
+              f"{counts['other']} |")
+
+
+def _medians(rows: list[Row], labels: list[str]) -> None:
+    """Per server, the median over runs of each run's percentiles, and the ratio."""
+    print("\n| server (median of runs) | p50 ms | p99 ms | max ms | large answered "
+          "| p99 / baseline p99 |")
+    print("|---|---|---|---|---|---|")
+    base = None
+    for label in labels:
+        runs = [(np.percentile(lat, 50), np.percentile(lat, 99), max(lat), counts["ok"])
+                for name, lat, counts in rows if name.startswith(label + ",")]
+        p50, p99, worst, answered = (float(np.median(column)) for column in zip(*runs, strict=True))
+        base = base or p99
+        print(f"| {label} | {p50:.2f} | {p99:.2f} | {worst:.2f} | {answered:.0f} | "
+              f"{p99 / base:.3f} |")
 
 
 if __name__ == "__main__":
