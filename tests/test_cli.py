@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -70,3 +71,99 @@ def test_demo_fits_gauss3_and_reproduces_the_reference_r2(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert "test R^2 0.9972" in result.output
     assert (tmp_path / "partial-effects.png").stat().st_size > 10_000
+
+
+# --- options local and aws share ---------------------------------------------------------
+
+def _options(path: tuple[str, ...]) -> dict[str, click.Option]:
+    command = cli
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    return {param.name: param for param in command.params if isinstance(param, click.Option)}
+
+
+def test_local_and_aws_transform_take_the_same_batch_options_and_docs_list_them():
+    from dataclasses import fields
+
+    from sagegam.cli.options import TransformOptions
+
+    local, aws = _options(("local", "transform")), _options(("aws", "transform"))
+    docs = {page: (Path(__file__).parents[1] / "docs" / page).read_text()
+            for page in ("local.md", "aws.md")}
+    table = [line for line in docs["local.md"].splitlines() if line.startswith("| `--")]
+    for name in (item.name for item in fields(TransformOptions)):
+        same = [(o.opts, repr(o.type), o.default, o.help) for o in (local[name], aws[name])]
+        assert same[0] == same[1], name
+        assert any(f"`{local[name].opts[0]}`" in row for row in table), name
+    assert "`sagegam local transform`'s options" in docs["aws.md"]
+
+
+@pytest.mark.parametrize("path", [("local", "train"), ("aws", "train")], ids=" ".join)
+def test_both_train_commands_take_hyperparameters_as_dash_h(path):
+    option = _options(path)["hyperparameters"]
+    assert option.opts == ["-H", "--hyperparameter"] and option.multiple
+
+
+@pytest.mark.parametrize(("pairs", "message"), [
+    (["df"], "Invalid value for '-H' / '--hyperparameter': 'df' is not KEY=VALUE."),
+    (["=20"], "'=20' is not KEY=VALUE."),
+    (["df=20", "df=25"], "'df' is given twice ('20' and '25')."),
+])
+def test_key_value_pairs_are_parsed_one_way_for_local_and_aws(tmp_path: Path, pairs, message):
+    data = tmp_path / "train.csv"
+    data.write_text("x,y\n1,2\n")
+    for path in (["local", "train", "job", "--train"], ["aws", "train", "--image", "i",
+                                                        "--train"]):
+        args = [*path, str(data)] + [token for pair in pairs for token in ("-H", pair)]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_a_key_value_may_hold_an_equals_sign():
+    from sagegam.cli.options import key_values
+
+    assert key_values(click.Context(cli), None, ("target=a=b", "df=")) == {  # type: ignore
+        "target": "a=b", "df": ""}
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--max-payload-mb", "0"], "'--max-payload-mb': 0 is not in the range 1<=x<=100."),
+    (["--max-payload-mb", "2.5"], "'--max-payload-mb': '2.5' is not a valid integer"),
+    (["--join-source", "Input", "--split-type", "None"],
+     "Error: --join-source Input needs --split-type Line and --assemble-with Line"),
+    (["--max-payload-mb", "50", "--max-concurrent", "3"],
+     "Error: --max-concurrent x --max-payload-mb must be at most 100 (MB in flight); got "
+     "3 x 50."),
+])
+def test_local_transform_refuses_what_sagemaker_would(tmp_path: Path, monkeypatch, options,
+                                                      message):
+    monkeypatch.setenv("SAGEGAM_HOME", str(tmp_path))
+    (tmp_path / "in.csv").write_text("1\n")
+    result = CliRunner().invoke(cli, ["local", "transform", "t", str(tmp_path), str(tmp_path /
+                                      "in.csv"), "-o", str(tmp_path / "out"), *options])
+    assert result.exit_code in (1, 2) and message in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_local_transform_passes_every_batch_option_to_the_job(tmp_path: Path, monkeypatch):
+    from sagegam import GAMRegressor, save
+    from sagegam.datasets import gauss3_split
+
+    monkeypatch.setenv("SAGEGAM_HOME", str(tmp_path / "home"))
+    X_train, X_test, y_train, _ = gauss3_split()
+    model = GAMRegressor(df=10).fit(X_train, y_train)
+    save(model, tmp_path / "model")
+    rows = np.column_stack([np.arange(len(X_test)), X_test[:, 0]])
+    np.savetxt(tmp_path / "rows.csv", rows, delimiter=",", fmt="%g")
+    result = CliRunner().invoke(cli, [
+        "local", "transform", "batch", str(tmp_path / "model"), str(tmp_path / "rows.csv"),
+        "-o", str(tmp_path / "out"), "--max-payload-mb", "1", "--max-concurrent", "2",
+        "--batch-strategy", "SingleRecord", "--join-source", "Input", "--input-filter", "$[1]",
+        "--output-filter", "$[0,-1]", "--accept", "text/csv", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[result.output.index("{"):])
+    assert (summary["MaxConcurrentTransforms"], summary["BatchStrategy"]) == (2, "SingleRecord")
+    lines = (tmp_path / "out" / "rows.csv.out").read_text().splitlines()
+    ids, predictions = np.array([[float(v) for v in line.split(",")] for line in lines]).T
+    np.testing.assert_array_equal(ids, rows[:, 0])  # joined with its own input, in order
+    np.testing.assert_allclose(predictions, model.predict(rows[:, 1:]), rtol=1e-9)

@@ -192,4 +192,6 @@ def test_hyperparameters_arrive_plain_or_json_encoded():
     assert plain == encoded
     assert plain["df"] == 20 and plain["adaptive"] is True and plain["target"] == "price"
     assert parse({"sagemaker_program": "x", "_tuning_objective_metric": "y"})["df"] == 25
-    assert json.loads('"abc"') == "abc"
+    # The SageMaker Python SDK JSON-encodes every value (json.dumps) before CreateTrainingJob.
+    typed = {"df": 20, "adaptive": True, "target": "price", "alpha": 0.5}
+    assert parse({key: json.dumps(value) for key, value in typed.items()}) == plain

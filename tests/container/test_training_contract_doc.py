@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from sagegam.container import training
+from sagegam.container import metrics, training
 from sagegam.container.hyperparameters import SETTINGS
 from sagegam.container.paths import BASE_DIR_VARIABLE, MLPaths
 
@@ -25,9 +25,9 @@ def test_every_file_is_documented(path):
     assert str(path.relative_to("/opt/ml")) in PAGE
 
 
-@pytest.mark.parametrize("name", training.METRIC_NAMES)
+@pytest.mark.parametrize("name", metrics.METRIC_NAMES)
 def test_every_metric_and_its_regex_is_documented(name):
-    assert f"`{training.METRIC_REGEX.format(name=name)}`" in PAGE
+    assert f"`{metrics.METRIC_REGEX.format(name=name)}`" in PAGE
 
 
 @pytest.mark.parametrize("code", [0, training.EXIT_INTERNAL, training.EXIT_USER,

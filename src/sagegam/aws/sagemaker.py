@@ -1,7 +1,8 @@
 """SageMaker: training jobs, models, endpoint configs, endpoints, invocations, transforms.
 
 Each function makes the documented API calls and returns plain dicts/strings so the CLI and
-the tests can read back exactly what was requested.
+the tests can read back exactly what was requested. Option values are checked before any
+of these run (:mod:`sagegam.aws.validation`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime, timezone
 from typing import Any
 
-from sagegam.aws.session import Aws, PreflightError, api_errors, explain
-from sagegam.container.training import METRIC_NAMES, METRIC_REGEX
+from sagegam.aws.errors import PreflightError, api_errors, error_code, explain
+from sagegam.aws.session import Aws
+from sagegam.container.metrics import METRIC_NAMES, METRIC_REGEX
 
 # The training container prints one line per metric, ``metric: train_r2=0.996717;``, and
 # owns the names and the regex; SageMaker publishes each regex's first capture group.
@@ -25,51 +27,15 @@ METRIC_DEFINITIONS: tuple[dict[str, str], ...] = tuple(
 
 CONTENT_TYPES = ("application/x-npy", "text/csv", "application/json", "application/jsonlines")
 TERMINAL_TRAINING = {"Completed", "Failed", "Stopped"}
+NAME_LIMIT = 63
 
 
 def unique_name(prefix: str) -> str:
-    """Name within SageMaker's 63 characters, unique per second like the SDK's."""
-    stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime())
-    return f"{prefix[: 63 - len(stamp) - 1]}-{stamp}"
-
-
-def split_s3(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise PreflightError(f"expected an s3:// URI, got {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
-def default_bucket(aws: Aws) -> str:
-    """sagemaker-<region>-<account>, the SDK's default bucket, created if missing."""
-    with api_errors():
-        account = aws.client("sts").get_caller_identity()["Account"]
-        bucket = f"sagemaker-{aws.region}-{account}"
-        s3 = aws.client("s3")
-        names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        if bucket not in names:
-            kwargs: dict[str, Any] = {"Bucket": bucket}
-            if aws.region != "us-east-1":
-                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
-            s3.create_bucket(**kwargs)
-    return bucket
-
-
-def upload(aws: Aws, source: str, bucket: str, prefix: str) -> str:
-    """Return an s3:// URI for ``source``: passed through if already one, else uploaded."""
-    if source.startswith("s3://"):
-        return source
-    path = Path(source)
-    if not path.exists():
-        raise PreflightError(f"data path {source!r} does not exist")
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    base = path.parent if path.is_file() else path
-    s3 = aws.client("s3")
-    with api_errors():
-        for file in files:
-            s3.upload_file(str(file), bucket, f"{prefix}/{file.relative_to(base).as_posix()}")
-    key = f"{prefix}/{path.name}" if path.is_file() else prefix
-    return f"s3://{bucket}/{key}"
+    """``PREFIX-YYYY-MM-DD-HH-MM-SS-mmm`` within SageMaker's 63 characters, unique per
+    millisecond like the SDK's names."""
+    now = datetime.now(timezone.utc)
+    stamp = now.strftime("%Y-%m-%d-%H-%M-%S-") + f"{now.microsecond // 1000:03d}"
+    return f"{prefix[: NAME_LIMIT - len(stamp) - 1].rstrip('-')}-{stamp}"
 
 
 @dataclass
@@ -77,7 +43,7 @@ class TrainingRequest:
     image: str
     role_arn: str
     channels: Mapping[str, str]  # channel name -> s3:// URI
-    output_path: str
+    output_path: str  # SageMaker writes OUTPUT_PATH/JOB/output/model.tar.gz
     content_type: str = "text/csv"
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
@@ -152,7 +118,10 @@ def wait(
         if status in done:
             return state
         if time.monotonic() > deadline:
-            raise PreflightError(f"still {status} after {timeout:.0f}s; it keeps running on AWS")
+            raise PreflightError(
+                f"still {status} after {timeout:.0f}s; it keeps running (and billing) on AWS. "
+                "Remedy: wait with a longer --timeout, or stop it (`sagegam aws ls`)."
+            )
         time.sleep(poll)
 
 
@@ -166,29 +135,38 @@ class LogFollower:
         self._prefix = f"{job_name}/"
         self._tokens: dict[str, str] = {}
 
+    def _streams(self) -> list[str]:
+        pages = self._logs.get_paginator("describe_log_streams").paginate(
+            logGroupName=self.GROUP, logStreamNamePrefix=self._prefix
+        )
+        return [str(s["logStreamName"]) for page in pages for s in page.get("logStreams", [])]
+
+    def _stream_lines(self, name: str) -> list[str]:
+        lines: list[str] = []
+        while True:  # a page may hold only part of what is there; read until the end
+            kwargs: dict[str, Any] = {"startFromHead": True}
+            if name in self._tokens:
+                kwargs["nextToken"] = self._tokens[name]
+            page = self._logs.get_log_events(logGroupName=self.GROUP, logStreamName=name,
+                                             **kwargs)
+            events = page.get("events", [])
+            lines.extend(str(event["message"]) for event in events)
+            # At the end of a stream the service hands back the token it was given.
+            ended = not events or page["nextForwardToken"] == self._tokens.get(name)
+            self._tokens[name] = str(page["nextForwardToken"])
+            if ended:
+                return lines
+
     def new_lines(self) -> list[str]:
         from botocore.exceptions import ClientError
 
-        lines: list[str] = []
         try:
-            streams = self._logs.describe_log_streams(
-                logGroupName=self.GROUP, logStreamNamePrefix=self._prefix
-            ).get("logStreams", [])
-            for stream in streams:
-                name = str(stream["logStreamName"])
-                kwargs: dict[str, Any] = {"startFromHead": True}
-                if name in self._tokens:
-                    kwargs["nextToken"] = self._tokens[name]
-                page = self._logs.get_log_events(
-                    logGroupName=self.GROUP, logStreamName=name, **kwargs
-                )
-                lines.extend(str(event["message"]) for event in page.get("events", []))
-                self._tokens[name] = str(page["nextForwardToken"])
+            return [line for stream in self._streams() for line in self._stream_lines(stream)]
         except ClientError as error:
             # The group and streams appear only once the instances start; not an error.
-            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            if error_code(error) != "ResourceNotFoundException":
                 raise PreflightError(explain(error)) from error
-        return lines
+        return []
 
 
 def wait_training(
@@ -216,60 +194,58 @@ def wait_training(
             on_log(line)
     if state["TrainingJobStatus"] != "Completed":
         reason = state.get("FailureReason", "no reason given")
-        raise PreflightError(f"training job {job_name} {state['TrainingJobStatus']}: {reason}")
+        raise PreflightError(
+            f"training job {job_name} {state['TrainingJobStatus']}: {reason} Remedy: the "
+            "reason above is the container's; see docs/training.md for its errors."
+        )
     return state
+
+
+@dataclass
+class Deployment:
+    name: str  # of the model, the endpoint config and the endpoint
+    image: str
+    model_data: str
+    role_arn: str
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 def deploy(
     aws: Aws,
-    *,
-    name: str,
-    image: str,
-    model_data: str,
-    role_arn: str,
-    instance_type: str = "ml.m5.large",
-    instance_count: int = 1,
-    environment: Mapping[str, str] | None = None,
+    request: Deployment,
     wait_timeout: float = 1800,
     poll: float = 15,
     on_status: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Create model, endpoint config and endpoint (all named ``name``); wait for InService."""
-    sm = aws.client("sagemaker")
+    """Create model, endpoint config and endpoint (all named alike); wait for InService."""
+    sm, name = aws.client("sagemaker"), request.name
     with api_errors():
         sm.create_model(
             ModelName=name,
-            PrimaryContainer={
-                "Image": image,
-                "ModelDataUrl": model_data,
-                "Environment": dict(environment or {}),
-            },
-            ExecutionRoleArn=role_arn,
+            PrimaryContainer={"Image": request.image, "ModelDataUrl": request.model_data,
+                              "Environment": dict(request.environment)},
+            ExecutionRoleArn=request.role_arn,
         )
         sm.create_endpoint_config(
             EndpointConfigName=name,
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": name,
-                    "InitialInstanceCount": instance_count,
-                    "InstanceType": instance_type,
-                    "InitialVariantWeight": 1.0,
-                }
-            ],
+            ProductionVariants=[{
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": request.instance_count,
+                "InstanceType": request.instance_type,
+                "InitialVariantWeight": 1.0,
+            }],
         )
         sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    state = wait(
-        lambda: sm.describe_endpoint(EndpointName=name),
-        "EndpointStatus",
-        {"InService", "Failed", "OutOfService"},
-        wait_timeout,
-        poll,
-        on_status,
-    )
+    state = wait(lambda: sm.describe_endpoint(EndpointName=name), "EndpointStatus",
+                 {"InService", "Failed", "OutOfService"}, wait_timeout, poll, on_status)
     if state["EndpointStatus"] != "InService":
         raise PreflightError(
-            f"endpoint {name} is {state['EndpointStatus']}: {state.get('FailureReason', '')}"
+            f"endpoint {name} is {state['EndpointStatus']}: {state.get('FailureReason', '')} "
+            f"Remedy: read its log in CloudWatch (/aws/sagemaker/Endpoints/{name}), then "
+            f"`sagegam aws delete --name {name}`."
         )
     return state
 
@@ -295,8 +271,9 @@ def invoke(
     aws: Aws, endpoint: str, body: bytes, content_type: str, accept: str, attributes: str = ""
 ) -> tuple[str, bytes]:
     """InvokeEndpoint; returns (response content type, body)."""
+    runtime = aws.client("sagemaker-runtime")
     with api_errors():
-        answer = aws.client("sagemaker-runtime").invoke_endpoint(
+        answer = runtime.invoke_endpoint(
             EndpointName=endpoint,
             Body=body,
             ContentType=content_type,
@@ -304,7 +281,7 @@ def invoke(
             # The serving container reads explain=/output= from this header (docs/serving.md).
             **({"CustomAttributes": attributes} if attributes else {}),
         )
-    return str(answer.get("ContentType", "")), bytes(answer["Body"].read())
+        return str(answer.get("ContentType", "")), bytes(answer["Body"].read())
 
 
 @dataclass
@@ -317,7 +294,7 @@ class TransformRequest:
     split_type: str = "Line"
     batch_strategy: str = "MultiRecord"
     max_payload_mb: int = 6
-    max_concurrent: int = 1
+    max_concurrent: int = 0  # 0: SageMaker asks the container (/execution-parameters)
     assemble_with: str = "Line"
     join_source: str = "None"
     input_filter: str = "$"
@@ -326,33 +303,11 @@ class TransformRequest:
     instance_count: int = 1
     job_name: str = ""
 
-    def check(self) -> None:
-        """The limits SageMaker rejects, reported before the call (contract §4.3/4.4)."""
-        if not 0 <= self.max_payload_mb <= 100:
-            raise PreflightError("--max-payload-mb must be between 0 and 100")
-        if self.max_concurrent * self.max_payload_mb > 100:
-            raise PreflightError(
-                "--max-concurrent x --max-payload-mb must be at most 100 "
-                f"(got {self.max_concurrent} x {self.max_payload_mb})"
-            )
-        if self.split_type == "None" and self.batch_strategy == "MultiRecord":
-            raise PreflightError("--batch-strategy MultiRecord needs --split-type Line")
-        if self.join_source == "Input" and (self.split_type, self.assemble_with) != (
-            "Line",
-            "Line",
-        ):
-            raise PreflightError(
-                "--join-source Input needs --split-type Line and --assemble-with Line"
-            )
-
     def to_api(self) -> dict[str, Any]:
-        self.check()
-        return {
+        body: dict[str, Any] = {
             "TransformJobName": self.job_name or unique_name(self.model_name),
             "ModelName": self.model_name,
-            "MaxConcurrentTransforms": self.max_concurrent,
             "MaxPayloadInMB": self.max_payload_mb,
-            "BatchStrategy": self.batch_strategy,
             "TransformInput": {
                 "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": self.input_uri}},
                 "ContentType": self.content_type,
@@ -373,6 +328,12 @@ class TransformRequest:
                 "JoinSource": self.join_source,
             },
         }
+        # A batch strategy applies only to split input; unsplit files go one per request.
+        if self.split_type != "None":
+            body["BatchStrategy"] = self.batch_strategy
+        if self.max_concurrent:
+            body["MaxConcurrentTransforms"] = self.max_concurrent
+        return body
 
 
 def create_transform_job(aws: Aws, request: TransformRequest) -> str:
@@ -380,60 +341,3 @@ def create_transform_job(aws: Aws, request: TransformRequest) -> str:
     with api_errors():
         aws.client("sagemaker").create_transform_job(**body)
     return str(body["TransformJobName"])
-
-
-def delete(aws: Aws, name: str) -> list[str]:
-    """Delete endpoint, endpoint config and model called ``name``; return what was deleted."""
-    sm = aws.client("sagemaker")
-    from botocore.exceptions import ClientError
-
-    deleted: list[str] = []
-    calls: tuple[tuple[str, Callable[[], Any]], ...] = (
-        ("endpoint", lambda: sm.delete_endpoint(EndpointName=name)),
-        ("endpoint config", lambda: sm.delete_endpoint_config(EndpointConfigName=name)),
-        ("model", lambda: sm.delete_model(ModelName=name)),
-    )
-    for kind, call in calls:
-        try:
-            call()
-            deleted.append(f"{kind} {name}")
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            message = error.response.get("Error", {}).get("Message", "")
-            # Missing pieces are fine (a half-finished deploy); anything else is reported.
-            missing = code in ("ValidationException", "ResourceNotFound") and (
-                "not exist" in message
-                or "not found" in message.lower()
-                or "could not find" in message.lower()
-            )
-            if not missing:
-                raise PreflightError(explain(error)) from error
-    return deleted
-
-
-def running(aws: Aws) -> list[dict[str, str]]:
-    """What bills: endpoints, in-progress training and transform jobs, with their status."""
-    sm = aws.client("sagemaker")
-    rows: list[dict[str, str]] = []
-    with api_errors():
-        for e in sm.list_endpoints()["Endpoints"]:
-            rows.append(
-                {"kind": "endpoint", "name": e["EndpointName"], "status": e["EndpointStatus"]}
-            )
-        for t in sm.list_training_jobs(StatusEquals="InProgress")["TrainingJobSummaries"]:
-            rows.append(
-                {
-                    "kind": "training job",
-                    "name": t["TrainingJobName"],
-                    "status": t["TrainingJobStatus"],
-                }
-            )
-        for t in sm.list_transform_jobs(StatusEquals="InProgress")["TransformJobSummaries"]:
-            rows.append(
-                {
-                    "kind": "transform job",
-                    "name": t["TransformJobName"],
-                    "status": t["TransformJobStatus"],
-                }
-            )
-    return rows

@@ -1,7 +1,9 @@
 """``sagegam aws ...``: push, train, deploy, invoke, transform, delete and ls on AWS.
 
-boto3 is imported only inside the commands (via sagegam.aws), so ``sagegam --help`` works
-without the ``aws`` extra.
+Every command checks all its option values first (against botocore's service models and
+SageMaker's documented limits, :mod:`sagegam.aws.validation`), before the first upload or
+API call, and ends any failure in one line with a remedy. boto3 is imported only inside the
+commands, so ``sagegam --help`` works without the ``aws`` extra.
 """
 
 from __future__ import annotations
@@ -14,17 +16,23 @@ from typing import Any
 
 import click
 
+from sagegam.cli.options import TransformOptions, hyperparameter_option, transform_options
+
 ROLE_ENV = "SAGEGAM_ROLE_ARN"
+CONTENT_TYPES = ["application/x-npy", "text/csv", "application/json", "application/jsonlines"]
 
 
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
-    from sagegam.aws.session import PreflightError
+    from sagegam.aws.errors import PreflightError, aws_exceptions, describe
+    from sagegam.local.engines import EngineError
 
     try:
         yield
-    except PreflightError as error:
+    except (PreflightError, EngineError) as error:
         raise click.ClickException(str(error)) from error
+    except aws_exceptions() as error:  # anything a call site did not translate itself
+        raise click.ClickException(describe(error)) from error
 
 
 def _connect(ctx: click.Context) -> Any:
@@ -37,6 +45,19 @@ def _status(what: str) -> Callable[[str], None]:
     return lambda status: click.echo(f"{what}: {status}", err=True)
 
 
+def _warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _s3(value: str | None) -> str | None:
+    """The value if it is an S3 URI (checked against its field), else None (a local path)."""
+    return value if value and value.startswith("s3://") else None
+
+
+role_option = click.option("--role", envvar=ROLE_ENV, default=None,
+                           help=f"Execution role ARN [env {ROLE_ENV}]; see docs/aws.md.")
+
+
 @click.group("aws")
 @click.option("--region", default=None, help="AWS region (default: your AWS config).")
 @click.option("--profile", default=None, help="AWS profile name.")
@@ -46,157 +67,150 @@ def aws(ctx: click.Context, region: str | None, profile: str | None) -> None:
     ctx.obj = {"region": region, "profile": profile}
 
 
+def _push_engine(preferred: str | None, local_image: str, dry_run: bool) -> tuple[str, bool]:
+    """The engine push runs and whether it holds the image; a real push refuses a missing
+    image or engine, a dry run names the engine it would use."""
+    from sagegam.local.engines import EngineError, find_engine, has_image, require_image
+
+    try:
+        engine = find_engine(preferred)
+    except EngineError:
+        if not dry_run:
+            raise
+        return preferred or "docker", False
+    if not dry_run:
+        require_image(engine, local_image)
+        return engine, True
+    return engine, has_image(engine, local_image)
+
+
 @aws.command()
-@click.option("--image", "local_image", default="sagegam:latest", show_default=True)
-@click.option("--repository", default="sagegam", show_default=True)
-@click.option("--tag", default="latest", show_default=True)
-@click.option("--engine", type=click.Choice(["docker", "podman"]), default=None)
-@click.option("--dry-run", is_flag=True, help="Print the engine commands instead of running them.")
+@click.option("--image", "local_image", default="sagegam:latest", show_default=True,
+              help="Local image to push (`sagegam image build` makes it).")
+@click.option("--repository", default="sagegam", show_default=True, help="ECR repository.")
+@click.option("--tag", default="latest", show_default=True, help="Tag in the repository.")
+@click.option("--engine", type=click.Choice(["docker", "podman"]), default=None,
+              help="Container engine; docker if its daemon answers, else podman.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the image URI and the engine commands; change nothing.")
 @click.pass_context
-def push(
-    ctx: click.Context,
-    local_image: str,
-    repository: str,
-    tag: str,
-    engine: str | None,
-    dry_run: bool,
-) -> None:
-    """Create the ECR repository if needed, log in, tag and push the image.
+def push(ctx: click.Context, local_image: str, repository: str, tag: str, engine: str | None,
+         dry_run: bool) -> None:
+    """Push the image to ECR (repository created if needed) as Docker v2 schema 2.
 
     \b
     Example:
       sagegam aws push --image sagegam:latest --engine podman
     """
-    from sagegam.aws import ecr
-    from sagegam.aws.session import container_engine
+    from sagegam.aws import ecr, validation
 
     with _one_line_errors():
-        executable = container_engine(engine)
+        validation.check("push", {"--repository": repository, "--tag": tag})
+        executable, image_present = _push_engine(engine, local_image, dry_run)
         session = _connect(ctx)
-        uri = ecr.ensure_repository(session, repository)
         login = ecr.registry_login(session)
+        if dry_run:
+            uri = ecr.find_repository(session, repository)
+            if uri is None:
+                _warn(f"note: the push would create the ECR repository {repository!r}.")
+                uri = f"{login.registry}/{repository}"
+        else:
+            uri = ecr.ensure_repository(session, repository)
         remote = f"{uri}:{tag}"
         commands = ecr.push_commands(executable, login, local_image, remote)
         if dry_run:
             for command in commands:
                 click.echo(" ".join(command))
+            if not image_present:
+                _warn(f"note: {executable} has no image {local_image!r} yet: run "
+                      f"`sagegam image build --tag {local_image}` before pushing.")
         else:
             ecr.run_push(commands, login.password)
+            ecr.check_manifest(session, repository, tag)
     click.echo(remote)
-
-
-def _parse_hyperparameters(pairs: tuple[str, ...]) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="-H")
-        parsed[key] = value
-    return parsed
 
 
 @aws.command()
 @click.option("--image", required=True, help="ECR image URI (from `sagegam aws push`).")
-@click.option("--role", envvar=ROLE_ENV, default=None, help=f"Execution role ARN [env {ROLE_ENV}].")
+@role_option
 @click.option("--train", "train_data", required=True, help="Local CSV file/dir or s3:// URI.")
 @click.option("--validation", default=None, help="Local CSV file/dir or s3:// URI.")
-@click.option("--content-type", default="text/csv", show_default=True)
-@click.option("--output-path", default=None, help="s3:// prefix (default: the SDK's bucket).")
+@click.option("--content-type", default="text/csv", show_default=True,
+              help="ContentType of the channels.")
+@click.option("--output-path", default=None,
+              help="s3:// prefix for the job's files (default: s3://sagemaker-REGION-ACCOUNT/"
+                   "sagegam); the model lands in PREFIX/JOB/output/model.tar.gz.")
 @click.option("--instance-type", default="ml.m5.large", show_default=True)
 @click.option("--instance-count", default=1, show_default=True, type=int)
-@click.option("--max-runtime", default=3600, show_default=True, type=int, help="Seconds.")
-@click.option("-H", "--hyperparameter", "hyperparameters", multiple=True, help="KEY=VALUE.")
-@click.option("--job-name", default="")
+@click.option("--max-runtime", default=3600, show_default=True, type=int,
+              help="Seconds before SageMaker stops the job (at most 28 days).")
+@hyperparameter_option
+@click.option("--job-name", default="", help="Default: sagegam-TIMESTAMP (to the millisecond).")
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option("--poll", default=15.0, show_default=True, help="Seconds between status checks.")
 @click.pass_context
-def train(
-    ctx: click.Context,
-    image: str,
-    role: str | None,
-    train_data: str,
-    validation: str | None,
-    content_type: str,
-    output_path: str | None,
-    instance_type: str,
-    instance_count: int,
-    max_runtime: int,
-    hyperparameters: tuple[str, ...],
-    job_name: str,
-    wait: bool,
-    poll: float,
-) -> None:
+def train(ctx: click.Context, image: str, role: str | None, train_data: str,
+          validation: str | None, content_type: str, output_path: str | None,
+          instance_type: str, instance_count: int, max_runtime: int,
+          hyperparameters: dict[str, str], job_name: str, wait: bool, poll: float) -> None:
     """Upload data, start a training job, follow it and print the model artifact URI.
 
     \b
     Example:
       sagegam aws train --image $IMAGE --role $ROLE_ARN --train data/train.csv -H df=20
     """
+    from sagegam.aws import s3
     from sagegam.aws import sagemaker as sm
-    from sagegam.aws.session import check_role
+    from sagegam.aws import validation as checks
+    from sagegam.aws.roles import check_role
 
-    params = _parse_hyperparameters(hyperparameters)
     with _one_line_errors():
-        session = _connect(ctx)
-        role_arn = check_role(session, role)
-        needs_bucket = output_path is None or not all(
-            s.startswith("s3://") for s in (train_data, validation) if s
-        )
-        bucket = sm.default_bucket(session) if needs_bucket else ""
         name = job_name or sm.unique_name("sagegam")
-        channels = {"train": sm.upload(session, train_data, bucket, f"{name}/input/train")}
-        if validation:
-            channels["validation"] = sm.upload(
-                session, validation, bucket, f"{name}/input/validation"
-            )
+        sources = {"train": train_data, **({"validation": validation} if validation else {})}
+        for channel, source in sources.items():
+            checks.check_source(f"--{channel}", source)
+        checks.check("train", {
+            "--job-name": name, "--image": image, "--role": role, "--train": _s3(train_data),
+            "--validation": _s3(validation), "--content-type": content_type,
+            "--output-path": output_path, "--instance-type": instance_type,
+            "--instance-count": instance_count, "--max-runtime": max_runtime,
+            "-H": hyperparameters})
+        checks.check_hyperparameter_names(hyperparameters)
+        session = _connect(ctx)
+        role_arn = check_role(session, role, warn=_warn)
+        local_data = any(not source.startswith("s3://") for source in sources.values())
+        root = output_path or s3.default_root(s3.default_bucket(session))
+        if local_data:
+            _warn(f"uploading to {s3.job_prefix(root, name)}/input/")
         request = sm.TrainingRequest(
-            image=image,
-            role_arn=role_arn,
-            channels=channels,
-            output_path=output_path or f"s3://{bucket}/{name}/output",
-            content_type=content_type,
-            instance_type=instance_type,
-            instance_count=instance_count,
-            max_runtime_seconds=max_runtime,
-            hyperparameters=params,
-            job_name=name,
-        )
+            image=image, role_arn=role_arn, output_path=root, content_type=content_type,
+            channels={channel: s3.upload(session, source, f"{s3.job_prefix(root, name)}"
+                                         f"/input/{channel}")
+                      for channel, source in sources.items()},
+            instance_type=instance_type, instance_count=instance_count,
+            max_runtime_seconds=max_runtime, hyperparameters=hyperparameters, job_name=name)
         sm.create_training_job(session, request)
-        click.echo(f"training job {name} created", err=True)
+        _warn(f"training job {name} created")
         if not wait:
             click.echo(name)
             return
-        state = sm.wait_training(
-            session,
-            name,
-            poll=poll,
-            on_status=_status(name),
-            on_log=lambda line: click.echo(line, err=True),
-        )
+        state = sm.wait_training(session, name, poll=poll, on_status=_status(name),
+                                 on_log=_warn)
     click.echo(state["ModelArtifacts"]["S3ModelArtifacts"])
 
 
 @aws.command()
 @click.option("--name", required=True, help="Name for the model, endpoint config and endpoint.")
-@click.option("--image", required=True)
+@click.option("--image", required=True, help="ECR image URI (from `sagegam aws push`).")
 @click.option("--model-data", required=True, help="s3://.../model.tar.gz from `aws train`.")
-@click.option("--role", envvar=ROLE_ENV, default=None, help=f"Execution role ARN [env {ROLE_ENV}].")
+@role_option
 @click.option("--instance-type", default="ml.m5.large", show_default=True)
 @click.option("--instance-count", default=1, show_default=True, type=int)
 @click.option("--timeout", default=1800.0, show_default=True, help="Seconds to wait for InService.")
-@click.option("--poll", default=15.0, show_default=True)
+@click.option("--poll", default=15.0, show_default=True, help="Seconds between status checks.")
 @click.pass_context
-def deploy(
-    ctx: click.Context,
-    name: str,
-    image: str,
-    model_data: str,
-    role: str | None,
-    instance_type: str,
-    instance_count: int,
-    timeout: float,
-    poll: float,
-) -> None:
+def deploy(ctx: click.Context, name: str, image: str, model_data: str, role: str | None,
+           instance_type: str, instance_count: int, timeout: float, poll: float) -> None:
     """Create model, endpoint config and endpoint; wait until InService.
 
     \b
@@ -204,69 +218,47 @@ def deploy(
       sagegam aws deploy --name gauss3 --image $IMAGE --model-data s3://b/job/output/model.tar.gz
     """
     from sagegam.aws import sagemaker as sm
-    from sagegam.aws.session import check_role
+    from sagegam.aws import validation
+    from sagegam.aws.roles import check_role
 
     with _one_line_errors():
+        validation.check("deploy", {
+            "--name": name, "--image": image, "--model-data": model_data, "--role": role,
+            "--instance-type": instance_type, "--instance-count": instance_count})
         session = _connect(ctx)
-        role_arn = check_role(session, role)
-        state = sm.deploy(
-            session,
-            name=name,
-            image=image,
-            model_data=model_data,
-            role_arn=role_arn,
-            instance_type=instance_type,
-            instance_count=instance_count,
-            wait_timeout=timeout,
-            poll=poll,
-            on_status=_status(name),
-        )
+        request = sm.Deployment(name=name, image=image, model_data=model_data,
+                                role_arn=check_role(session, role, warn=_warn),
+                                instance_type=instance_type, instance_count=instance_count)
+        state = sm.deploy(session, request, wait_timeout=timeout, poll=poll,
+                          on_status=_status(name))
     click.echo(state["EndpointArn"])
 
 
 @aws.command()
 @click.option("--name", required=True, help="Endpoint name.")
-@click.option(
-    "--input",
-    "input_path",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    default="-",
-    show_default=True,
-    help="Request body file (- for stdin).",
-)
-@click.option(
-    "--content-type",
-    type=click.Choice(
-        ["application/x-npy", "text/csv", "application/json", "application/jsonlines"]
-    ),
-    default="text/csv",
-    show_default=True,
-)
+@click.option("--input", "source", type=click.File("rb"), default="-", show_default=True,
+              help="Request body file (- for stdin).")
+@click.option("--content-type", type=click.Choice(CONTENT_TYPES), default="text/csv",
+              show_default=True)
 @click.option("--accept", default="application/json", show_default=True)
 @click.option("--explain", is_flag=True, help="Ask for per-feature contributions too.")
 @click.option("--labels", is_flag=True, help="Classifiers: labels instead of probabilities.")
 @click.pass_context
-def invoke(
-    ctx: click.Context,
-    name: str,
-    input_path: str,
-    content_type: str,
-    accept: str,
-    explain: bool,
-    labels: bool,
-) -> None:
-    """Send one request body to an endpoint and write the response body to stdout.
+def invoke(ctx: click.Context, name: str, source: Any, content_type: str, accept: str,
+           explain: bool, labels: bool) -> None:
+    """Send one request body (at most 6 MB) to an endpoint and write the answer to stdout.
 
     \b
     Example:
       sagegam aws invoke --name gauss3 --content-type text/csv < data/test-features.csv
     """
     from sagegam.aws import sagemaker as sm
+    from sagegam.aws import validation
 
-    stream = click.open_file(input_path, "rb")
-    with stream:
-        body = stream.read()
+    body = source.read()
     with _one_line_errors():
+        validation.check("invoke", {"--name": name, "--input": body,
+                                    "--content-type": content_type, "--accept": accept})
         session = _connect(ctx)
         attributes = ",".join(
             flag for flag, on in (("explain=true", explain), ("output=label", labels)) if on
@@ -277,106 +269,76 @@ def invoke(
 
 
 @aws.command()
-@click.option("--model", "model_name", required=True)
+@click.option("--model", "model_name", required=True, help="SageMaker model (`aws deploy`).")
 @click.option("--input", "input_uri", required=True, help="s3:// prefix or a local file/dir.")
-@click.option("--output", "output_uri", default=None, help="s3:// prefix for the .out files.")
-@click.option("--content-type", default="text/csv", show_default=True)
-@click.option("--accept", default="text/csv", show_default=True)
-@click.option(
-    "--split-type", type=click.Choice(["None", "Line"]), default="Line", show_default=True
-)
-@click.option(
-    "--batch-strategy",
-    type=click.Choice(["SingleRecord", "MultiRecord"]),
-    default="MultiRecord",
-    show_default=True,
-)
-@click.option("--max-payload-mb", default=6, show_default=True, type=int)
-@click.option("--max-concurrent", default=1, show_default=True, type=int)
-@click.option(
-    "--assemble-with", type=click.Choice(["None", "Line"]), default="Line", show_default=True
-)
-@click.option(
-    "--join-source", type=click.Choice(["None", "Input"]), default="None", show_default=True
-)
-@click.option("--input-filter", default="$", show_default=True)
-@click.option("--output-filter", default="$", show_default=True)
+@click.option("--output", "output_uri", default=None,
+              help="s3:// prefix for the .out files (default: in the SDK's bucket).")
+@transform_options
 @click.option("--instance-type", default="ml.m5.large", show_default=True)
 @click.option("--instance-count", default=1, show_default=True, type=int)
-@click.option("--job-name", default="")
+@click.option("--job-name", default="", help="Default: MODEL-TIMESTAMP (to the millisecond).")
 @click.option("--wait/--no-wait", default=True, show_default=True)
-@click.option("--poll", default=15.0, show_default=True)
+@click.option("--poll", default=15.0, show_default=True, help="Seconds between status checks.")
 @click.pass_context
-def transform(
-    ctx: click.Context,
-    model_name: str,
-    input_uri: str,
-    output_uri: str | None,
-    content_type: str,
-    accept: str,
-    split_type: str,
-    batch_strategy: str,
-    max_payload_mb: int,
-    max_concurrent: int,
-    assemble_with: str,
-    join_source: str,
-    input_filter: str,
-    output_filter: str,
-    instance_type: str,
-    instance_count: int,
-    job_name: str,
-    wait: bool,
-    poll: float,
-) -> None:
+def transform(ctx: click.Context, model_name: str, input_uri: str, output_uri: str | None,
+              instance_type: str, instance_count: int, job_name: str, wait: bool,
+              poll: float, transform: TransformOptions) -> None:
     """Run a batch transform job with the same options as `sagegam local transform`.
 
     \b
     Example:
       sagegam aws transform --model gauss3 --input data/test-features.csv --split-type Line
     """
+    from sagegam.aws import s3, validation
     from sagegam.aws import sagemaker as sm
 
     with _one_line_errors():
-        session = _connect(ctx)
         name = job_name or sm.unique_name(model_name)
-        local_input = not input_uri.startswith("s3://")
-        bucket = sm.default_bucket(session) if local_input or output_uri is None else ""
+        validation.check_source("--input", input_uri)
+        validation.check("transform", {
+            "--job-name": name, "--model": model_name, "--input": _s3(input_uri),
+            "--output": output_uri, "--content-type": transform.content_type,
+            "--accept": transform.response_type, "--split-type": transform.split_type,
+            "--batch-strategy": transform.batch_strategy,
+            "--max-payload-mb": transform.max_payload_mb,
+            "--max-concurrent": transform.max_concurrent or None,
+            "--assemble-with": transform.assemble_with, "--join-source": transform.join_source,
+            "--input-filter": transform.input_filter,
+            "--output-filter": transform.output_filter, "--instance-type": instance_type,
+            "--instance-count": instance_count})
+        session = _connect(ctx)
+        needs_bucket = _s3(input_uri) is None or output_uri is None
+        prefix = s3.job_prefix(s3.default_root(s3.default_bucket(session)), name) \
+            if needs_bucket else ""
         request = sm.TransformRequest(
-            model_name=model_name,
-            input_uri=sm.upload(session, input_uri, bucket, f"{name}/input"),
-            output_uri=output_uri or f"s3://{bucket}/{name}/output",
-            content_type=content_type,
-            accept=accept,
-            split_type=split_type,
-            batch_strategy=batch_strategy,
-            max_payload_mb=max_payload_mb,
-            max_concurrent=max_concurrent,
-            assemble_with=assemble_with,
-            join_source=join_source,
-            input_filter=input_filter,
-            output_filter=output_filter,
-            instance_type=instance_type,
-            instance_count=instance_count,
-            job_name=name,
-        )
+            model_name=model_name, input_uri=s3.upload(session, input_uri, f"{prefix}/input"),
+            output_uri=output_uri or f"{prefix}/output", content_type=transform.content_type,
+            accept=transform.response_type, split_type=transform.split_type,
+            batch_strategy=transform.batch_strategy, max_payload_mb=transform.max_payload_mb,
+            max_concurrent=transform.max_concurrent, assemble_with=transform.assemble_with,
+            join_source=transform.join_source, input_filter=transform.input_filter,
+            output_filter=transform.output_filter, instance_type=instance_type,
+            instance_count=instance_count, job_name=name)
         sm.create_transform_job(session, request)
-        click.echo(f"transform job {name} created", err=True)
+        _warn(f"transform job {name} created")
         if wait:
-            client = session.client("sagemaker")
-            state = sm.wait(
-                lambda: client.describe_transform_job(TransformJobName=name),
-                "TransformJobStatus",
-                {"Completed", "Failed", "Stopped"},
-                86400,
-                poll,
-                _status(name),
-            )
-            if state["TransformJobStatus"] != "Completed":
-                raise click.ClickException(
-                    f"transform job {name} {state['TransformJobStatus']}: "
-                    f"{state.get('FailureReason', 'no reason given')}"
-                )
+            _wait_transform(session, name, poll)
     click.echo(request.output_uri)
+
+
+def _wait_transform(session: Any, name: str, poll: float) -> None:
+    from sagegam.aws import sagemaker as sm
+    from sagegam.aws.errors import PreflightError
+
+    client = session.client("sagemaker")
+    state = sm.wait(lambda: client.describe_transform_job(TransformJobName=name),
+                    "TransformJobStatus", {"Completed", "Failed", "Stopped"}, 86400, poll,
+                    _status(name))
+    if state["TransformJobStatus"] != "Completed":
+        raise PreflightError(
+            f"transform job {name} {state['TransformJobStatus']}: "
+            f"{state.get('FailureReason', 'no reason given')} Remedy: see the job's log in "
+            f"CloudWatch (/aws/sagemaker/TransformJobs, streams {name}/...).")
 
 
 @aws.command()
@@ -389,10 +351,11 @@ def delete(ctx: click.Context, name: str) -> None:
     Example:
       sagegam aws delete --name gauss3
     """
-    from sagegam.aws import sagemaker as sm
+    from sagegam.aws import inventory, validation
 
     with _one_line_errors():
-        deleted = sm.delete(_connect(ctx), name)
+        validation.check("delete", {"--name": name})
+        deleted = inventory.delete(_connect(ctx), name)
     for item in deleted:
         click.echo(f"deleted {item}")
     if not deleted:
@@ -403,16 +366,16 @@ def delete(ctx: click.Context, name: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts.")
 @click.pass_context
 def ls(ctx: click.Context, as_json: bool) -> None:
-    """List endpoints and in-progress training/transform jobs (what is billing).
+    """List endpoints and running or stopping training/transform jobs (what bills).
 
     \b
     Example:
       sagegam aws ls
     """
-    from sagegam.aws import sagemaker as sm
+    from sagegam.aws import inventory
 
     with _one_line_errors():
-        rows = sm.running(_connect(ctx))
+        rows = inventory.running(_connect(ctx))
     if as_json:
         click.echo(json.dumps(rows))
         return

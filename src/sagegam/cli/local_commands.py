@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from sagegam.cli.options import TransformOptions, hyperparameter_option, transform_options
+
 ENGINE_HELP = ("subprocess (default: this Python, no container), or docker/podman to run the "
                "same steps in the image.")
 
@@ -22,22 +24,13 @@ def _engine(name: str, image: str) -> Any:
         try:
             find_engine(name)
         except EngineError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(f"{error} Or run with --engine subprocess, which "
+                                       "needs neither.") from None
     return Engine(name, image)
 
 
 def _emit(document: Any, as_json: bool, text: str) -> None:
     click.echo(json.dumps(document, indent=2, default=str) if as_json else text)
-
-
-def _key_values(pairs: tuple[str, ...], what: str) -> dict[str, str]:
-    result = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=what)
-        result[key] = value
-    return result
 
 
 engine_option = click.option("--engine", type=click.Choice(["subprocess", "docker", "podman"]),
@@ -82,28 +75,26 @@ def local() -> None:
               path_type=Path), help="File or folder for the 'train' channel.")
 @click.option("--validation", type=click.Path(exists=True, path_type=Path),
               help="File or folder for the 'validation' channel.")
-@click.option("--hyperparameter", "-p", multiple=True, metavar="KEY=VALUE",
-              help="A hyperparameter, passed as a string as SageMaker does (repeatable).")
+@hyperparameter_option
 @click.option("--content-type", default=None, help="ContentType of the channels, e.g. "
               "text/csv; by file extension when unset.")
 @engine_option
 @image_option
 @json_option
-def train(name: str, train_data: Path, validation: Path | None, hyperparameter: tuple[str, ...],
+def train(name: str, train_data: Path, validation: Path | None, hyperparameters: dict[str, str],
           content_type: str | None, engine: str, image: str, as_json: bool) -> None:
     """Run training job NAME to its end and report it (Ctrl-C stops it).
 
     \b
     Example:
-      sagegam local train gauss3 --train data/train.csv -p train-file=train.csv -p df=20
+      sagegam local train gauss3 --train data/train.csv -H train-file=train.csv -H df=20
     """
     from sagegam.local.state import LocalError
     from sagegam.local.training import JobSpec, run_job
 
     channels = {"train": train_data} | ({"validation": validation} if validation else {})
     types = {c: content_type for c in channels} if content_type else {}
-    spec = JobSpec(name, channels, _key_values(hyperparameter, "--hyperparameter"), types,
-                   _engine(engine, image))
+    spec = JobSpec(name, channels, hyperparameters, types, _engine(engine, image))
     try:
         description = run_job(spec, on_line=(lambda _: None) if as_json else click.echo)
     except LocalError as error:
@@ -243,30 +234,12 @@ def delete(name: str) -> None:
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--output", "-o", "output_dir", required=True, type=click.Path(path_type=Path),
               help="Folder for the <file>.out results.")
-@click.option("--content-type", default="text/csv", show_default=True)
-@click.option("--accept", default=None, help="Output type; the input's type when unset.")
-@click.option("--split-type", type=click.Choice(["Line", "None"]), default="Line",
-              show_default=True)
-@click.option("--batch-strategy", type=click.Choice(["MultiRecord", "SingleRecord"]),
-              default="MultiRecord", show_default=True)
-@click.option("--max-payload", type=float, default=6.0, show_default=True,
-              help="MaxPayloadInMB of a mini-batch.")
-@click.option("--max-concurrent", type=int, default=0,
-              help="MaxConcurrentTransforms; 0 asks the server (/execution-parameters).")
-@click.option("--assemble-with", type=click.Choice(["Line", "None"]), default="Line",
-              show_default=True)
-@click.option("--join-source", type=click.Choice(["None", "Input"]), default="None",
-              show_default=True, help="Input: each output line follows its input record.")
-@click.option("--input-filter", default=None, help="Columns sent, e.g. '$[1:]'.")
-@click.option("--output-filter", default=None, help="Columns kept, e.g. '$[0,-1]'.")
+@transform_options
 @engine_option
 @image_option
 @json_option
-def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path,
-              content_type: str, accept: str | None, split_type: str, batch_strategy: str,
-              max_payload: float, max_concurrent: int, assemble_with: str, join_source: str,
-              input_filter: str | None, output_filter: str | None, engine: str, image: str,
-              as_json: bool) -> None:
+def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path, engine: str,
+              image: str, as_json: bool, transform: TransformOptions) -> None:
     """Batch-transform INPUTS (files or folders) with MODEL into OUTPUT/<file>.out.
 
     \b
@@ -276,12 +249,14 @@ def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path
     from sagegam.local.state import LocalError
     from sagegam.local.transform import TransformSpec, input_files, run_transform
 
-    spec = TransformSpec(name, model, list(inputs), output_dir, content_type, split_type,
-                         batch_strategy, max_payload, max_concurrent, accept, assemble_with,
-                         join_source, input_filter, output_filter, _engine(engine, image))
+    spec = TransformSpec(
+        name, model, list(inputs), output_dir, transform.content_type, transform.split_type,
+        transform.batch_strategy, transform.max_payload_mb, transform.max_concurrent,
+        transform.response_type, transform.assemble_with, transform.join_source,
+        transform.input_filter, transform.output_filter, _engine(engine, image))
     try:
         total = sum(len(p.read_text(encoding="utf-8").splitlines())
-                    for p in input_files(list(inputs))) if split_type == "Line" else 0
+                    for p in input_files(list(inputs))) if transform.split_type == "Line" else 0
         with click.progressbar(length=total or 1, label="transforming", file=sys.stderr,
                                show_pos=True) as bar:
             summary = run_transform(spec, progress=bar.update)

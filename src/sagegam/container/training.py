@@ -30,6 +30,7 @@ import numpy as np
 
 from sagegam.container import hyperparameters
 from sagegam.container.errors import JobStopped, UserError
+from sagegam.container.metrics import METRIC_LINE
 from sagegam.container.paths import MLPaths
 from sagegam.container.report import write_report
 from sagegam.container.stopping import StopOnSigterm
@@ -38,11 +39,6 @@ from sagegam.container.tabular import ReadOptions, Table, channel_files, read_ta
 EXIT_INTERNAL, EXIT_USER, EXIT_STOPPED = 1, 2, 143
 FAILURE_LIMIT = 1024
 VALIDATION_CHANNELS = ("validation", "test")
-METRIC_LINE = "metric: {name}={value:.6f};"
-METRIC_REGEX = r"{name}=([-+0-9.eE]+);"  # the regex SageMaker's MetricDefinitions need
-METRIC_NAMES = ("train_r2", "train_rmse", "validation_r2", "validation_rmse",
-                "train_log_loss", "train_auc", "train_accuracy",
-                "validation_log_loss", "validation_auc", "validation_accuracy")
 
 
 def log(message: str) -> None:

@@ -1,0 +1,332 @@
+"""From encoded training rows to a fitted predictor: terms, penalties, structure, fit.
+
+The estimators (scikit-learn's contract) validate settings and data and hand over to
+:func:`fit_terms`; this module builds each term's basis from the data, applies the
+terms' constraints, chooses between a plain and an adaptive penalty structure and runs
+penalized IRLS (:mod:`~sagegam.model.solver`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sagegam.model.design import TermDesign, is_identity
+from sagegam.model.families import Family
+from sagegam.model.reml import Penalty
+from sagegam.model.schema import Schema
+from sagegam.model.solver import FitResult, WarmStart, penalized_irls
+from sagegam.model.terms import (
+    FactorMargin,
+    FactorTerm,
+    Margin,
+    SplineMargin,
+    SplineTerm,
+    Term,
+    interaction,
+)
+
+Array = NDArray[np.float64]
+SUBSAMPLE_ROWS = 100_000
+MAX_PAIR_CODES = 50  # levels of a factor in an interaction (its columns multiply)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What shapes the fit, as the estimator resolved its parameters."""
+
+    df: tuple[int, ...] = ()  # basis size per feature
+    degree: int = 3
+    adaptive: Any = "auto"
+    extrapolation: str = "linear"
+    max_iter: int = 100
+    tol: float = 1e-9
+    interaction_df: int = 7
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted model in raw term coordinates, with what the summary reports."""
+
+    terms: list[Term]
+    coef: Array
+    covariance: Array
+    result: FitResult
+    adaptive: bool
+    alphas: list[float | None]  # per term: given, or None when REML chose it
+    design: TermDesign
+    free: list[slice]  # each term's free coefficients
+    owners: list[int]  # the term of each penalty the fit used
+
+
+def main_terms(schema: Schema, codes: Array, settings: Settings) -> list[Term]:
+    """One term per feature: a factor for a categorical one, else a smooth."""
+    return [FactorTerm(_factor_margin(schema, j)) if feature.categorical else
+            SplineTerm(_spline_margin(codes, j, settings.df[j], settings), feature.missing)
+            for j, feature in enumerate(schema.features)]
+
+
+def pair_term(schema: Schema, codes: Array, pair: tuple[int, int], settings: Settings) -> Term:
+    """The interaction of two features (a tensor product without main effects)."""
+    first, second = (_pair_margin(schema, codes, j, settings) for j in pair)
+    return interaction(first, second)
+
+
+def pairable(schema: Schema, j: int) -> bool:
+    """Whether feature ``j`` may enter an interaction (a factor's columns multiply)."""
+    feature = schema.features[j]
+    return not feature.categorical or feature.n_codes <= MAX_PAIR_CODES
+
+
+def pair_problem(schema: Schema, pair: tuple[int, int]) -> str | None:
+    """Why a pair cannot be an interaction term, or None."""
+    if pair[0] == pair[1]:
+        return f"a feature cannot interact with itself ({schema.names[pair[0]]!r})"
+    for j in pair:
+        if not pairable(schema, j):
+            feature = schema.features[j]
+            return (f"'{feature.name}' has {feature.n_codes} levels; a categorical feature in "
+                    f"an interaction may have at most {MAX_PAIR_CODES}")
+    return None
+
+
+def _factor_margin(schema: Schema, j: int) -> FactorMargin:
+    return FactorMargin(j, schema.features[j].n_codes)
+
+
+def _pair_margin(schema: Schema, codes: Array, j: int, settings: Settings) -> Margin:
+    if schema.features[j].categorical:
+        return _factor_margin(schema, j)
+    return _spline_margin(codes, j, settings.interaction_df, settings)
+
+
+def _spline_margin(codes: Array, j: int, df: int, settings: Settings) -> SplineMargin:
+    """Range from the data; a constant gets no basis; few distinct values, fewer."""
+    values = codes[:, j][~np.isnan(codes[:, j])]
+    if values.size == 0:
+        return SplineMargin(j, 0.0, 0.0, 0, settings.degree, settings.extrapolation)
+    distinct = np.unique(values).size
+    n_basis = min(df, max(settings.degree + 1, distinct)) if distinct > 1 else 0
+    return SplineMargin(j, float(values.min()), float(values.max()), int(n_basis),
+                        settings.degree, settings.extrapolation)
+
+
+def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
+              weights: Array, family: Family, settings: Settings, names: tuple[str, ...],
+              start: WarmStart | None = None) -> Fit:
+    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight."""
+    design = TermDesign(terms, codes, names)
+    blocks = [term.constraint(sums) for term, sums in zip(terms, design.column_sums(weights),
+                                                          strict=True)]
+    design.constrain(blocks)
+    free = _free_blocks(blocks)
+    plain, plain_owners = _penalties(terms, blocks, free, alphas, adaptive=False)
+    split, split_owners = _penalties(terms, blocks, free, alphas, adaptive=True)
+    pieces = [_pieces(terms[t], alphas[t]) for t in dict.fromkeys(plain_owners)
+              if alphas[t] is None]
+    structures = _Structures(plain, split, pieces, settings.adaptive, family,
+                             settings.max_iter, settings.tol)
+    result, adaptive = structures.fit(design, y, weights, start)
+    Z = design.constraint
+    assert Z is not None
+    coef = np.asarray(Z @ result.coef)
+    covariance = design.raw_covariance(result.covariance)
+    return Fit(terms, coef, covariance, result, adaptive, alphas, design, free,
+               split_owners if adaptive else plain_owners)
+
+
+def _free_blocks(blocks: list[Array]) -> list[slice]:
+    """Each term's slice of the free coefficients (the intercept is coefficient 0)."""
+    slices, start = [], 1
+    for Z in blocks:
+        slices.append(slice(start, start + Z.shape[1]))
+        start += Z.shape[1]
+    return slices
+
+
+def _pieces(term: Term, alpha: float | None) -> int:
+    return term.adaptive_pieces() if alpha is None else 1
+
+
+def _penalties(terms: list[Term], blocks: list[Array], free: list[slice],
+               alphas: list[float | None], *,
+               adaptive: bool) -> tuple[list[Penalty], list[int]]:
+    """Every term's penalties in free coordinates, in term order, and their terms."""
+    penalties, owners = [], []
+    for t, (term, Z, block, alpha) in enumerate(zip(terms, blocks, free, alphas, strict=True)):
+        if Z.shape[1] == 0:
+            continue
+        pieces = _pieces(term, alpha) if adaptive else 1
+        matrices = term.penalties(pieces)
+        penalties += [Penalty(block, S if is_identity(Z) else Z.T @ S @ Z, alpha)
+                      for S in matrices]
+        owners += [t] * len(matrices)
+    return penalties, owners
+
+
+@dataclass
+class _Structures:
+    """Fits the plain penalty structure, the adaptive one, or both and keeps the better.
+
+    On a large data set the choice, and a starting point for the full fit, come from a
+    random subsample: IRLS from a cold start needs ~8 passes over the data, from the
+    subsample's solution two or three. The restricted likelihood gain of adaptivity grows
+    with n, so a choice made on the subsample is conservative.
+    """
+
+    plain: list[Penalty]
+    split: list[Penalty]
+    pieces: list[int]  # local smoothing parameters of each freely smoothed term
+    setting: Any  # the estimator's ``adaptive``
+    family: Family
+    max_iter: int
+    tol: float
+
+    def fit(self, design: TermDesign, y: Array, weights: Array,
+            start: WarmStart | None) -> tuple[FitResult, bool]:
+        if design.n_rows <= 2 * SUBSAMPLE_ROWS:
+            return self._choose(design, y, weights, start)
+        rows = np.sort(np.random.default_rng(0).choice(design.n_rows, SUBSAMPLE_ROWS,
+                                                       replace=False))
+        rough, adaptive = self._choose(design.subset(rows), y[rows], weights[rows], start,
+                                       tol=1e-6)
+        warm = WarmStart(rough.warm_start.theta, rough.warm_start.log_lambda)
+        penalties = self.split if adaptive else self.plain
+        return self._run(design, y, weights, penalties, warm, self.tol), adaptive
+
+    def _choose(self, design: TermDesign, y: Array, weights: Array, start: WarmStart | None,
+                tol: float | None = None) -> tuple[FitResult, bool]:
+        tol = self.tol if tol is None else max(self.tol, tol)
+        has_pieces = any(p > 1 for p in self.pieces)
+        if self.setting is True and has_pieces:
+            return self._run(design, y, weights, self.split, _split_start(start, self), tol), True
+        plain = self._run(design, y, weights, self.plain, start, tol)
+        if self.setting is False or not has_pieces:
+            return plain, False
+        previous = plain.warm_start
+        resumed = WarmStart(previous.theta, _repeat(previous.log_lambda, self),
+                            previous.eta, previous.working)
+        candidate = self._run(design, y, weights, self.split, resumed, tol)
+        # An AIC-style test on the restricted likelihood: keep the local smoothing
+        # parameters only if they buy more than one log-likelihood unit each.
+        if plain.criterion - candidate.criterion > len(self.split) - len(self.plain):
+            return candidate, True
+        return plain, False
+
+    def _run(self, design: TermDesign, y: Array, weights: Array, penalties: list[Penalty],
+             start: WarmStart | None, tol: float) -> FitResult:
+        return penalized_irls(design, y, weights, self.family, penalties,
+                              max_iter=self.max_iter, tol=tol, start=start)
+
+
+def _repeat(log_lambda: Array, structures: _Structures) -> Array:
+    """Plain log-lambdas spread over the adaptive pieces: the same penalty, split.
+
+    Only freely smoothed penalties have log-lambdas; each adaptive term's one becomes
+    ``pieces`` equal ones, and a term with several penalties (a tensor) keeps them.
+    """
+    counts = _free_counts(structures.plain)
+    pieces = iter(structures.pieces)
+    repeats = []
+    for count in counts:
+        per_term = next(pieces)
+        repeats += [per_term] if count == 1 else [1] * count
+    return np.repeat(log_lambda, repeats)
+
+
+def _free_counts(penalties: list[Penalty]) -> list[int]:
+    """Free (REML-chosen) penalties per block, in order."""
+    counts: dict[tuple[int, int], int] = {}
+    for penalty in penalties:
+        if penalty.alpha is None:
+            key = (penalty.block.start, penalty.block.stop)
+            counts[key] = counts.get(key, 0) + 1
+    return list(counts.values())
+
+
+def _split_start(start: WarmStart | None, structures: _Structures) -> WarmStart | None:
+    if start is None:
+        return None
+    return WarmStart(start.theta, _repeat(start.log_lambda, structures), start.eta,
+                     start.working)
+
+
+def term_statistics(fit: Fit) -> dict[str, list[Any]]:
+    """Per term: penalty weight (geometric mean of an adaptive term's pieces) and edf."""
+    result = fit.result
+    alpha: list[float | None] = []
+    edf: list[float] = []
+    for t, block in enumerate(fit.free):
+        mine = [i for i, owner in enumerate(fit.owners) if owner == t]
+        if not mine:  # unpenalized (or empty): every free coefficient counts
+            alpha.append(None)
+            edf.append(float(block.stop - block.start))
+            continue
+        weights = np.maximum(result.alphas[mine], 1e-300)
+        alpha.append(float(np.exp(np.mean(np.log(weights)))))
+        edf.append(float(result.edf[mine[0]]))  # penalties of a term share its block
+    selected = [alpha_given is None and any(o == t for o in fit.owners)
+                for t, alpha_given in enumerate(fit.alphas)]
+    return {"alpha": alpha, "edf": edf, "alpha_selected": selected}
+
+
+MERGE_ROWS = 50_000
+
+
+def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Array, Array]:
+    """The data as a weighted set: rows with zero weight dropped and, up to MERGE_ROWS
+    rows, identical rows merged (weights summed) in sorted order.
+
+    The model depends on the data only as such a set, and so, exactly, does the fit:
+    repeated rows and integer weights, or the same rows in another order, give bitwise
+    the same computation. On larger data the sort would cost more than it saves, and
+    rounding differences there stay far below the model's uncertainty.
+    """
+    keep = weights > 0
+    codes, y, weights = codes[keep], y[keep], weights[keep]
+    if codes.shape[0] > MERGE_ROWS:
+        return codes, y, weights
+    # Missing values (NaN) compare unequal to themselves: a sentinel lets them merge.
+    table = np.where(np.isnan(codes), -np.inf, codes)
+    rows, inverse = np.unique(np.column_stack([table, y]), axis=0, return_inverse=True)
+    merged = np.bincount(inverse.ravel(), weights=weights, minlength=rows.shape[0])
+    features = np.where(np.isinf(rows[:, :-1]), np.nan, rows[:, :-1])
+    return np.ascontiguousarray(features), rows[:, -1].copy(), merged.astype(np.float64)
+
+
+def resolve_pairs(schema: Schema, setting: Any) -> list[tuple[int, int]] | str | int:
+    """``interactions`` as index pairs, or "auto" / a count for screening to decide."""
+    if setting is None:
+        return []
+    if isinstance(setting, str):
+        if setting != "auto":
+            raise ValueError(f"interactions={setting!r}; use None, 'auto', a number of pairs "
+                             "or a list of feature pairs.")
+        return "auto"
+    if isinstance(setting, (int, np.integer)) and not isinstance(setting, bool):
+        return int(setting)
+    pairs = []
+    for item in setting:
+        pair = tuple(_feature(schema, value) for value in item)
+        if len(pair) != 2:
+            raise ValueError(f"interactions holds {item!r}; each interaction is a pair of "
+                             "features.")
+        problem = pair_problem(schema, (pair[0], pair[1]))
+        if problem:
+            raise ValueError(f"interactions cannot include {item!r}: {problem}.")
+        if (pair[0], pair[1]) not in pairs and (pair[1], pair[0]) not in pairs:
+            pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _feature(schema: Schema, value: Any) -> int:
+    names = list(schema.names)
+    if isinstance(value, str) and value in names:
+        return names.index(value)
+    if isinstance(value, (int, np.integer)) and 0 <= int(value) < len(names):
+        return int(value)
+    raise ValueError(f"interactions names {value!r}, which is not a feature; the features "
+                     f"are {names}.")
