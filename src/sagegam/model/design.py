@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
 from scipy.linalg.blas import dsyrk
 
 from sagegam.model.terms import ColumnSums, FactorTerm, MarginTable, MarginValues, Term
@@ -79,8 +78,7 @@ class TermDesign:
     codes: Array
     names: tuple[str, ...]
     chunk_rows: int = CHUNK_ROWS
-    constraint: sparse.csr_matrix | None = field(default=None, init=False)
-    _blocks: _Blocks | None = field(default=None, init=False, repr=False)
+    _blocks: Blocks | None = field(default=None, init=False, repr=False)
     _margins: list[Nonzeros] = field(init=False, repr=False)
     _index: list[list[int]] = field(init=False, repr=False)
 
@@ -107,7 +105,7 @@ class TermDesign:
 
     @property
     def n_columns(self) -> int:
-        return self.n_raw if self.constraint is None else int(self.constraint.shape[1])
+        return self.n_raw if self._blocks is None else self._blocks.n_free
 
     @property
     def offsets(self) -> list[int]:
@@ -117,13 +115,12 @@ class TermDesign:
     def subset(self, rows: NDArray[np.intp]) -> TermDesign:
         """The same design (and constraint) on some of the rows."""
         part = TermDesign(self.terms, self.codes[rows], self.names, self.chunk_rows)
-        part.constraint, part._blocks = self.constraint, self._blocks
+        part._blocks = self._blocks
         return part
 
     def constrain(self, blocks: list[Array]) -> None:
         """Work in free coefficients from now on: ``beta = Z theta``, one ``Z`` per term."""
-        self.constraint = sparse.block_diag([np.ones((1, 1)), *blocks], format="csr")
-        self._blocks = _Blocks([np.ones((1, 1)), *blocks])
+        self._blocks = Blocks([np.ones((1, 1)), *blocks])
 
     def raw_covariance(self, covariance: Array) -> Array:
         """``Z C Z'``: a covariance of free coefficients in the terms' raw coefficients."""
@@ -149,11 +146,12 @@ class TermDesign:
         chunk = MarginValues([(c[rows], v[rows]) for c, v in self._margins], self.codes[rows])
         return self.terms[t].nonzeros(chunk, self._index[t])
 
-    def _raw(self, theta: Array) -> Array:
-        return theta if self.constraint is None else self.constraint @ theta
+    def raw_coef(self, theta: Array) -> Array:
+        """``Z theta``: free coefficients as the terms' raw ones."""
+        return theta if self._blocks is None else self._blocks.expand_vector(theta)
 
     def linear_predictor(self, beta: Array) -> Array:
-        raw = self._raw(beta)
+        raw = self.raw_coef(beta)
         eta = np.full(self.n_rows, raw[0])
         for t, (term, offset) in enumerate(zip(self.terms, self.offsets, strict=True)):
             if term.n_coef == 0:
@@ -174,7 +172,7 @@ class TermDesign:
         return self._blocks.reduce(gram, rhs)
 
 
-class _Blocks:
+class Blocks:
     """A block-diagonal ``Z`` applied block by block (a factor's block is the identity)."""
 
     def __init__(self, blocks: list[Array]) -> None:
@@ -194,6 +192,11 @@ class _Blocks:
                 out[fa, fb] = block
                 out[fb, fa] = block.T
         return out, free_rhs
+
+    def expand_vector(self, theta: Array) -> Array:
+        """``Z theta``."""
+        return np.concatenate([_left_transposed(Z, theta[f])
+                               for Z, f in zip(self.blocks, self.free, strict=True)])
 
     def expand(self, covariance: Array) -> Array:
         """``Z C Z'``."""

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sagegam.model.binned import BinnedDesign
 from sagegam.model.design import TermDesign, is_identity
 from sagegam.model.families import Family
 from sagegam.model.reml import Penalty
@@ -30,7 +31,9 @@ from sagegam.model.terms import (
 )
 
 Array = NDArray[np.float64]
+AnyDesign = TermDesign | BinnedDesign
 SUBSAMPLE_ROWS = 100_000
+DISCRETE_ROWS = 100_000  # from here on "auto" fits on discretized covariates
 MAX_PAIR_CODES = 50  # levels of a factor in an interaction (its columns multiply)
 
 
@@ -45,6 +48,7 @@ class Settings:
     max_iter: int = 100
     tol: float = 1e-9
     interaction_df: int = 7
+    discrete: bool | str = "auto"
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Fit:
     result: FitResult
     adaptive: bool
     alphas: list[float | None]  # per term: given, or None when REML chose it
-    design: TermDesign
+    design: AnyDesign
     free: list[slice]  # each term's free coefficients
     owners: list[int]  # the term of each penalty the fit used
 
@@ -118,7 +122,9 @@ def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Ar
               weights: Array, family: Family, settings: Settings, names: tuple[str, ...],
               start: WarmStart | None = None) -> Fit:
     """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight."""
-    design = TermDesign(terms, codes, names)
+    discrete = settings.discrete is True or (settings.discrete == "auto" and
+                                             len(codes) >= DISCRETE_ROWS)
+    design = (BinnedDesign if discrete else TermDesign)(terms, codes, names)
     blocks = [term.constraint(sums) for term, sums in zip(terms, design.column_sums(weights),
                                                           strict=True)]
     design.constrain(blocks)
@@ -130,9 +136,7 @@ def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Ar
     structures = _Structures(plain, split, pieces, settings.adaptive, family,
                              settings.max_iter, settings.tol)
     result, adaptive = structures.fit(design, y, weights, start)
-    Z = design.constraint
-    assert Z is not None
-    coef = np.asarray(Z @ result.coef)
+    coef = design.raw_coef(result.coef)
     covariance = design.raw_covariance(result.covariance)
     return Fit(terms, coef, covariance, result, adaptive, alphas, design, free,
                split_owners if adaptive else plain_owners)
@@ -185,7 +189,7 @@ class _Structures:
     max_iter: int
     tol: float
 
-    def fit(self, design: TermDesign, y: Array, weights: Array,
+    def fit(self, design: AnyDesign, y: Array, weights: Array,
             start: WarmStart | None) -> tuple[FitResult, bool]:
         if design.n_rows <= 2 * SUBSAMPLE_ROWS:
             return self._choose(design, y, weights, start)
@@ -197,7 +201,7 @@ class _Structures:
         penalties = self.split if adaptive else self.plain
         return self._run(design, y, weights, penalties, warm, self.tol), adaptive
 
-    def _choose(self, design: TermDesign, y: Array, weights: Array, start: WarmStart | None,
+    def _choose(self, design: AnyDesign, y: Array, weights: Array, start: WarmStart | None,
                 tol: float | None = None) -> tuple[FitResult, bool]:
         tol = self.tol if tol is None else max(self.tol, tol)
         has_pieces = any(p > 1 for p in self.pieces)
@@ -216,7 +220,7 @@ class _Structures:
             return candidate, True
         return plain, False
 
-    def _run(self, design: TermDesign, y: Array, weights: Array, penalties: list[Penalty],
+    def _run(self, design: AnyDesign, y: Array, weights: Array, penalties: list[Penalty],
              start: WarmStart | None, tol: float) -> FitResult:
         return penalized_irls(design, y, weights, self.family, penalties,
                               max_iter=self.max_iter, tol=tol, start=start)

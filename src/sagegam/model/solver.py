@@ -24,7 +24,8 @@ from scipy import linalg
 
 from sagegam.model.design import Design
 from sagegam.model.families import Family
-from sagegam.model.reml import Penalty, Smoothness, WorkingModel, cholesky
+from sagegam.model.reml import Penalty, Smoothness, WorkingModel
+from sagegam.model.systems import cholesky
 
 __all__ = ["FitResult", "Penalty", "WarmStart", "penalized_irls"]
 
