@@ -9,7 +9,9 @@ setting's parser below. Names are case-insensitive and ``_`` equals ``-``; keys 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +35,9 @@ def _integer(minimum: int) -> Callable[[str, ParsedValue], int]:
             raise _invalid(name, value, f"an integer >= {minimum}")
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise _invalid(name, value, f"an integer >= {minimum}") from None
-        if number != int(number) or number < minimum:
+        if not math.isfinite(number) or number != int(number) or number < minimum:
             raise _invalid(name, value, f"an integer >= {minimum}")
         return int(number)
 
@@ -68,7 +70,7 @@ def _alpha(name: str, value: ParsedValue) -> str | float:
         return "auto"
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise _invalid(name, value, "'auto' or a number >= 0") from None
     if not number >= 0 or number == float("inf"):
         raise _invalid(name, value, "'auto' or a number >= 0")
@@ -83,7 +85,8 @@ def _target(name: str, value: ParsedValue) -> int | str:
         return value
     text = str(value).strip()
     if text.lstrip("-").isdigit():
-        return int(text)
+        with contextlib.suppress(ValueError):  # superscripts, or too many digits: a name
+            return int(text)
     if not text:
         raise _invalid(name, value, "a column index or a header name")
     return text

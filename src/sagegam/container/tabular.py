@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from sagegam.container import csvtext
+from sagegam.container.csvtext import HeaderMode
 from sagegam.container.errors import UserError
 
 CHUNK_ROWS = 200_000
@@ -47,7 +49,11 @@ class ReadOptions:
 
 
 def channel_files(directory: Path, only_file: str | None) -> list[Path]:
-    """The channel's data files: the one named, or every visible file below it, sorted."""
+    """The channel's data files: the one named, or every visible file below it, sorted.
+
+    A symbolic link is followed only if it stays inside the channel: SageMaker never
+    makes links, so one pointing elsewhere (``/etc/passwd``) is refused, not read.
+    """
     if not directory.is_dir():
         raise UserError(f"Channel directory {directory} does not exist.")
     if only_file is not None:
@@ -56,11 +62,20 @@ def channel_files(directory: Path, only_file: str | None) -> list[Path]:
             found = ", ".join(p.name for p in _visible_files(directory)[:10]) or "none"
             raise UserError(f"File '{only_file}' is not in channel {directory.name} "
                             f"(files there: {found}).")
-        return [path]
+        return [_inside(path, directory)]
     files = _visible_files(directory)
     if not files:
         raise UserError(f"Channel {directory.name} has no data files in {directory}.")
-    return files
+    return [_inside(path, directory) for path in files]
+
+
+def _inside(path: Path, directory: Path) -> Path:
+    target = path.resolve()
+    if not target.is_relative_to(directory.resolve()):
+        raise UserError(f"{path.relative_to(directory)} in channel {directory.name} is a link "
+                        f"to {target}, outside the channel; a channel's links must stay "
+                        "inside it.")
+    return path
 
 
 def _visible_files(directory: Path) -> list[Path]:
@@ -126,15 +141,15 @@ def _frames(path: Path, kind: str, header: str) -> Iterator[tuple[int, pd.DataFr
 
 
 def _csv_frames(path: Path, header: str) -> Iterator[tuple[int, pd.DataFrame]]:
-    has_header = _has_header(path) if header == "auto" else header == "true"
+    present = _has_header(path, header)
     try:
-        reader = pd.read_csv(path, header=0 if has_header else None, chunksize=CHUNK_ROWS,
+        reader = pd.read_csv(path, header=0 if present else None, chunksize=CHUNK_ROWS,
                              compression=_compression(path), skipinitialspace=True,
                              low_memory=False)
-        line = 2 if has_header else 1
+        line = 2 if present else 1
         with reader:
             for frame in reader:
-                if not has_header:
+                if not present:
                     frame.columns = [f"x{i}" for i in range(frame.shape[1])]
                 yield line, frame
                 line += len(frame)
@@ -151,39 +166,36 @@ def _compression(path: Path) -> Literal["gzip"] | None:
         return "gzip" if handle.read(2) == b"\x1f\x8b" else None
 
 
-def _has_header(path: Path) -> bool:
-    """A first row with any cell that is not a number is a header."""
+HEADER_SETTINGS: dict[str, HeaderMode] = {"auto": "auto", "true": "present", "false": "absent"}
+
+
+def _has_header(path: Path, header: str) -> bool:
+    """Decided once per file, from its first record, by the shared CSV rule."""
     opener: Any = gzip.open if _compression(path) else open
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            first = handle.readline()
-    except (UnicodeDecodeError, OSError) as error:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            first = csvtext.first_row(handle)
+    except (UnicodeDecodeError, OSError, EOFError, csvtext.CsvError) as error:
         raise UserError(f"{path.name} cannot be read as CSV text: {error}") from None
-    if not first.strip():
+    if not first or not any(cell.strip() for cell in first):
         raise UserError(f"{path.name} is empty or starts with a blank line.")
-    return any(not _is_number(cell) for cell in first.strip().split(","))
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell.strip().strip('"'))
-    except ValueError:
-        return False
-    return True
+    return csvtext.has_header([cell.strip() for cell in first], HEADER_SETTINGS[header])
 
 
 def _parquet_frames(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise UserError("Reading Parquet needs pyarrow: install 'sagegam[parquet]'.") from None
     try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS)
         record = 1
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+        while (batch := next(batches, None)) is not None:
             frame = batch.to_pandas()
             yield record, frame
             record += len(frame)
-    except OSError as error:
+    except (OSError, pa.ArrowException) as error:
         raise UserError(f"{path.name} is not a valid Parquet file: {error}") from None
 
 
@@ -198,7 +210,7 @@ def _jsonl_frames(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
                     frame.columns = [f"x{i}" for i in frame.columns]
                 yield line, frame
                 line += len(frame)
-    except ValueError as error:
+    except (ValueError, OSError, EOFError) as error:
         raise UserError(f"{path.name} is not valid JSON Lines (one JSON object or array per "
                         f"line): {error}") from None
 
