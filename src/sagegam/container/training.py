@@ -191,10 +191,9 @@ def _read_validation(paths: MLPaths, only_file: str | None,
 
 
 def _fit(settings: hyperparameters.TrainingSettings, train: Table) -> Any:
-    import pandas as pd
 
     model = settings.estimator()
-    X = pd.DataFrame(train.X, columns=train.feature_names)
+    X = train.X
     log(f"fitting {type(model).__name__} on {len(X):,} rows x {X.shape[1]} features "
         f"({settings.describe()})")
     started = time.perf_counter()
@@ -215,9 +214,8 @@ def _metrics(model: Any, train: Table, validation: Table | None,
     sets = [("train", train)] + ([("validation", validation)] if validation else [])
     metrics: dict[str, float] = {}
     for prefix, table in sets:
-        import pandas as pd
 
-        X = pd.DataFrame(table.X, columns=table.feature_names)
+        X = table.X
         if table.X.shape[1] != model.n_features_in_:
             raise UserError(f"The {prefix} data has {table.X.shape[1]} features; the model "
                             f"was trained on {model.n_features_in_}.")

@@ -76,9 +76,11 @@ class UnknownCells:
 
     count: int = 0
     examples: list[tuple[int, str, Any]] = field(default_factory=list)
+    rows: set[int] = field(default_factory=set)
 
     def add(self, rows: NDArray[np.intp], column: str, values: NDArray[Any]) -> None:
         self.count += len(rows)
+        self.rows.update(int(r) for r in rows)
         room = REPORTED_CELLS - len(self.examples)
         self.examples += [(int(r), column, v) for r, v in zip(rows[:room], values[:room],
                                                              strict=True)]
@@ -106,8 +108,16 @@ class Schema:
     def numeric_only(self) -> bool:
         return not any(f.categorical for f in self.features)
 
+    @property
+    def text_levels(self) -> bool:
+        """Whether some categorical feature has text levels (numbers alone cannot say them)."""
+        return any(f.categorical and f.text_levels for f in self.features)
+
     def encode(self, X: Any, unknown: UnknownCells | None = None) -> Array:
         """Raw rows (a 2-D array of any dtype, or a list of columns) as model codes."""
+        if self.numeric_only and isinstance(X, np.ndarray) and X.dtype == np.float64 and \
+                X.ndim == 2 and X.shape[1] == len(self.features) and np.isfinite(X).all():
+            return X  # the common case, and the whole of a one-row request's work here
         columns = self._columns(X)
         out = np.empty((len(columns[0]) if columns else 0, len(self.features)))
         for j, column in enumerate(columns):
