@@ -147,7 +147,7 @@ def test_npy_cannot_carry_text_levels_and_says_what_to_send(model):
 
 
 def test_ignored_unknowns_get_zero_effect_and_the_answer_says_so(lenient):
-    estimator, predictor = lenient
+    _, predictor = lenient
     body = b"age,year,education\n30,1,College\n31,2,Kindergarten\n"
     response = call(predictor, body, "text/csv", attributes="explain=true")
     document = _document(response)
