@@ -121,6 +121,21 @@ def test_text_columns_train_and_serve_in_the_image(engine, image, tmp_path):
         assert "'Kindergarten' is not a level" in refused.json()["message"]
 
 
+@pytest.fixture(scope="module")
+def served(engine: str, image: str, trained: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, float]]:
+    # SageMaker's packing and unpacking of /opt/ml/model.
+    archive = tmp_path_factory.mktemp("s3") / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in (trained / "model").iterdir():
+            tar.add(path, arcname=path.name)
+    model_dir = tmp_path_factory.mktemp("model")
+    with tarfile.open(archive) as tar:
+        tar.extractall(model_dir, filter="data")
+    with _serving(engine, image, model_dir) as serving:
+        yield serving
+
+
 @contextmanager
 def _serving(engine: str, image: str, model_dir: Path) -> Iterator[tuple[str, str, float]]:
     """A serving container on a free port: its name, URL and seconds to the first /ping."""
@@ -135,3 +150,84 @@ def _serving(engine: str, image: str, model_dir: Path) -> Iterator[tuple[str, st
         yield name, url, _wait_for_ping(url, started)
     finally:
         subprocess.run([engine, "rm", "-f", name], capture_output=True)
+
+
+def _wait_for_ping(url: str, started: float) -> float:
+    while time.monotonic() - started < 60:
+        try:
+            if httpx.get(url + "/ping", timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("the serving container never answered /ping")
+
+
+def test_serve_in_the_image_answers_every_content_type(served, trained):
+    _, url, first_ping = served
+    print(f"\nfirst 200 on /ping {first_ping:.2f} s after `run`")
+    rows = np.array([[10.0], [111.6], [147.7], [240.0]])
+    expected = load(trained / "model").predict(rows)
+    buffer = io.BytesIO()
+    np.save(buffer, rows)
+    bodies = {"application/x-npy": buffer.getvalue(), "text/csv": b"10\n111.6\n147.7\n240\n",
+              "application/json": orjson.dumps(rows.tolist()),
+              "application/jsonlines": b"[10]\n[111.6]\n[147.7]\n[240]\n"}
+    for content_type, body in bodies.items():
+        response = httpx.post(url + "/invocations", content=body,
+                              headers={"Content-Type": content_type, "Accept": "application/json"})
+        assert response.status_code == 200, response.text
+        np.testing.assert_allclose(response.json()["predictions"], expected, rtol=1e-12)
+    parameters = httpx.get(url + "/execution-parameters").json()
+    assert parameters["BatchStrategy"] == "MULTI_RECORD" and parameters["MaxPayloadInMB"] == 6
+
+
+def _bytes(size: str) -> float:
+    """``79.2MB`` (podman) or ``79.2MiB`` (docker) as bytes."""
+    match = re.fullmatch(r"([\d.]+)\s*([kKMGT]?)(i?)B", size.strip())
+    assert match, size
+    number, prefix, binary = match.groups()
+    return float(number) * (1024 if binary else 1000) ** " KMGT".index(prefix.upper() or " ")
+
+
+def test_the_idle_serving_container_fits_the_smallest_hosting_instance(served, engine):
+    name, _, _ = served
+    stats = subprocess.run([engine, "stats", "--no-stream", "--format", "{{.MemUsage}}", name],
+                           capture_output=True, text=True, check=True)
+    used = _bytes(stats.stdout.split("/")[0])
+    print(f"\nidle serving container memory: {used / 1e6:.0f} MB")
+    # ml.t2.medium, SageMaker's smallest hosting instance, has 4 GiB for the OS, SageMaker's
+    # agent and this container; idle, the server and its workers must leave most of it to
+    # requests.
+    assert 0 < used < 2**30
+
+
+def test_the_serving_container_stops_on_sigterm_well_inside_30_seconds(served, engine):
+    name, _, _ = served
+    started = time.monotonic()
+    subprocess.run([engine, "stop", "-t", "30", name], check=True, capture_output=True)
+    elapsed = time.monotonic() - started
+    print(f"stopped {elapsed:.2f} s after SIGTERM")
+    assert elapsed < 10
+
+
+LEFTOVERS = """
+import importlib.util, json, pathlib, sysconfig
+site = pathlib.Path(sysconfig.get_paths()["purelib"])
+found = [m for m in ("pip", "setuptools", "wheel") if importlib.util.find_spec(m)]
+found += [str(p) for p in site.rglob("*") if p.is_dir() and p.name in ("tests", "test")]
+found += [str(p) for p in site.rglob("*.pyx")]
+print(json.dumps(found))
+"""
+
+
+def test_the_image_is_labelled_and_holds_no_build_leftovers(engine, image):
+    inspected = json.loads(subprocess.run([engine, "image", "inspect", image],
+                                          capture_output=True, text=True, check=True).stdout)[0]
+    labels = inspected.get("Labels") or inspected["Config"].get("Labels")
+    assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    print(f"\nimage size {inspected['Size'] / 1e6:.0f} MB")
+    # What the Dockerfile strips to keep the image small: build tools, test suites, sources.
+    found = subprocess.run([engine, "run", "--rm", "--network", "none", "--entrypoint",
+                            "/opt/venv/bin/python3", image, "-c", LEFTOVERS],
+                           capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(found.stdout) == []
