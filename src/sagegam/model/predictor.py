@@ -136,9 +136,6 @@ class GAMPredictor:
                 return self.term_names.index(swapped)
         raise KeyError(f"Unknown term {name!r}; the model has {list(self.term_names)}.")
 
-    def feature_index(self, feature: int | str) -> int:
-        return self.term_index(feature)
-
     def partial_dependence(
         self, term: int | str | Sequence[str], grid: Sequence[float] | Array | None = None, *,
         n_points: int = 200, level: float = 0.95,
