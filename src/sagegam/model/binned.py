@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from sagegam.model.design import Blocks
+from sagegam.model.design import Blocks, TermCoordinates
 from sagegam.model.terms import ColumnSums, MarginTable, SplineMargin, Term
 
 Array = NDArray[np.float64]
@@ -39,7 +39,7 @@ class _Indexed:
 
 
 @dataclass
-class BinnedDesign:
+class BinnedDesign(TermCoordinates):
     """The design of ``terms`` on encoded rows, through discretized covariates."""
 
     terms: list[Term]
@@ -56,23 +56,6 @@ class BinnedDesign:
         self._margin_sums = [[bins.margin(term, m, self.names) for m in range(len(term.margins))]
                              for term in self.terms]
 
-    @property
-    def n_rows(self) -> int:
-        return int(self.codes.shape[0])
-
-    @property
-    def n_raw(self) -> int:
-        return 1 + sum(term.n_coef for term in self.terms)
-
-    @property
-    def n_columns(self) -> int:
-        return self.n_raw if self._blocks is None else self._blocks.n_free
-
-    @property
-    def offsets(self) -> list[int]:
-        sizes = [term.n_coef for term in self.terms]
-        return [1 + int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
-
     def subset(self, rows: Index) -> BinnedDesign:
         """The same design (and constraint) on some of the rows."""
         part = object.__new__(BinnedDesign)
@@ -83,20 +66,10 @@ class BinnedDesign:
         part._blocks = self._blocks
         return part
 
-    def constrain(self, blocks: list[Array]) -> None:
-        self._blocks = Blocks([np.ones((1, 1)), *blocks])
-
-    def raw_covariance(self, covariance: Array) -> Array:
-        assert self._blocks is not None
-        return self._blocks.expand(covariance)
-
     def column_sums(self, weights: Array) -> list[ColumnSums]:
         return [ColumnSums(_sums(self._terms[t + 1], weights),
                            [_sums(m, weights) for m in self._margin_sums[t]])
                 for t in range(len(self.terms))]
-
-    def raw_coef(self, theta: Array) -> Array:
-        return theta if self._blocks is None else self._blocks.expand_vector(theta)
 
     def linear_predictor(self, beta: Array) -> Array:
         raw = self.raw_coef(beta)
