@@ -9,8 +9,10 @@ ready, evaluate JavaScript, type, move the mouse, take screenshots.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -95,7 +97,8 @@ class Browser:
 
     def _read(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._answers], [], [], left)[0]:
                 raise BrowserError("Chromium did not answer in time.")
             chunk = os.read(self._answers, 1 << 16)
             if not chunk:
@@ -112,10 +115,13 @@ class Browser:
         """Navigate, wait for the load event and for the page to say it is ready (or
         failed); returns the milliseconds from navigation start to ready, as the page
         measured them."""
-        self.events.clear()
-        self.send("Page.navigate", {"url": url})
         deadline = time.monotonic() + timeout
-        self._wait_event("Page.loadEventFired", deadline)
+        # Through about:blank, so that a URL differing only in its #fragment loads anew
+        # (a same-document navigation fires no load event and runs no start-up script).
+        for target in ("about:blank", url):
+            self.events.clear()
+            self.send("Page.navigate", {"url": target})
+            self._wait_event("Page.loadEventFired", deadline)
         while time.monotonic() < deadline:
             state = self.evaluate("(() => { const d = document.documentElement; return d ? "
                                   "[d.dataset.ready, d.dataset.error] : [null, null]; })()")
@@ -144,7 +150,7 @@ class Browser:
     def type_into(self, selector: str, text: str) -> None:
         """Focus a field, select its text, and type over it as a keyboard would."""
         self.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
-                      " e.focus(); e.select(); }})()")
+                      " e.focus(); e.select(); })()")
         self.send("Input.insertText", {"text": text})
 
     def press(self, key: str, code: int) -> None:
@@ -173,20 +179,16 @@ class Browser:
         return path
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrowserError, OSError):
             self.send("Browser.close", session=False, timeout=5.0)
-        except (BrowserError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
         for fd in (self._commands, self._answers):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         shutil.rmtree(self._profile, ignore_errors=True)
 
     def __enter__(self) -> Browser:

@@ -18,7 +18,7 @@ SCRIPTS = ("format.js", "charts.js", "model.js", "views.js", "why.js", "main.js"
 
 @cache
 def _asset(name: str) -> str:
-    return resources.files("sagegam.explore").joinpath("assets", name).read_text("utf-8")
+    return resources.files("sagegam.explore").joinpath("assets").joinpath(name).read_text("utf-8")
 
 
 def render_page(payload: dict[str, Any]) -> str:

@@ -128,6 +128,7 @@ function renderWhy(app, state, inputs, result) {
   }
   if (errors.length) {
     result.replaceChildren(el("p", {class: "error", text: errors.join(" ")}));
+    for (const key of ["intercept", "eta", "prediction"]) delete result.dataset[key];
     return;
   }
   const codes = read.map((r) => r.code);
