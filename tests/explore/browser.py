@@ -162,7 +162,9 @@ class Browser:
         self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
 
     def screenshot(self, path: Path, selector: str | None = None) -> Path:
-        """A PNG of the element (scrolled into view), or of the whole page."""
+        """A PNG of the element, or of the whole page, as laid out from the top (a
+        sticky header then sits above, not over, what is shot)."""
+        self.evaluate("window.scrollTo(0, 0)")
         if selector is None:
             size = self.evaluate("[document.documentElement.scrollWidth,"
                                  " document.documentElement.scrollHeight]")

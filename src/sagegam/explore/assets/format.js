@@ -7,9 +7,9 @@ function fmt(v, digits) {
   if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
   const d = digits || 4;
   if (v === 0) return "0";
-  const a = Math.abs(v);
-  if (a >= 1e6 || a < 1e-4) return v.toExponential(Math.max(d - 1, 0)).replace(/\.?0+e/, "e");
-  return String(Number(v.toPrecision(d)));
+  const a = Math.abs(v), sign = v < 0 ? "\u2212" : "";
+  if (a >= 1e6 || a < 1e-4) return sign + a.toExponential(Math.max(d - 1, 0)).replace(/\.?0+e/, "e");
+  return sign + String(Number(a.toPrecision(d)));
 }
 
 function signed(v, digits) {

@@ -149,12 +149,16 @@ function renderWhy(app, state, inputs, result) {
 
 function headline(app, eta, mean) {
   const spec = app.model.spec;
-  const sum = `intercept ${fmt(app.model.intercept, 5)} + contributions ${signed(eta - app.model.intercept, 5)} = ${fmt(eta, 6)}`;
-  if (spec.link === "identity") return el("p", {class: "headline"}, [el("b", {text: `prediction ${fmt(mean, 6)}`}), ` \u2003${sum}`]);
-  if (spec.link === "log") return el("p", {class: "headline"}, [el("b", {text: `prediction ${fmt(mean, 6)}`}), ` \u2003= exp(${sum})`]);
-  return el("p", {class: "headline"}, [
+  const sum = `intercept ${fmt(app.model.intercept, 5)} + contributions ` +
+    `${signed(eta - app.model.intercept, 5)} = ${fmt(eta, 6)}`;
+  if (spec.link !== "logit") {
+    return el("div", {class: "headline"}, [el("b", {text: `prediction ${fmt(mean, 6)}`}),
+      el("p", {text: spec.link === "log" ? `exp(${sum})` : sum})]);
+  }
+  return el("div", {class: "headline"}, [
     el("b", {text: `P(${spec.classes[1]}) = ${fmt(mean, 4)}`}),
-    ` \u2003predicted class \u201c${spec.classes[mean > 0.5 ? 1 : 0]}\u201d; log-odds: ${sum}; probability = 1 / (1 + e^\u2212log-odds)`]);
+    el("span", {text: ` predicted class \u201c${spec.classes[mean > 0.5 ? 1 : 0]}\u201d`}),
+    el("p", {text: `log-odds: ${sum}; probability = 1 / (1 + exp(\u2212log-odds))`})]);
 }
 
 function whyTable(app, codes, contributions, order, eta) {
