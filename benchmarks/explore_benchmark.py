@@ -127,7 +127,8 @@ def mark_ready(promises: str) -> str:
 
 
 def ours(work: dict[str, Any]) -> str:
-    library = "\n".join(_asset(name) for name in SCRIPTS if name in ("format.js", "charts.js"))
+    library = "\n".join(_asset(name) for name in SCRIPTS
+                        if name in ("format.js", "charts.js", "grids.js"))
     return page(library, work, """
 const box = () => { const d = document.createElement('div'); app.append(d); return d; };
 for (const e of (D.terms || [])) {

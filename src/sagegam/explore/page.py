@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-SCRIPTS = ("format.js", "charts.js", "model.js", "views.js", "why.js", "main.js")
+SCRIPTS = ("format.js", "charts.js", "grids.js", "model.js", "views.js", "why.js", "main.js")
 
 
 @cache
