@@ -176,3 +176,22 @@ def test_the_page_fetches_nothing(browser, churn):
     finally:
         browser.send("Network.disable")
     assert requested == [churn.url]
+
+
+def test_a_format_1_artifact_opens(browser, tmp_path):
+    """Models saved by sagegam 0.1.0 (numeric smooths only) explore as today's do."""
+    from pathlib import Path
+
+    from sagegam import load
+
+    predictor = load(Path(__file__).parents[1] / "model" / "data" / "format-1")
+    path = predictor.explore(tmp_path / "old.html")
+    browser.open(path.as_uri())
+    cards = term_cards(browser)
+    assert [term for term, _, _ in cards] == ["age", "dose"]
+    assert all(coloured > 300 for _, _, coloured in cards)
+    why = browser.evaluate(WHY)
+    codes = [float(browser.evaluate(f"document.getElementById('why-feature-{j}').value"))
+             for j in range(2)]
+    assert why["prediction"] == pytest.approx(predictor.predict_mean([codes])[0],
+                                              rel=RELATIVE, abs=RELATIVE)

@@ -98,3 +98,18 @@ def test_a_folder_that_is_no_model_is_refused(tmp_path):
 
 def test_the_help_states_the_default_row_limit():
     assert DEFAULT_MAX_ROWS == MAX_ROWS
+
+
+def test_numeric_class_labels_match_whatever_way_they_are_written(tmp_path):
+    from sagegam import GAMClassifier
+    from sagegam.explore import explorer_html
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0, 1, (300, 2))
+    y = (X[:, 0] + rng.normal(0, 0.2, 300) > 0.5).astype(int)
+    model = GAMClassifier(df=6).fit(X, y)
+    for written in (y, y.astype(float), y.astype(str)):
+        page = explorer_html(model.predictor_, X, written)
+        target = json.loads(page.split('id="sagegam-data">', 1)[1].split("</script>", 1)[0])[
+            "datasets"][0]["target"]
+        assert target == y.tolist()

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sagegam.model.predictor import GAMPredictor
-from sagegam.model.schema import UnknownCells
+from sagegam.model.schema import UnknownCells, level_text
 
 Array = NDArray[np.float64]
 SAMPLE_SEED = 0
@@ -86,12 +86,14 @@ def _target(predictor: GAMPredictor, y: Any, n: int, label: str) -> Array:
             raise ValueError(f"Row {row + 1} of the {label} has target {values[row]!r}; "
                              "every target must be a finite number.")
         return target
-    labels = {str(c) for c in predictor.classes}
-    unseen = sorted({str(v) for v in values} - labels)
+    # As text the way level names are written, so 1, 1.0 and "1" are one label.
+    texts = np.array([level_text(v) for v in values.tolist()], dtype=object)
+    labels = {level_text(c) for c in predictor.classes}
+    unseen = sorted(set(texts.tolist()) - labels)
     if unseen:
         raise ValueError(f"The {label}'s target has labels {unseen[:5]} that the model "
                          f"does not know; its classes are {sorted(labels)}.")
-    return (values.astype(str) == str(predictor.classes[1])).astype(np.float64)
+    return (texts == level_text(predictor.classes[1])).astype(np.float64)
 
 
 def fit_metrics(predictor: GAMPredictor, rows: Rows) -> dict[str, float]:

@@ -95,13 +95,13 @@ function featureInput(app, feature, j) {
     autocomplete: "off"});
   const message = el("small", {class: "error"});
   const read = () => {
-    const text = box.value.trim();
+    const text = box.value.trim().replace(/\u2212/g, "-");  // a pasted typographic minus
     if (MISSING_TEXT.has(text)) return missingValue(app, feature);
     const value = Number(text);
     return Number.isFinite(value) ? {code: value} : {error: `${feature.name}: \u201c${text}\u201d is not a number.`};
   };
   const initial = app.model.terms.flatMap((t) => t.margins).find((m) => m.feature === j && m.kind === "spline");
-  box.value = initial ? fmt((initial.lower + initial.upper) / 2, 4) : "0";
+  box.value = initial ? String(Number(((initial.lower + initial.upper) / 2).toPrecision(4))) : "0";
   return {node: el("label", {}, [el("span", {text: feature.name}), box, message]),
     set: (code) => { box.value = code === null ? "" : String(code); }, read, message};
 }
