@@ -195,3 +195,29 @@ def test_a_format_1_artifact_opens(browser, tmp_path):
              for j in range(2)]
     assert why["prediction"] == pytest.approx(predictor.predict_mean([codes])[0],
                                               rel=RELATIVE, abs=RELATIVE)
+
+
+def test_a_validation_row_by_its_address(browser, churn):
+    browser.open(churn.url + "#why=validation:5")
+    why = browser.evaluate(WHY)
+    assert why["status"].startswith("Row 5 of the validation data")
+    row = churn.X.iloc[[2004]]  # validation rows follow the 2,000 training rows
+    assert why["prediction"] == pytest.approx(churn.model.predict_proba(row)[0, 1],
+                                              abs=RELATIVE * 10)
+
+
+def test_a_model_that_refuses_to_extrapolate_refuses_in_the_page_too(browser, tmp_path):
+    from sagegam import GAMRegressor
+
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"load": rng.uniform(0, 10, 300)})
+    model = GAMRegressor(df=6, extrapolation="error").fit(X, np.sqrt(X["load"]))
+    browser.open(model.explore(tmp_path / "strict.html", X).as_uri())
+    browser.type_into('input[data-feature="load"]', "12")
+    upper = X["load"].max()
+    assert browser.evaluate(WHY)["error"].startswith("load = 12 is outside the training range")
+    with pytest.raises(ValueError, match="outside the training range"):
+        model.predict(pd.DataFrame({"load": [12.0]}))
+    browser.type_into('input[data-feature="load"]', repr(float(upper)))
+    assert browser.evaluate(WHY)["prediction"] == pytest.approx(
+        model.predict(pd.DataFrame({"load": [upper]}))[0], rel=RELATIVE)

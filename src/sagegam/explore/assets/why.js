@@ -23,7 +23,11 @@ function whySection(app) {
   app.showRow = (dataset, number) => {
     state.dataset = dataset;
     rowInput.value = String(number);
-    const position = findRow(dataset, number - 1);
+    const position = Number.isInteger(number) && number >= 1 ? findRow(dataset, number - 1) : -1;
+    if (!(number >= 1)) {
+      status.textContent = "Rows are numbered from 1, the first data row.";
+      return;
+    }
     if (position < 0) {
       status.textContent = `Row ${number} is not among the ${count(dataset.rows.length)} rows of ` +
         `the ${dataset.label} this page holds (of ${count(dataset.n)}); type its values below.`;
