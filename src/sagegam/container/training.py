@@ -113,7 +113,7 @@ def run(paths: MLPaths, stopper: StopOnSigterm, progress: Progress) -> None:
     with stopper.deferred():
         _save(model, paths.model_dir)
         progress.model_saved = True
-    _write_outputs(paths, model, train, metrics)
+    _write_outputs(paths, model, train, validation, metrics)
 
 
 def _check_writable(*directories: Path) -> None:
@@ -249,15 +249,21 @@ def _classification_metrics(model: Any, X: Any, y: Any, prefix: str) -> dict[str
     return metrics
 
 
-def _write_outputs(paths: MLPaths, model: Any, train: Table, metrics: dict[str, float]) -> None:
+def _write_outputs(paths: MLPaths, model: Any, train: Table, validation: Table | None,
+                   metrics: dict[str, float]) -> None:
+    import pandas as pd
+
     out = paths.output_data_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
                                           encoding="utf-8")
-        plot = _plot(model, train, out / "partial-effects.png")
-        write_report(out / "report.html", model.predictor_, metrics, plot,
-                     job_name=paths.base.name if paths.base.name != "ml" else "training job")
+        _plot(model, train, out / "partial-effects.png")
+        sets = [(pd.DataFrame(t.X, columns=t.feature_names), t.y) if t else None
+                for t in (train, validation)]
+        write_report(out / "report.html", model.predictor_, metrics,
+                     job_name=paths.base.name if paths.base.name != "ml" else "training job",
+                     train=sets[0], validation=sets[1])
     except OSError as error:
         raise UserError(f"The model is saved, but writing the outputs to {out} failed: "
                         f"{error}") from None

@@ -182,6 +182,12 @@ class GAMPredictor:
         name = self.term_names[index]
         return TermEffect(name, "curve", x, effect, std_error, level, features=(name,))
 
+    def explore(self, path: Any, X: Any = None, y: Any = None, **options: Any) -> Any:
+        """Write the interactive explorer (:func:`sagegam.explore.write_explorer`)."""
+        from sagegam.explore import write_explorer
+
+        return write_explorer(path, self, X, y, **options)
+
     def term_basis(self, index: int, codes: Array) -> Array:
         """The dense basis of one term on encoded rows, shape ``(n, n_coef)``."""
         term = self.terms[index]
