@@ -251,16 +251,13 @@ def _classification_metrics(model: Any, X: Any, y: Any, prefix: str) -> dict[str
 
 def _write_outputs(paths: MLPaths, model: Any, train: Table, validation: Table | None,
                    metrics: dict[str, float]) -> None:
-    import pandas as pd
-
     out = paths.output_data_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
                                           encoding="utf-8")
         _plot(model, train, out / "partial-effects.png")
-        sets = [(pd.DataFrame(t.X, columns=t.feature_names), t.y) if t else None
-                for t in (train, validation)]
+        sets = [(t.X, t.y) if t else None for t in (train, validation)]
         write_report(out / "report.html", model.predictor_, metrics,
                      job_name=paths.base.name if paths.base.name != "ml" else "training job",
                      train=sets[0], validation=sets[1])

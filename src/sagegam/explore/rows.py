@@ -43,7 +43,9 @@ def read_rows(predictor: GAMPredictor, X: Any, y: Any, label: str, max_rows: int
     order) and optional ``y``, encoded; refuses what the model cannot place, as
     ``predict`` does (unless the model was fitted with ``handle_unknown="ignore"``)."""
     unknown = UnknownCells()
-    codes = predictor.encode(_columns(predictor, X), unknown)
+    columns = _columns(predictor, X)
+    codes = predictor.schema.encode_columns(columns, unknown) if isinstance(columns, list) \
+        else predictor.encode(columns, unknown)
     target = None if y is None else _target(predictor, y, codes.shape[0], label)
     return Rows(label, codes, target, sample_rows(codes.shape[0], max_rows), unknown)
 
