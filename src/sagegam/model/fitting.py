@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.binned import BinnedDesign
+from sagegam.model.binned import BinnedDesign, few_distinct
 from sagegam.model.design import TermDesign, is_identity
 from sagegam.model.families import Family
 from sagegam.model.reml import Penalty
@@ -112,7 +112,8 @@ def _spline_margin(codes: Array, j: int, df: int, settings: Settings) -> SplineM
     values = codes[:, j][~np.isnan(codes[:, j])]
     if values.size == 0:
         return SplineMargin(j, 0.0, 0.0, 0, settings.degree, settings.extrapolation)
-    distinct = np.unique(values).size
+    few = few_distinct(values, df)
+    distinct = df if few is None else len(few[0])
     n_basis = min(df, max(settings.degree + 1, distinct)) if distinct > 1 else 0
     return SplineMargin(j, float(values.min()), float(values.max()), int(n_basis),
                         settings.degree, settings.extrapolation)
