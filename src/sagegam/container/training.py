@@ -24,7 +24,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -56,9 +56,15 @@ def main(argv: list[str] | None = None) -> int:
                         "else /opt/ml).")
     args = parser.parse_args(argv)
     paths = MLPaths.resolve(args.base_dir)
+    return execute(paths, lambda: run(paths))
+
+
+def execute(paths: MLPaths, job: Callable[[], None]) -> int:
+    """Run ``job`` under the training contract: SIGTERM stops it, and any failure ends with
+    its root cause in ``paths.failure_file`` and the exit code of the table above."""
     with _stop_on_sigterm():
         try:
-            run(paths)
+            job()
         except UserError as error:
             return _fail(paths, f"UserError: {error}", EXIT_USER)
         except JobStopped:
@@ -100,10 +106,20 @@ def _fail(paths: MLPaths, reason: str, code: int) -> int:
 
 
 def run(paths: MLPaths) -> None:
-    settings = hyperparameters.parse(_read_json(paths.hyperparameters, default={}))
-    if not _is_leader(_read_json(paths.resource_config, default={})):
+    """A training job as SageMaker lays it out: the configuration files under ``paths``."""
+    fit_job(paths, _read_json(paths.hyperparameters, default={}),
+            _read_json(paths.resource_config, default={}),
+            _read_json(paths.input_data_config, default={}))
+
+
+def fit_job(paths: MLPaths, raw_hyperparameters: dict[str, Any],
+            resource_config: dict[str, Any], input_data_config: dict[str, Any]) -> None:
+    """Read the channels, fit, print the metrics and write the outputs; the configuration
+    comes from the files (``run``) or from script mode's SM_* variables."""
+    settings = hyperparameters.parse(raw_hyperparameters)
+    if not _is_leader(resource_config):
         return
-    content_types = _content_types(_read_json(paths.input_data_config, default={}))
+    content_types = _content_types(input_data_config)
     classification = settings["task"] == "classification"
     options = ReadOptions(settings["target"], settings["header"], not classification)
     train = _read_channel(paths, "train", settings["train-file"], content_types, options)
