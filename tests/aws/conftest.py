@@ -95,7 +95,7 @@ class Recorded:
 
 
 _TARGETS = {"SageMaker": "sagemaker", "AmazonEC2ContainerRegistry_V20150921": "ecr",
-            "Logs_20140328": "logs"}
+            "Logs_20140328": "logs", "AnyScaleFrontendService": "application-autoscaling"}
 
 
 def _parse(entry: dict[str, Any]) -> Recorded:
