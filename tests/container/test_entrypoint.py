@@ -37,10 +37,10 @@ def test_no_command_and_no_training_config_prints_the_usage_and_exits_2(tmp_path
     assert result.returncode == 2
     assert f"no command given and no training configuration in {tmp_path}/ml/input/config" \
         in result.stderr
-    assert "usage: IMAGE train" in result.stderr
+    assert "Usage: IMAGE [OPTIONS] COMMAND [ARGS]..." in result.stderr
 
 
 def test_an_unknown_command_is_named(tmp_path):
     result = _entrypoint(tmp_path / "ml", "fit")
     assert result.returncode == 2
-    assert result.stderr.startswith("unknown command 'fit'\nusage: IMAGE train")
+    assert "Error: No such command 'fit'." in result.stderr

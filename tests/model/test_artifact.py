@@ -3,12 +3,15 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sagegam import GAMClassifier, GAMRegressor, load, save
 from sagegam.model.artifact import ARRAYS_FILE, METADATA_FILE, ArtifactError
+
+FORMAT_1 = Path(__file__).parent / "data" / "format-1"
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +46,10 @@ def test_classifier_round_trip_keeps_string_labels(tmp_path):
 def test_metadata_is_json_with_versions_names_and_family(regressor, tmp_path):
     save(regressor[0], tmp_path)
     metadata = json.loads((tmp_path / METADATA_FILE).read_text())
-    assert metadata["format_version"] == 1
+    assert metadata["format_version"] == 2
     assert metadata["family"] == "gaussian" and metadata["link"] == "identity"
     assert metadata["feature_names"] == ["x0", "x1", "x2"]
+    assert [term["kind"] for term in metadata["terms"]] == ["spline"] * 3
     assert {"sagegam", "numpy", "python"} <= set(metadata["written_by"])
 
 
@@ -96,3 +100,28 @@ def test_loading_never_unpickles_and_imports_numpy_only(regressor, tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_an_artifact_of_format_1_loads_and_predicts_as_it_did():
+    # Written by sagegam 0.1.0 (format 1: numeric features, one smooth each), with what
+    # that version predicted for three rows (tests/model/data/format-1/expected.json).
+    expected = json.loads((FORMAT_1 / "expected.json").read_text())
+    loaded = load(FORMAT_1)
+    assert loaded.feature_names == ("age", "dose")
+    np.testing.assert_allclose(loaded.predict(expected["rows"]), expected["predictions"],
+                               rtol=1e-12)
+    np.testing.assert_allclose(loaded.contributions(expected["rows"]),
+                               expected["contributions"], rtol=1e-12, atol=1e-15)
+
+
+def test_metadata_without_its_arrays_entry_is_refused_with_a_sentence(regressor, tmp_path):
+    save(regressor[0], tmp_path)
+    path = tmp_path / METADATA_FILE
+    metadata = json.loads(path.read_text())
+    del metadata["arrays"]
+    from sagegam.model.artifact import _digest
+
+    metadata["digest"] = _digest(metadata)
+    path.write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match="no 'arrays' entry"):
+        load(tmp_path)

@@ -144,9 +144,11 @@ def test_multi_record_bodies_get_one_output_line_per_input_line(regressor):
     ("text/csv", b"1,2,3", 406, "names no type"),
     ("application/json", b"[[1, 2,", 400, "not valid JSON"),
     ("text/csv", b"1,2\n", 400, "needs 3 features"),
-    ("text/csv", b"0.1,0.2,0.3\n0.1,oops,0.3\n", 400, "row 2, column 2: 'oops'"),
-    ("text/csv", b"0.1,0.2,0.3\n0.1,nan,0.3\n", 400, "Row 2, column 2 (dose) is nan"),
-    ("application/json", b'[[0.1, "x", 0.3]]', 400, "Row 1, column 2: 'x' is not a number"),
+    ("text/csv", b"0.1,0.2,0.3\n0.1,oops,0.3\n", 400, "Row 2, column 2 (dose): 'oops'"),
+    ("text/csv", b"0.1,0.2,0.3\n0.1,nan,0.3\n", 400,
+     "Row 2, column 2 (dose): the value is missing"),
+    ("application/json", b'[[0.1, "x", 0.3]]', 400,
+     "Row 1, column 2 (dose): 'x' is not a number"),
     ("text/csv", b"", 400, "empty"),
     ("application/x-npy", b"not npy", 400, "not a valid .npy"),
     ("text/csv", b"a,b,c\n1,2,3\n", 400, "do not match the model's features"),
@@ -207,6 +209,6 @@ def test_batch_sized_csv_bodies_parse_fast_and_fail_as_precisely(regressor):
                                regressor.predict(rows), rtol=1e-12)
     broken = body.replace(b"\n", b"\n0.1,oops,0.3\n", 1)
     response = call(regressor, broken, "text/csv")
-    assert response.status == 400 and b"row 2, column 2: 'oops'" in response.body
+    assert response.status == 400 and b"Row 2, column 2 (dose): 'oops'" in response.body
     gap = body.replace(b"\n", b"\n0.1,,0.3\n", 1)
     assert call(regressor, gap, "text/csv").status == 400

@@ -98,7 +98,7 @@ def test_sigterm_during_load_drains_and_exits_within_30_seconds(regressor_dir):
     for worker in workers:
         worker.join(timeout=10)
     assert time.monotonic() - started < 30
-    assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after draining
+    assert code == 0  # the supervisor drained its worker and exits cleanly
     assert statuses and set(statuses) == {200}
 
 
@@ -157,10 +157,10 @@ def test_client_errors_over_http_are_4xx_with_json_and_the_worker_lives(server):
             headers = {"Content-Type": content_type} | ({"Accept": accept} if accept else {})
             response = client.post("/invocations", content=body, headers=headers)
             assert response.status_code == status, (content_type, body, response.text)
-            assert set(response.json()) == {"error", "message"}
+            assert {"error", "message"} <= set(response.json()) <= {"error", "message", "row"}
         bad_cell = client.post("/invocations", content=b"0.1,0.2,0.3\n0.1,oops,0.3",
                                headers={"Content-Type": "text/csv"}).json()["message"]
-        assert "row 2" in bad_cell and "column 2" in bad_cell
+        assert "Row 2, column 2 (dose)" in bad_cell
         assert client.get("/ping").status_code == 200
 
 

@@ -229,11 +229,10 @@ def check_one(field: Field, value: Any) -> None:
 
 def check_hyperparameter_names(values: Mapping[str, str]) -> None:
     """Refuse names the training image would refuse, using the image's own list."""
-    from sagegam.container.hyperparameters import BY_NAME, PLATFORM_PREFIXES
+    from sagegam.container.hyperparameters import BY_NAME, PLATFORM_PREFIXES, canonical_name
 
     for key in values:
-        # The container's own spelling rules: case-insensitive, `_` equals `-`.
-        if key.startswith(PLATFORM_PREFIXES) or key.strip().lower().replace("_", "-") in BY_NAME:
+        if key.startswith(PLATFORM_PREFIXES) or canonical_name(key) in BY_NAME:
             continue
         close = difflib.get_close_matches(key.lower(), list(BY_NAME), n=1)
         guess = f" (did you mean {close[0]}?)" if close else ""

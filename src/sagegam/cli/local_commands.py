@@ -40,7 +40,27 @@ image_option = click.option("--image", default="sagegam:latest", show_default=Tr
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
-@click.group()
+class _OneSentenceGroup(click.Group):
+    """Every way a `local` command fails ends in one sentence (exit 1), never a traceback:
+    the runtime's own errors, and the file system's (a full disk, a file that is not
+    text, a folder without permission)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sagegam.local.engines import EngineError
+        from sagegam.local.state import LocalError
+
+        try:
+            return super().invoke(ctx)
+        except (LocalError, EngineError) as error:
+            raise click.ClickException(str(error)) from None
+        except UnicodeDecodeError as error:
+            raise click.ClickException(f"The input is not UTF-8 text: {error}.") from None
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            raise click.ClickException(f"{where}{error.strerror or error}.") from None
+
+
+@click.group(cls=_OneSentenceGroup)
 def local() -> None:
     """Run SageMaker's lifecycle on this machine: train, deploy, invoke, transform, delete.
 
@@ -113,7 +133,8 @@ def describe(name: str) -> None:
 @click.argument("model", type=click.Path(exists=True, path_type=Path))
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Server worker processes.")
-@click.option("--port", type=int, default=None, help="Loopback port; a free one when unset.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Loopback port; a free one when unset. A port in use is refused.")
 @engine_option
 @image_option
 @json_option

@@ -2,25 +2,19 @@
 
 Started with no command at all (the SageMaker Python SDK 3's local container mode does
 this for training), the image reads the layout it was given: a training job's
-configuration under ``/opt/ml/input/config`` means ``train``. Anything else gets the usage
-and exit code 2, since guessing ``serve`` for an empty layout would only fail later with a
-less helpful message.
+configuration under ``/opt/ml/input/config`` means ``train``. Anything else prints the
+usage and exits 2, since guessing ``serve`` for an empty layout would only fail later with
+a less helpful message.
 """
 
 from __future__ import annotations
 
 import sys
 
+import click
+
+from sagegam.container.commands import entrypoint
 from sagegam.container.paths import MLPaths
-
-USAGE = """usage: IMAGE train [--base-dir DIR]    run a training job from /opt/ml
-       IMAGE serve [--model-dir DIR] [--port N] [--workers N]
-                                      serve /opt/ml/model on port 8080
-       IMAGE                          train, when /opt/ml/input/config holds a training
-                                      job's configuration (SDK 3 local container mode)
-
-SageMaker passes 'train' for training jobs and 'serve' for endpoints and batch transform.
-"""
 
 # The files SageMaker (and every SDK local mode) writes before a training container starts.
 TRAINING_CONFIG_FILES = ("hyperparameters.json", "inputdataconfig.json", "resourceconfig.json")
@@ -33,24 +27,19 @@ def implied_command(paths: MLPaths) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    command, rest = (args[0], args[1:]) if args else (implied_command(MLPaths.resolve()), [])
-    if command == "train":
-        from sagegam.container.training import main as train
-
-        return train(rest)
-    if command == "serve":
-        from sagegam.container.serving.server import main as serve
-
-        return serve(rest)
-    if command is None:
-        print(f"no command given and no training configuration in "
-              f"{MLPaths.resolve().config_dir}\n{USAGE}", file=sys.stderr)
-    else:
-        print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
-    return 2
+    if not args:
+        paths = MLPaths.resolve()
+        command = implied_command(paths)
+        if command is None:
+            with click.Context(entrypoint, info_name="IMAGE") as ctx:
+                click.echo(f"no command given and no training configuration in "
+                           f"{paths.config_dir}\n\n{ctx.get_help()}", err=True)
+            sys.exit(2)
+        args = [command]
+    entrypoint(args=args, prog_name="IMAGE")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -9,7 +9,9 @@ setting's parser below. Names are case-insensitive and ``_`` equals ``-``; keys 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +35,9 @@ def _integer(minimum: int) -> Callable[[str, ParsedValue], int]:
             raise _invalid(name, value, f"an integer >= {minimum}")
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise _invalid(name, value, f"an integer >= {minimum}") from None
-        if number != int(number) or number < minimum:
+        if not math.isfinite(number) or number != int(number) or number < minimum:
             raise _invalid(name, value, f"an integer >= {minimum}")
         return int(number)
 
@@ -68,7 +70,7 @@ def _alpha(name: str, value: ParsedValue) -> str | float:
         return "auto"
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise _invalid(name, value, "'auto' or a number >= 0") from None
     if not number >= 0 or number == float("inf"):
         raise _invalid(name, value, "'auto' or a number >= 0")
@@ -83,7 +85,8 @@ def _target(name: str, value: ParsedValue) -> int | str:
         return value
     text = str(value).strip()
     if text.lstrip("-").isdigit():
-        return int(text)
+        with contextlib.suppress(ValueError):  # superscripts, or too many digits: a name
+            return int(text)
     if not text:
         raise _invalid(name, value, "a column index or a header name")
     return text
@@ -94,6 +97,39 @@ def _optional_file(name: str, value: ParsedValue) -> str | None:
     if text.startswith("/") or ".." in text.split("/"):
         raise _invalid(name, value, "a file name inside the channel (no '/' prefix, no '..')")
     return text or None
+
+
+def _categorical(name: str, value: ParsedValue) -> str | list[int | str] | None:
+    """'auto' (text columns), 'none', or a comma-separated list of names or indices."""
+    text = str(value).strip()
+    if text.lower() in ("auto", "from_dtype", ""):
+        return "from_dtype"
+    if text.lower() == "none":
+        return None
+    items = [item.strip() for item in text.split(",")]
+    if any(not item for item in items):
+        raise _invalid(name, value, "'auto', 'none' or a comma-separated list of column "
+                       "names or 0-based feature indices")
+    return [int(item) if item.lstrip("-").isdigit() else item for item in items]
+
+
+def _interactions(name: str, value: ParsedValue) -> str | int | list[tuple[Any, Any]] | None:
+    """'none', 'auto', a count, or pairs 'a:b,c:d' of names or indices."""
+    text = str(value).strip()
+    if text.lower() in ("none", ""):
+        return None
+    if text.lower() == "auto":
+        return "auto"
+    if text.isdigit():
+        return int(text)
+    pairs = []
+    for item in text.split(","):
+        parts = [part.strip() for part in item.split(":")]
+        if len(parts) != 2 or not all(parts):
+            raise _invalid(name, value, "'none', 'auto', a number of pairs, or pairs written "
+                           "a:b separated by commas")
+        pairs.append(tuple(int(p) if p.isdigit() else p for p in parts))
+    return pairs  # type: ignore[return-value]
 
 
 def _invalid(name: str, value: ParsedValue, expected: str) -> UserError:
@@ -111,7 +147,7 @@ SETTINGS: tuple[Setting, ...] = (
             "name. Default: the last column."),
     Setting("header", "auto", _choice("auto", "true", "false"),
             "Whether CSV files start with a header row; 'auto' detects it (a first row "
-            "with a non-numeric cell)."),
+            "none of whose cells is a number)."),
     Setting("task", "regression", _choice("regression", "classification"),
             "'classification' fits a binary GAMClassifier."),
     Setting("family", "gaussian", _choice("gaussian", "poisson", "gamma"),
@@ -124,6 +160,22 @@ SETTINGS: tuple[Setting, ...] = (
             "Adaptive smoothness: 'auto', 'true' or 'false'."),
     Setting("extrapolation", "linear", _choice("linear", "constant", "error"),
             "What terms do outside the training range at prediction time."),
+    Setting("categorical-features", "from_dtype", _categorical,
+            "Categorical feature columns: 'auto' (every column holding text), 'none', or a "
+            "comma-separated list of header names or 0-based feature indices (the target "
+            "not counted)."),
+    Setting("interactions", None, _interactions,
+            "Pairs of features fitted as interactions: 'none', 'auto' (the pairs significant "
+            "on the main effects' residuals), a number k (the k strongest), or pairs a:b "
+            "separated by commas."),
+    Setting("interaction-df", 7, _integer(4), "Basis functions per numeric feature of a pair."),
+    Setting("handle-unknown", "error", _choice("error", "ignore"),
+            "A level unseen in training, or a missing value where training had none, at "
+            "prediction time: 'error' (a 400 naming row, column and value) or 'ignore' "
+            "(zero effect, said in the answer)."),
+    Setting("discrete", "auto", _boolean_or_auto,
+            "Fit on covariates rounded to at most 256 values: 'auto' (from 100,000 rows), "
+            "'true' or 'false'."),
     Setting("max-iter", 100, _integer(1), "Iterations of penalized IRLS."),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -138,13 +190,52 @@ def decode(raw: str) -> ParsedValue:
         return raw
 
 
-def parse(raw: Mapping[str, Any]) -> dict[str, ParsedValue]:
+def canonical_name(key: str) -> str:
+    """A hyperparameter's name as the image reads it: case-insensitive, ``_`` as ``-``."""
+    return key.strip().lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Every setting of a training job (or ``sagegam fit``), typed."""
+
+    values: Mapping[str, ParsedValue]
+
+    def __getitem__(self, name: str) -> ParsedValue:
+        return self.values[name]
+
+    @property
+    def classification(self) -> bool:
+        return bool(self.values["task"] == "classification")
+
+    def estimator(self) -> Any:
+        """The estimator these settings describe (scikit-learn's contract)."""
+        from sagegam import GAMClassifier, GAMRegressor
+
+        common = {"df": self["df"], "degree": self["degree"], "alpha": self["alpha"],
+                  "adaptive": self["adaptive"], "extrapolation": self["extrapolation"],
+                  "categorical_features": self["categorical-features"],
+                  "interactions": self["interactions"],
+                  "interaction_df": self["interaction-df"],
+                  "handle_unknown": self["handle-unknown"], "discrete": self["discrete"],
+                  "max_iter": self["max-iter"]}
+        if self.classification:
+            return GAMClassifier(**common)
+        return GAMRegressor(family=self["family"], **common)
+
+    def describe(self) -> str:
+        """The settings that differ from their defaults, for the log."""
+        changed = [f"{s.name}={self[s.name]}" for s in SETTINGS if self[s.name] != s.default]
+        return ", ".join(changed) or "defaults"
+
+
+def parse(raw: Mapping[str, Any]) -> TrainingSettings:
     """Every setting, typed: the given ones parsed, the others at their defaults."""
     values = {setting.name: setting.default for setting in SETTINGS}
     for key, value in raw.items():
         if key.startswith(PLATFORM_PREFIXES):
             continue
-        name = key.strip().lower().replace("_", "-")
+        name = canonical_name(key)
         if name not in BY_NAME:
             raise UserError(
                 f"Unknown hyperparameter '{key}'. Valid hyperparameters: "
@@ -154,4 +245,4 @@ def parse(raw: Mapping[str, Any]) -> dict[str, ParsedValue]:
     if values["task"] == "classification" and values["family"] != "gaussian":
         raise UserError("Hyperparameter 'family' applies to regression only; a classification "
                         "is always binomial. Remove 'family' or set task=regression.")
-    return values
+    return TrainingSettings(values)

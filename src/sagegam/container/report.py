@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from sagegam.model.interpret import summary_text
+from sagegam.model.interpret import summary_text, term_domain
 from sagegam.model.predictor import GAMPredictor
 
 STYLE = """
@@ -26,7 +26,7 @@ def write_report(path: Path, predictor: GAMPredictor, metrics: dict[str, Any],
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td class='num'>{_format(value)}</td></tr>"
         for name, value in metrics.items())
-    terms = "".join(_term_row(predictor, j) for j in range(predictor.n_features))
+    terms = "".join(_term_row(predictor, t) for t in range(len(predictor.terms)))
     image = ""
     if plot_png is not None and plot_png.is_file():
         encoded = base64.b64encode(plot_png.read_bytes()).decode("ascii")
@@ -39,7 +39,7 @@ def write_report(path: Path, predictor: GAMPredictor, metrics: dict[str, Any],
 <p>{html.escape(predictor.task)} &middot; family {html.escape(predictor.family.name)}
 &middot; link {html.escape(predictor.family.link)} &middot; {predictor.n_features} features</p>
 <h2>Metrics</h2><table><tr><th>metric</th><th>value</th></tr>{rows}</table>
-<h2>Terms</h2><table><tr><th>feature</th><th>edf</th><th>alpha</th><th>range</th></tr>{terms}</table>
+<h2>Terms</h2><table><tr><th>term</th><th>edf</th><th>alpha</th><th>domain</th></tr>{terms}</table>
 {image}
 <h2>Summary</h2><pre>{html.escape(summary_text(predictor))}</pre>
 </body></html>
@@ -47,14 +47,14 @@ def write_report(path: Path, predictor: GAMPredictor, metrics: dict[str, Any],
     path.write_text(document, encoding="utf-8")
 
 
-def _term_row(predictor: GAMPredictor, j: int) -> str:
+def _term_row(predictor: GAMPredictor, t: int) -> str:
     info = predictor.info
-    alpha = info.get("alpha", [None] * predictor.n_features)[j]
-    edf = info.get("edf", [0.0] * predictor.n_features)[j]
-    lower, upper = predictor.basis.lower[j], predictor.basis.upper[j]
-    return (f"<tr><td>{html.escape(predictor.feature_names[j])}</td>"
+    alpha = info.get("alpha", [None] * len(predictor.terms))[t]
+    edf = info.get("edf", [0.0] * len(predictor.terms))[t]
+    domain = term_domain(predictor, predictor.terms[t])
+    return (f"<tr><td>{html.escape(predictor.term_names[t])}</td>"
             f"<td class='num'>{edf:.2f}</td><td class='num'>{_format(alpha)}</td>"
-            f"<td>[{lower:.4g}, {upper:.4g}]</td></tr>")
+            f"<td>{html.escape(domain)}</td></tr>")
 
 
 def _format(value: Any) -> str:

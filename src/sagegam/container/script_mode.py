@@ -25,26 +25,26 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from sagegam.container.errors import UserError
 from sagegam.container.paths import MLPaths
 from sagegam.container.serving import core
 from sagegam.container.serving.codecs import (
-    ENCODERS,
     JSON,
     ClientError,
-    Decoded,
-    Output,
+    DecodeOptions,
+    Decoder,
     bad_request,
 )
+from sagegam.container.serving.encoders import ENCODERS, Output
 from sagegam.model.artifact import load
 from sagegam.model.predictor import GAMPredictor
+from sagegam.model.schema import UnknownCells
 
 # -- training -----------------------------------------------------------------------------
 
@@ -116,14 +116,15 @@ def _json_variable(environ: Mapping[str, str], name: str, default: Any) -> Any:
         raise UserError(f"{name} is not valid JSON: {error}") from None
 
 
-def fit_from_environment(paths: ScriptModePaths, argv: list[str]) -> None:
+def fit_from_environment(paths: ScriptModePaths, argv: list[str], stopper: Any,
+                         progress: Any) -> None:
     from sagegam.container.training import fit_job
 
     env = paths.environ
     resources = {"current_host": env.get("SM_CURRENT_HOST"),
                  "hosts": _json_variable(env, "SM_HOSTS", [])}
     fit_job(paths, hyperparameter_arguments(argv), resources,
-            _json_variable(env, "SM_INPUT_DATA_CONFIG", {}))
+            _json_variable(env, "SM_INPUT_DATA_CONFIG", {}), stopper, progress)
 
 
 def train(argv: list[str] | None = None) -> None:
@@ -132,7 +133,8 @@ def train(argv: list[str] | None = None) -> None:
 
     arguments = sys.argv[1:] if argv is None else argv
     paths = ScriptModePaths.from_environment()
-    sys.exit(execute(paths, lambda: fit_from_environment(paths, arguments)))
+    sys.exit(execute(paths, lambda stopper, progress: fit_from_environment(
+        paths, arguments, stopper, progress)))
 
 
 # -- serving ------------------------------------------------------------------------------
@@ -143,6 +145,15 @@ class Refused:
     """A request refused on the way: carried to :func:`output_fn`, which answers it."""
 
     error: ClientError
+
+
+@dataclass(frozen=True)
+class Request:
+    """A body whose type sagegam reads; it is decoded against the model's columns (to tell
+    a CSV header from data and to read categorical levels), which only predict_fn has."""
+
+    body: bytes
+    decoder: Decoder
 
 
 @dataclass(frozen=True)
@@ -158,29 +169,34 @@ def model_fn(model_dir: str) -> GAMPredictor:
     return load(model_dir)
 
 
-def input_fn(body: bytes | str, content_type: str | None) -> Decoded | Refused:
-    """The body as rows, with the column names it carried (CSV header, JSON records)."""
+def input_fn(body: bytes | str, content_type: str | None) -> Request | Refused:
+    """The body, once its size and content type are ones sagegam serves."""
     raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
     settings = core.ServerSettings.from_environment()
     try:
         if len(raw) > settings.max_payload_bytes:
             raise core.payload_too_large(settings)
+        decoder = core._decoder(content_type)
         if not raw:
             raise bad_request("The request body is empty; send at least one row.")
-        decoded: Decoded = core._decoder(content_type)(raw)
-        return decoded
     except ClientError as error:
         return Refused(error)
+    return Request(raw, decoder)
 
 
-def predict_fn(data: Decoded | Refused, model: GAMPredictor) -> Prediction | Refused:
+def predict_fn(data: Request | Refused, model: GAMPredictor) -> Prediction | Refused:
     """Predictions with their explanation (the terms are computed for the prediction
-    anyway); the rows are matched to the model's features by name when they carry names."""
+    anyway); columns are matched to the model's features by name when the body names
+    them, as sagegam's own server does."""
     if isinstance(data, Refused):
         return data
+    settings = core.ServerSettings.from_environment()
     try:
-        rows = core._aligned(model, data)
-        output = core._predict(model, rows, core.Options(explain=True))
+        decoded = data.decoder(data.body, DecodeOptions(settings.csv_header,
+                                                        core._columns_of(model)))
+        unknown = UnknownCells()
+        codes = core._encoded(model, decoded, unknown)
+        output = core._predict(model, codes, core.Options(explain=True), unknown)
     except ClientError as error:
         return Refused(error)
     return Prediction(output, model.classes)
@@ -201,13 +217,13 @@ def output_fn(prediction: Prediction | Refused, accept: str | None) -> Any:
 
 
 def _chosen(prediction: Prediction, options: core.Options) -> Output:
-    values: Any = prediction.output.values
+    found = prediction.output
+    values: Any = found.values
     if prediction.classes is not None and options.labels:
         values = core._label_array(prediction.classes)[(values > 0.5).astype(np.intp)]
     if not options.explain:
-        return Output(values)
-    return Output(values, prediction.output.intercept, prediction.output.contributions,
-                  prediction.output.names)
+        return Output(values, warnings=found.warnings, warned_rows=found.warned_rows)
+    return replace(found, values=values)
 
 
 class RequestRefusedError(Exception):
@@ -220,7 +236,7 @@ class RequestRefusedError(Exception):
 
 def _refusal(error: ClientError) -> Any:
     """The framework's response object with the refusal's status and JSON body."""
-    body = orjson.dumps({"error": error.error, "message": error.message})
+    body = core.error_response(error).body
     try:
         framework = importlib.import_module("sagemaker_containers.beta.framework")
     except ImportError:

@@ -17,17 +17,14 @@ code  meaning
 
 from __future__ import annotations
 
-import argparse
 import json
-import signal
-import sys
+import tempfile
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -37,6 +34,7 @@ from sagegam.container.errors import JobStopped, UserError
 from sagegam.container.metrics import METRIC_LINE
 from sagegam.container.paths import MLPaths
 from sagegam.container.report import write_report
+from sagegam.container.stopping import StopOnSigterm
 from sagegam.container.tabular import ReadOptions, Table, channel_files, read_table
 
 EXIT_INTERNAL, EXIT_USER, EXIT_STOPPED = 1, 2, 143
@@ -48,50 +46,50 @@ def log(message: str) -> None:
     print(f"[sagegam] {message}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one training job; returns the process exit code."""
-    parser = argparse.ArgumentParser(prog="train", description="Train a sagegam GAM under "
-                                     "SageMaker's /opt/ml layout.")
-    parser.add_argument("--base-dir", help="Root of the layout (default: $SAGEGAM_BASE_DIR, "
-                        "else /opt/ml).")
-    args = parser.parse_args(argv)
-    paths = MLPaths.resolve(args.base_dir)
-    return execute(paths, lambda: run(paths))
+def train(base_dir: str | None = None) -> int:
+    """Run one training job rooted at ``base_dir`` (else $SAGEGAM_BASE_DIR, else /opt/ml);
+    returns the process exit code."""
+    paths = MLPaths.resolve(base_dir)
+    return execute(paths, lambda stopper, progress: run(paths, stopper, progress))
 
 
-def execute(paths: MLPaths, job: Callable[[], None]) -> int:
+def execute(paths: MLPaths, job: Callable[[StopOnSigterm, Progress], None]) -> int:
     """Run ``job`` under the training contract: SIGTERM stops it, and any failure ends with
     its root cause in ``paths.failure_file`` and the exit code of the table above."""
-    with _stop_on_sigterm():
+    progress = Progress()
+    with StopOnSigterm().installed() as stopper:
         try:
-            job()
+            job(stopper, progress)
+            return 0
         except UserError as error:
-            return _fail(paths, f"UserError: {error}", EXIT_USER)
+            reason, code = f"UserError: {error}", EXIT_USER
         except JobStopped:
-            return _fail(paths, "Stopped: the job received SIGTERM (StopTrainingJob or a "
-                         "stopping condition) before training finished; no model was "
-                         "written.", EXIT_STOPPED)
+            reason, code = _stopped_reason(paths, progress, stopper.received), EXIT_STOPPED
         except Exception as error:  # everything else is our bug: say so, with the trace
             trace = "".join(traceback.format_exception(error))
-            return _fail(paths, f"InternalError: {type(error).__name__}: {error}. This is a "
-                         f"bug in sagegam; please report it.\n{trace}", EXIT_INTERNAL)
-    return 0
+            reason, code = (f"InternalError: {type(error).__name__}: {error}. This is a bug "
+                            f"in sagegam; please report it.\n{trace}", EXIT_INTERNAL)
+        finally:
+            stopper.finish()
+        return _fail(paths, reason, code)
 
 
-def console_main() -> None:
-    sys.exit(main())
+@dataclass
+class Progress:
+    """How far the job got, so a stop is reported truthfully."""
+
+    model_saved: bool = False
 
 
-@contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise JobStopped()
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _stopped_reason(paths: MLPaths, progress: Progress, received: str) -> str:
+    why = "SIGTERM (StopTrainingJob or a stopping condition)" if received == "SIGTERM" else \
+        f"{received} (Ctrl-C)"
+    if progress.model_saved:
+        return (f"Stopped: the job received {why} after the model was saved to "
+                f"{paths.model_dir}; the model is whole, but metrics.json, the plot or the "
+                "report in output/data may be missing.")
+    return (f"Stopped: the job received {why} before training finished; no model was "
+            "written.")
 
 
 def _fail(paths: MLPaths, reason: str, code: int) -> int:
@@ -105,20 +103,22 @@ def _fail(paths: MLPaths, reason: str, code: int) -> int:
     return code
 
 
-def run(paths: MLPaths) -> None:
+def run(paths: MLPaths, stopper: StopOnSigterm, progress: Progress) -> None:
     """A training job as SageMaker lays it out: the configuration files under ``paths``."""
     fit_job(paths, _read_json(paths.hyperparameters, default={}),
             _read_json(paths.resource_config, default={}),
-            _read_json(paths.input_data_config, default={}))
+            _read_json(paths.input_data_config, default={}), stopper, progress)
 
 
 def fit_job(paths: MLPaths, raw_hyperparameters: dict[str, Any],
-            resource_config: dict[str, Any], input_data_config: dict[str, Any]) -> None:
+            resource_config: dict[str, Any], input_data_config: dict[str, Any],
+            stopper: StopOnSigterm, progress: Progress) -> None:
     """Read the channels, fit, print the metrics and write the outputs; the configuration
     comes from the files (``run``) or from script mode's SM_* variables."""
     settings = hyperparameters.parse(raw_hyperparameters)
     if not _is_leader(resource_config):
         return
+    _check_writable(paths.model_dir, paths.output_data_dir)  # before an hour of fitting
     content_types = _content_types(input_data_config)
     classification = settings["task"] == "classification"
     options = ReadOptions(settings["target"], settings["header"], not classification)
@@ -128,7 +128,31 @@ def fit_job(paths: MLPaths, raw_hyperparameters: dict[str, Any],
     metrics = _metrics(model, train, validation, classification)
     for name, value in metrics.items():
         print(METRIC_LINE.format(name=name, value=value), flush=True)
+    with stopper.deferred():
+        _save(model, paths.model_dir)
+        progress.model_saved = True
     _write_outputs(paths, model, train, metrics)
+
+
+def _check_writable(*directories: Path) -> None:
+    for directory in directories:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=directory).close()
+        except OSError as error:
+            raise UserError(f"Cannot write to {directory}: {error.strerror or error}. The job "
+                            "writes the model and its outputs there; SageMaker provides them "
+                            "writable, so check the folder (or a read-only mount).") from None
+
+
+def _save(model: Any, directory: Path) -> None:
+    from sagegam import save
+
+    try:
+        save(model, directory)
+    except OSError as error:
+        raise UserError(f"Cannot write the model to {directory}: {error}") from None
+    log(f"saved the model to {directory}")
 
 
 def _read_json(path: Path, default: Any) -> Any:
@@ -184,21 +208,12 @@ def _read_validation(paths: MLPaths, only_file: str | None,
     return None
 
 
-def _fit(settings: dict[str, Any], train: Table) -> Any:
-    import pandas as pd
+def _fit(settings: hyperparameters.TrainingSettings, train: Table) -> Any:
 
-    from sagegam import GAMClassifier, GAMRegressor
-
-    common = {"df": settings["df"], "degree": settings["degree"], "alpha": settings["alpha"],
-              "adaptive": settings["adaptive"], "extrapolation": settings["extrapolation"],
-              "max_iter": settings["max-iter"]}
-    if settings["task"] == "classification":
-        model = GAMClassifier(**common)
-    else:
-        model = GAMRegressor(family=settings["family"], **common)
-    X = pd.DataFrame(train.X, columns=train.feature_names)
+    model = settings.estimator()
+    X = train.X
     log(f"fitting {type(model).__name__} on {len(X):,} rows x {X.shape[1]} features "
-        f"(df={settings['df']}, alpha={settings['alpha']})")
+        f"({settings.describe()})")
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -217,9 +232,8 @@ def _metrics(model: Any, train: Table, validation: Table | None,
     sets = [("train", train)] + ([("validation", validation)] if validation else [])
     metrics: dict[str, float] = {}
     for prefix, table in sets:
-        import pandas as pd
 
-        X = pd.DataFrame(table.X, columns=table.feature_names)
+        X = table.X
         if table.X.shape[1] != model.n_features_in_:
             raise UserError(f"The {prefix} data has {table.X.shape[1]} features; the model "
                             f"was trained on {model.n_features_in_}.")
@@ -254,16 +268,17 @@ def _classification_metrics(model: Any, X: Any, y: Any, prefix: str) -> dict[str
 
 
 def _write_outputs(paths: MLPaths, model: Any, train: Table, metrics: dict[str, float]) -> None:
-    from sagegam import save
-
-    save(model, paths.model_dir)
-    log(f"saved the model to {paths.model_dir}")
     out = paths.output_data_dir
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    plot = _plot(model, train, out / "partial-effects.png")
-    write_report(out / "report.html", model.predictor_, metrics, plot,
-                 job_name=paths.base.name if paths.base.name != "ml" else "training job")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
+                                          encoding="utf-8")
+        plot = _plot(model, train, out / "partial-effects.png")
+        write_report(out / "report.html", model.predictor_, metrics, plot,
+                     job_name=paths.base.name if paths.base.name != "ml" else "training job")
+    except OSError as error:
+        raise UserError(f"The model is saved, but writing the outputs to {out} failed: "
+                        f"{error}") from None
     log(f"wrote metrics.json, partial-effects.png and report.html to {out}")
 
 

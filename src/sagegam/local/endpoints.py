@@ -1,93 +1,180 @@
 """Local endpoints: a real `serve` process (or container) per endpoint, in the background.
 
-``deploy`` unpacks a ``model.tar.gz`` the way SageMaker does, starts the server on a free
-loopback port, detached from the CLI so it outlives it, and waits for ``/ping`` like
-SageMaker's health check. State lives in ``$SAGEGAM_HOME/endpoints/<name>/``.
+``deploy`` claims the endpoint's folder atomically (two deploys of one name cannot both
+win), unpacks a ``model.tar.gz`` the way SageMaker does (into a scratch folder first, so a
+refused archive leaves nothing behind), starts the server on a free loopback port with an
+id of its own, detached from the CLI so it outlives it, and waits for ``/ping`` to answer
+with that id, like SageMaker's health check but unfooled by another server on the port.
+State lives in ``$SAGEGAM_HOME/endpoints/<name>/``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tarfile
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sagegam.local import client
+from sagegam.local.client import Answer
+from sagegam.local.processes import alive, stop_group
 from sagegam.local.state import LocalError, check_name, home, read_record, write_record
 from sagegam.local.training import Engine
 
 PING_TIMEOUT_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: bytes
-    content_type: str
+CLAIM_FILE = "deploying.json"
+CLAIM_GRACE_SECONDS = 10.0  # a folder with no record and no claim yet may be a new deploy
 
 
 def endpoint_dir(name: str) -> Path:
-    return home() / "endpoints" / name
+    """The endpoint's folder; the name is checked first, so it is always a child folder."""
+    return home() / "endpoints" / check_name(name, "endpoint")
 
 
 SUBPROCESS = Engine()
 
 
 def deploy(name: str, model: Path, engine: Engine = SUBPROCESS, workers: int = 1,
-           port: int | None = None, timeout: float = PING_TIMEOUT_SECONDS) -> dict[str, Any]:
+           port: int | None = None, timeout: float = PING_TIMEOUT_SECONDS,
+           environment: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Start an endpoint serving ``model`` (a model.tar.gz or an artifact directory)."""
     check_name(name, "endpoint")
-    folder = endpoint_dir(name)
-    if (folder / "endpoint.json").is_file():
-        raise LocalError(f"Endpoint {name!r} exists; delete it first "
-                         f"(sagegam local delete {name}).")
-    model_dir = folder / "model"
-    _unpack(Path(model), model_dir)
-    chosen = port or free_port()
-    log = folder / "server.log"
-    with log.open("w") as handle:
-        process = subprocess.Popen(_serve_command(name, model_dir, engine, workers, chosen),
-                                   stdout=handle, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # survives the CLI
-    record = {"EndpointName": name, "Port": chosen, "Pid": process.pid,
-              "Engine": engine.name, "Image": engine.image, "Workers": workers,
-              "Model": str(Path(model).resolve()), "Url": f"http://127.0.0.1:{chosen}"}
-    write_record(folder / "endpoint.json", record)
+    if port is not None and not 1 <= port <= 65535:
+        raise LocalError(f"Port {port} is not a TCP port; use 1-65535, or leave it out.")
+    if port is not None:
+        _check_port(port)
+    folder = _claim(name)
+    record: dict[str, Any] | None = None
     try:
+        model_dir = _unpack(Path(model), folder)
+        _check_loads(model, model_dir)
+        chosen = port or free_port()
+        record = {"EndpointName": name, "EndpointId": uuid.uuid4().hex, "Port": chosen,
+                  "Engine": engine.name, "Image": engine.image, "Workers": workers,
+                  "Model": str(Path(model).resolve()), "Url": f"http://127.0.0.1:{chosen}"}
+        env = {**(environment or {}), "SAGEGAM_ENDPOINT_ID": record["EndpointId"]}
+        log = folder / "server.log"
+        with log.open("w") as handle:
+            process = subprocess.Popen(_serve_command(name, model_dir, engine, workers, chosen,
+                                                      env),
+                                       stdout=handle, stderr=subprocess.STDOUT,
+                                       env={**os.environ, **env},
+                                       start_new_session=True)  # survives the CLI
+        record["Pid"] = process.pid
+        write_record(folder / "endpoint.json", record)
         _wait_healthy(record, process, log, timeout)
-    except LocalError:
-        _stop(record)
+        (folder / CLAIM_FILE).unlink()
+    except BaseException:  # Ctrl-C included: nothing half-made stays behind
+        if record is not None and "Pid" in record:
+            _stop(record)
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return describe(name)
 
 
-def _unpack(model: Path, target: Path) -> None:
+def _check_port(port: int) -> None:
+    """Refuse a port something already listens on (another endpoint, or any program)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+            return
+        except OSError:
+            pass
+    holders = [r["EndpointName"] for r in _records() if r.get("Port") == port]
+    by = f"endpoint {holders[0]!r}" if holders else "another program"
+    raise LocalError(f"Port {port} is already in use by {by}; choose another --port, or leave "
+                     "it out to get a free one.")
+
+
+def _claim(name: str) -> Path:
+    """Create the endpoint's folder, atomically; a dead deploy's leftovers are cleared."""
+    folder = endpoint_dir(name)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            if _state(folder) != "abandoned":
+                raise _exists(name, folder) from None
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        write_record(folder / CLAIM_FILE, {"Pid": os.getpid()})
+        return folder
+    raise _exists(name, folder)
+
+
+def _state(folder: Path) -> str:
+    """``deployed``, ``deploying`` (a live process is at it) or ``abandoned``."""
+    if (folder / "endpoint.json").is_file() and not (folder / CLAIM_FILE).is_file():
+        return "deployed"
+    claim = folder / CLAIM_FILE
+    if claim.is_file():
+        try:
+            return "deploying" if alive(int(read_record(claim)["Pid"])) else "abandoned"
+        except (LocalError, KeyError, ValueError):
+            return "abandoned"
+    try:
+        young = time.time() - folder.stat().st_mtime < CLAIM_GRACE_SECONDS
+    except FileNotFoundError:
+        return "abandoned"
+    return "deploying" if young else "abandoned"
+
+
+def _exists(name: str, folder: Path) -> LocalError:
+    if _state(folder) == "deploying":
+        return LocalError(f"Endpoint {name!r} is being deployed by another command right now; "
+                          "wait for it, or pick another name.")
+    return LocalError(f"Endpoint {name!r} exists; delete it first (sagegam local delete "
+                      f"{name}).")
+
+
+def _unpack(model: Path, folder: Path) -> Path:
+    """The artifact in ``folder/model``, whole, or a LocalError and nothing there."""
+    scratch = folder / "model.partial"
     if model.is_dir():
-        shutil.copytree(model, target)
-        return
-    if not tarfile.is_tarfile(model):
+        shutil.copytree(model, scratch, symlinks=True)
+    elif tarfile.is_tarfile(model):
+        scratch.mkdir()
+        try:
+            with tarfile.open(model) as archive:
+                archive.extractall(scratch, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise LocalError(f"{model} cannot be unpacked safely: {error}. SageMaker would "
+                             "refuse it too; repack it with the artifact's files at the "
+                             "archive's root.") from None
+    else:
         raise LocalError(f"{model} is neither a model.tar.gz nor an artifact directory.")
-    target.mkdir(parents=True)
-    with tarfile.open(model) as archive:
-        archive.extractall(target, filter="data")
+    target = folder / "model"
+    scratch.rename(target)
+    return target
 
 
-def _serve_command(name: str, model_dir: Path, engine: Engine, workers: int,
-                   port: int) -> list[str]:
+def _check_loads(model: Path, model_dir: Path) -> None:
+    """Refuse a model the server could not load, before a server is started for it."""
+    from sagegam.model.artifact import ArtifactError, load
+
+    try:
+        load(model_dir)
+    except ArtifactError as error:
+        raise LocalError(f"{model} does not hold a model sagegam can serve: {error}") from None
+
+
+def _serve_command(name: str, model_dir: Path, engine: Engine, workers: int, port: int,
+                   environment: Mapping[str, str]) -> list[str]:
     if engine.in_container:
+        variables = {**environment, "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)}
+        flags = [part for key, value in variables.items() for part in ("-e", f"{key}={value}")]
         return [engine.name, "run", "--rm", "--name", container_name(name), "-p",
-                f"127.0.0.1:{port}:8080", "-v", f"{model_dir}:/opt/ml/model:ro", "-e",
-                f"SAGEMAKER_MODEL_SERVER_WORKERS={workers}", engine.image, "serve"]
+                f"127.0.0.1:{port}:8080", "-v", f"{model_dir}:/opt/ml/model:ro", *flags,
+                engine.image, "serve"]
     return [sys.executable, "-m", "sagegam", "serve", "--model-dir", str(model_dir), "--host",
             "127.0.0.1", "--port", str(port), "--workers", str(workers)]
 
@@ -105,78 +192,73 @@ def free_port() -> int:
 def _wait_healthy(record: dict[str, Any], process: subprocess.Popen[bytes], log: Path,
                   timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    impostor = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise LocalError(f"The server of endpoint {record['EndpointName']!r} exited with "
-                             f"code {process.returncode}. Its log:\n{_tail(log)}")
-        if _ping(record["Url"]):
-            return
+                             f"code {process.returncode}; its log ends: {_tail(log)}")
+        answer = client.ping(record["Url"])
+        if answer is not None and answer.status == 200:
+            if answer.endpoint_id == record["EndpointId"]:
+                return
+            impostor = answer.endpoint_id or "a server that is not a sagegam endpoint"
         time.sleep(0.05)
+    extra = f" Port {record['Port']} is answered by {impostor}." if impostor else ""
     raise LocalError(f"Endpoint {record['EndpointName']!r} did not answer /ping within "
-                     f"{timeout:g} s. Its log:\n{_tail(log)}")
+                     f"{timeout:g} s.{extra} Its log ends: {_tail(log)}")
 
 
-def _ping(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/ping", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _tail(log: Path, lines: int = 20) -> str:
+def _tail(log: Path, lines: int = 3) -> str:
+    """The log's last lines on one line (the folder holding it is removed after a failure)."""
     text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
-    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
+    return " / ".join(line.strip() for line in text.splitlines()[-lines:]) or "(nothing)"
 
 
 def describe(name: str) -> dict[str, Any]:
-    path = endpoint_dir(name) / "endpoint.json"
-    if not path.is_file():
+    folder = endpoint_dir(name)
+    if not folder.is_dir() or _state(folder) != "deployed":
         raise LocalError(f"No local endpoint named {name!r}; `sagegam local endpoints` lists "
                          "them.")
-    record = read_record(path)
-    healthy = _ping(record["Url"])
-    return {**record, "EndpointStatus": "InService" if healthy else "Failed"}
+    record = read_record(folder / "endpoint.json")
+    if client.healthy(record["Url"], record.get("EndpointId")):
+        return {**record, "EndpointStatus": "InService"}
+    return {**record, "EndpointStatus": "Failed",
+            "FailureReason": f"Nothing at {record['Url']} answers /ping as this endpoint; its "
+                             f"server has stopped (log: {folder / 'server.log'}). Delete it "
+                             "and deploy again."}
 
 
-def list_endpoints() -> list[dict[str, Any]]:
+def _records() -> list[dict[str, Any]]:
     root = home() / "endpoints"
     if not root.is_dir():
         return []
-    return [describe(p.name) for p in sorted(root.iterdir()) if (p / "endpoint.json").is_file()]
+    return [read_record(p / "endpoint.json") for p in sorted(root.iterdir())
+            if _state(p) == "deployed"]
+
+
+def list_endpoints() -> list[dict[str, Any]]:
+    return [describe(record["EndpointName"]) for record in _records()]
 
 
 def invoke(name: str, body: bytes, content_type: str, accept: str | None = None,
            custom_attributes: str | None = None, timeout: float = 60.0) -> Answer:
     record = describe(name)
-    return post(record["Url"], body, content_type, accept, custom_attributes, timeout)
-
-
-def post(url: str, body: bytes, content_type: str, accept: str | None = None,
-         custom_attributes: str | None = None, timeout: float = 60.0) -> Answer:
-    headers = {"Content-Type": content_type}
-    if accept:
-        headers["Accept"] = accept
-    if custom_attributes:
-        headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
-    request = urllib.request.Request(url + "/invocations", data=body, headers=headers,
-                                     method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Answer(response.status, response.read(),
-                          response.headers.get("Content-Type", ""))
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, error.read(), error.headers.get("Content-Type", ""))
-    except (urllib.error.URLError, OSError) as error:
-        raise LocalError(f"Could not reach the endpoint at {url}: {error}") from None
+    if record["EndpointStatus"] != "InService":
+        raise LocalError(f"Endpoint {name!r} is not in service: {record['FailureReason']}")
+    return client.post(record["Url"], body, content_type, accept, custom_attributes, timeout,
+                       record.get("EndpointId"))
 
 
 def delete(name: str) -> None:
-    path = endpoint_dir(name) / "endpoint.json"
-    if not path.is_file():
+    folder = endpoint_dir(name)
+    state = _state(folder) if folder.is_dir() else "missing"
+    if state == "missing":
         raise LocalError(f"No local endpoint named {name!r}.")
-    _stop(read_record(path))
-    shutil.rmtree(endpoint_dir(name), ignore_errors=True)
+    if state == "deploying":
+        raise _exists(name, folder)
+    if state == "deployed":
+        _stop(read_record(folder / "endpoint.json"))
+    shutil.rmtree(folder, ignore_errors=True)  # an abandoned deploy's remains go too
 
 
 def _stop(record: dict[str, Any]) -> None:
@@ -184,22 +266,4 @@ def _stop(record: dict[str, Any]) -> None:
     if record["Engine"] != "subprocess":
         subprocess.run([record["Engine"], "stop", "-t", "30", container_name(
             record["EndpointName"])], capture_output=True)
-    pid = int(record["Pid"])
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return
-        _reap(pid)
-        time.sleep(0.05)
-    os.killpg(pid, signal.SIGKILL)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # our own child when deployed by this process
+    stop_group(int(record["Pid"]), grace=30.0)

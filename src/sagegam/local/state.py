@@ -23,7 +23,7 @@ def home() -> Path:
 
 
 def check_name(name: str, kind: str) -> str:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):  # match() would let a trailing newline by
         raise LocalError(f"Invalid {kind} name {name!r}: use 1-63 letters, digits and hyphens, "
                          "starting with a letter or digit (SageMaker's rule).")
     return name

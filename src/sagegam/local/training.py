@@ -9,21 +9,26 @@ them, and ``job.json`` holds the state that :func:`describe` reports in the shap
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import tarfile
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sagegam.local.processes import alive
 from sagegam.local.state import LocalError, check_name, home, read_record, write_record
 
 DEFAULT_IMAGE = "sagegam:latest"
 TERMINAL = ("Completed", "Failed", "Stopped")
+STOP_GRACE_SECONDS = 130  # SageMaker gives a stopped job 120 s before it kills it
 
 
 @dataclass(frozen=True)
@@ -48,18 +53,31 @@ class JobSpec:
 
 
 def job_dir(name: str) -> Path:
-    return home() / "jobs" / name
+    """The job's folder; the name is checked first, so it is always a child folder."""
+    return home() / "jobs" / check_name(name, "training job")
 
 
 def create_job(spec: JobSpec) -> Path:
     """Lay out the workspace; refuses an existing name, like SageMaker."""
     check_name(spec.name, "training job")
-    folder = job_dir(spec.name)
-    if folder.exists():
-        raise LocalError(f"Training job {spec.name!r} already exists ({folder}); pick another "
-                         "name or delete that folder.")
     if "train" not in spec.channels:
         raise LocalError("A training job needs a 'train' channel.")
+    folder = job_dir(spec.name)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir()  # atomic: of two jobs with one name, one wins
+    except FileExistsError:
+        raise LocalError(f"Training job {spec.name!r} already exists ({folder}); pick another "
+                         "name or delete that folder.") from None
+    try:
+        _lay_out(spec, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a refused channel leaves no half-job
+        raise
+    return folder
+
+
+def _lay_out(spec: JobSpec, folder: Path) -> None:
     ml = folder / "ml"
     config = ml / "input" / "config"
     config.mkdir(parents=True)
@@ -83,18 +101,28 @@ def create_job(spec: JobSpec) -> Path:
         "SecondaryStatus": "Starting", "HyperParameters": hyperparameters,
         "Engine": spec.engine.name, "Image": spec.engine.image,
         "Channels": {k: str(v) for k, v in spec.channels.items()},
-        "ContentTypes": dict(spec.content_types), "CreationTime": _now()})
-    return folder
+        "ContentTypes": dict(spec.content_types), "CreationTime": _now(),
+        "RunnerPid": os.getpid()})
 
 
 def _copy_channel(source: Path, target: Path) -> None:
+    """Copy a channel as SageMaker downloads one: files only, and no link followed out of
+    the channel (a link to /etc/passwd is refused, not read)."""
     if not source.exists():
         raise LocalError(f"Channel data {source} does not exist.")
-    if source.is_dir():
-        shutil.copytree(source, target)
-    else:
+    if not source.is_dir():
         target.mkdir(parents=True)
-        shutil.copy2(source, target / source.name)
+        shutil.copy2(source, target / source.name)  # the file the user named
+        return
+    root = source.resolve()
+    for path in source.rglob("*"):
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise LocalError(f"{path} links to {path.resolve()}, outside the channel folder "
+                             f"{source}; copy the file into the folder instead.")
+    try:
+        shutil.copytree(source, target)
+    except shutil.Error as error:
+        raise LocalError(f"Channel {source} could not be copied: {error}") from None
 
 
 def train_command(name: str, engine: Engine) -> list[str]:
@@ -106,26 +134,60 @@ def train_command(name: str, engine: Engine) -> list[str]:
 
 
 def run_job(spec: JobSpec, on_line: Callable[[str], None] = print) -> dict[str, Any]:
-    """Create and run a job to its end; Ctrl-C stops it (SIGTERM) and marks it Stopped."""
+    """Create and run a job to its end. Ctrl-C stops it with SIGTERM, as StopTrainingJob
+    does; a second Ctrl-C (or 130 s without an exit) kills it. Either way the job ends
+    Stopped, never InProgress."""
     folder = create_job(spec)
     _update(spec.name, SecondaryStatus="Training", TrainingStartTime=_now())
+    # Same process group: a terminal's Ctrl-C (or its closing) reaches the job too, and
+    # `train` stops on SIGINT as on SIGTERM, so no job outlives its terminal.
     process = subprocess.Popen(train_command(spec.name, spec.engine), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, bufsize=1)
-    log = (folder / "train.log").open("w", encoding="utf-8")
     stopped = False
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
+    with (folder / "train.log").open("w", encoding="utf-8") as log:
+        def emit(line: str) -> None:
             log.write(line)
             on_line(line.rstrip("\n"))
-        code = process.wait()
-    except KeyboardInterrupt:
-        stopped = True
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=130)
+
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                emit(line)
+            code = process.wait()
+        except KeyboardInterrupt:
+            stopped = True
+            code = _stop(process, emit)
+        finally:
+            if process.poll() is None:  # any other way out: no orphan keeps training
+                process.kill()
+                process.wait()
+    with _no_interrupts():
+        return _finish(spec.name, code, stopped)
+
+
+def _stop(process: subprocess.Popen[str], emit: Callable[[str], None]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        rest, _ = process.communicate(timeout=STOP_GRACE_SECONDS)
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        process.kill()
+        rest, _ = process.communicate()
+    for line in (rest or "").splitlines(keepends=True):
+        emit(line)
+    return process.returncode
+
+
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """Ctrl-C waits while the job's final record is written (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
     finally:
-        log.close()
-    return _finish(spec.name, code, stopped)
+        signal.signal(signal.SIGINT, previous)
 
 
 def _finish(name: str, code: int, stopped: bool) -> dict[str, Any]:
@@ -164,7 +226,7 @@ def describe(name: str) -> dict[str, Any]:
     folder = job_dir(name)
     if not (folder / "job.json").is_file():
         raise LocalError(f"No local training job named {name!r} (looked in {folder}).")
-    record = read_record(folder / "job.json")
+    record = _abandoned(read_record(folder / "job.json"))
     description: dict[str, Any] = {
         "TrainingJobName": name,
         "TrainingJobArn": f"arn:aws:sagemaker:local:000000000000:training-job/{name}",
@@ -191,6 +253,16 @@ def describe(name: str) -> dict[str, Any]:
                                                                  "model.tar.gz")}
         description["FinalMetricDataList"] = _metrics(folder)
     return description
+
+
+def _abandoned(record: dict[str, Any]) -> dict[str, Any]:
+    """An InProgress job whose runner is gone (killed, machine restarted) has failed."""
+    pid = record.get("RunnerPid")
+    if record["TrainingJobStatus"] != "InProgress" or pid is None or alive(int(pid)):
+        return record
+    return {**record, "TrainingJobStatus": "Failed", "SecondaryStatus": "Failed",
+            "FailureReason": "The command running this job ended before the job did (it was "
+                             "killed); run the job again under a new name."}
 
 
 def _metrics(folder: Path) -> list[dict[str, Any]]:

@@ -1,25 +1,39 @@
 """Local batch transform: SageMaker's CreateTransformJob semantics against a real server.
 
-A temporary endpoint serves the model; input files are split into records (``Line``) or
-sent whole (``None``), packed into mini-batches up to ``MaxPayloadInMB`` (``MultiRecord``)
-or sent one record each (``SingleRecord``), ``MaxConcurrentTransforms`` at a time, and the
-answers are assembled in order into ``<file>.out``. Every run checks that each input
-record got exactly one output line; a failing mini-batch fails the job with the server's
-message.
+A temporary endpoint serves the model with SageMaker's batch environment
+(``SAGEMAKER_BATCH=true``: every line of a mini-batch is a record, never a header); input
+files are split into records (``Line``) or sent whole (``None``), packed into mini-batches
+up to ``MaxPayloadInMB`` (``MultiRecord``) or sent one record each (``SingleRecord``),
+``MaxConcurrentTransforms`` at a time, and the answers are assembled in order into
+``<file>.out``. Whether a CSV file starts with a header is decided once per file, before
+anything starts. A mini-batch that gets no answer or a 5xx is retried as SageMaker does
+(``InvocationsMaxRetries``, 3); a 4xx fails the job with the server's sentence and the
+file's own line number. Every run checks that each input record got exactly one output
+line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagegam.local import endpoints
+from sagegam.container import csvtext
+from sagegam.local import client, endpoints
+from sagegam.local.dataprocessing import filtered, joined
 from sagegam.local.state import LocalError, check_name
 from sagegam.local.training import Engine
+
+INVOCATION_MAX_RETRIES = 3  # SageMaker's ModelClientConfig.InvocationsMaxRetries default
+INVOCATION_TIMEOUT_SECONDS = 600.0  # ... and its InvocationsTimeoutInSeconds default
+RETRY_PAUSES_SECONDS = (0.5, 1.0, 2.0)  # time for the server to replace a dead worker
 
 
 @dataclass(frozen=True)
@@ -40,10 +54,15 @@ class TransformSpec:
     output_filter: str | None = None
     engine: Engine = field(default_factory=Engine)
 
+    @property
+    def json_records(self) -> bool:
+        return "json" in self.content_type
+
 
 @dataclass(frozen=True)
 class Batch:
     file_index: int
+    first_line: int  # the file's 1-based line number of the first record
     records: list[str]
 
 
@@ -80,13 +99,16 @@ def run_transform(spec: TransformSpec,
     """Run the job to its end; returns a DescribeTransformJob-like summary."""
     validate(spec)
     files = input_files(spec.inputs)
+    records = [_records(path, spec) for path in files]  # every refusal before a server starts
     concurrency = spec.max_concurrent or 2
-    endpoint = f"transform-{spec.name}"
-    endpoints.deploy(endpoint, spec.model, spec.engine, workers=concurrency)
+    endpoint = endpoint_name(spec.name)
+    endpoints.deploy(endpoint, spec.model, spec.engine, workers=concurrency,
+                     environment=batch_environment(spec))
     try:
         record = endpoints.describe(endpoint)
         concurrency = spec.max_concurrent or _suggested_concurrency(record["Url"])
-        counts = _transform_files(spec, files, record["Url"], concurrency, progress)
+        target = (record["Url"], record["EndpointId"])
+        counts = _transform_files(spec, files, records, target, concurrency, progress)
     finally:
         endpoints.delete(endpoint)
     return {"TransformJobName": spec.name, "TransformJobStatus": "Completed",
@@ -95,28 +117,51 @@ def run_transform(spec: TransformSpec,
                         for f, n in zip(files, counts, strict=True)}}
 
 
+def endpoint_name(job: str) -> str:
+    """The job's temporary endpoint: ``transform-JOB``, kept within SageMaker's 63
+    characters by a digest of the job's name when that is long."""
+    name = f"transform-{job}"
+    if len(name) <= 63:
+        return name
+    return f"{name[:54]}-{hashlib.sha256(job.encode()).hexdigest()[:8]}"
+
+
+def batch_environment(spec: TransformSpec) -> dict[str, str]:
+    """What SageMaker sets in a batch transform container."""
+    environment = {"SAGEMAKER_BATCH": "true",
+                   "SAGEMAKER_MAX_PAYLOAD_IN_MB": f"{spec.max_payload_mb:g}",
+                   "SAGEMAKER_BATCH_STRATEGY": "SINGLE_RECORD" if spec.batch_strategy ==
+                   "SingleRecord" else "MULTI_RECORD"}
+    if spec.max_concurrent:
+        environment["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(spec.max_concurrent)
+    return environment
+
+
 def _suggested_concurrency(url: str) -> int:
-    import urllib.request
+    try:
+        with urllib.request.urlopen(url + "/execution-parameters", timeout=10) as response:
+            return max(int(json.loads(response.read())["MaxConcurrentTransforms"]), 1)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise LocalError(f"The transform's endpoint did not say how many mini-batches it "
+                         f"takes at once ({error}); set --max-concurrent.") from None
 
-    with urllib.request.urlopen(url + "/execution-parameters", timeout=10) as response:
-        return max(int(json.loads(response.read())["MaxConcurrentTransforms"]), 1)
 
-
-def _transform_files(spec: TransformSpec, files: list[Path], url: str, concurrency: int,
+def _transform_files(spec: TransformSpec, files: list[Path], records: list[list[str]],
+                     target: tuple[str, str], concurrency: int,
                      progress: Callable[[int], None]) -> list[int]:
     spec.output_dir.mkdir(parents=True, exist_ok=True)
-    records = [_records(path, spec) for path in files]
     batches = list(_batches(records, spec))
     outputs: list[list[str]] = [[] for _ in files]
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         # map() keeps the order of the batches whatever order they finish in.
-        for batch, answer in zip(batches, pool.map(lambda b: _send(b, spec, url), batches),
-                                 strict=True):
+        answers = pool.map(lambda b: _send(b, spec, target, files[b.file_index]), batches)
+        for batch, answer in zip(batches, answers, strict=True):
             outputs[batch.file_index] += answer
             progress(len(batch.records))
     counts = []
     for index, path in enumerate(files):
-        lines = _joined(records[index], outputs[index], spec)
+        lines = joined(records[index], outputs[index], spec.join_source, spec.json_records,
+                       spec.output_filter)
         if spec.split_type == "Line" and len(lines) != len(records[index]):
             raise LocalError(f"{path.name}: {len(records[index])} records in but {len(lines)} "
                              "out; the transform lost or added records.")
@@ -128,107 +173,109 @@ def _transform_files(spec: TransformSpec, files: list[Path], url: str, concurren
 
 
 def _records(path: Path, spec: TransformSpec) -> list[str]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise LocalError(f"{path.name} is not UTF-8 text ({error}).") from None
     if spec.split_type == "None":
-        return [text]
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise LocalError(f"{path.name}, line {number} is empty; every line must be a "
-                             "record.")
+        lines = [text]
+    else:
+        lines = text.split("\n")
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        while lines and not lines[-1].strip():
+            lines.pop()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                raise LocalError(f"{path.name}, line {number} is empty; every line must be a "
+                                 "record.")
+    if lines and spec.content_type.split(";")[0].strip() == "text/csv":
+        _refuse_header(path, filtered(lines[0].split("\n")[0], spec.input_filter, False))
     return lines
+
+
+def _refuse_header(path: Path, first: str) -> None:
+    """Decided once per file: SageMaker would send a header line as a record."""
+    cells = csvtext.read_rows(first)[0] if first.strip() else []
+    if csvtext.looks_like_header(cells):
+        raise LocalError(f"{path.name} starts with a header row ({first[:80]!r}). Batch "
+                         "transform sends every line to the model as a record, as SageMaker "
+                         "does, so the header would be refused as data: remove it (e.g. "
+                         f"tail -n +2 {path.name} > {path.stem}-data{path.suffix}).")
 
 
 def _batches(records: list[list[str]], spec: TransformSpec) -> Iterator[Batch]:
     limit = int(spec.max_payload_mb * 1024 * 1024)
     for index, lines in enumerate(records):
         if spec.batch_strategy == "SingleRecord" or spec.split_type == "None":
-            yield from (Batch(index, [line]) for line in lines)
+            yield from (Batch(index, number, [line]) for number, line in enumerate(lines, 1))
             continue
         current: list[str] = []
-        size = 0
-        for line in lines:
-            filtered = len(_filtered(line, spec.input_filter, spec)) + 1
-            if filtered > limit:
-                raise LocalError(f"A record of {filtered:,} bytes exceeds MaxPayloadInMB.")
-            if current and size + filtered > limit:
-                yield Batch(index, current)
-                current, size = [], 0
+        size, first = 0, 1
+        for number, line in enumerate(lines, start=1):
+            length = len(filtered(line, spec.input_filter, spec.json_records).encode()) + 1
+            if length > limit:
+                raise LocalError(f"Line {number} is {length:,} bytes, more than MaxPayloadInMB "
+                                 f"({spec.max_payload_mb:g} MB) allows.")
+            if current and size + length > limit:
+                yield Batch(index, first, current)
+                current, size, first = [], 0, number
             current.append(line)
-            size += filtered
+            size += length
         if current:
-            yield Batch(index, current)
+            yield Batch(index, first, current)
 
 
-def _send(batch: Batch, spec: TransformSpec, url: str) -> list[str]:
-    body = "\n".join(_filtered(r, spec.input_filter, spec) for r in batch.records) + "\n"
-    accept = spec.accept or spec.content_type
-    answer = endpoints.post(url, body.encode("utf-8"), spec.content_type, accept)
-    if answer.status != 200:
-        raise LocalError(f"A mini-batch failed with HTTP {answer.status}: "
-                         f"{answer.body.decode('utf-8', 'replace')[:500]}")
+def _send(batch: Batch, spec: TransformSpec, target: tuple[str, str], path: Path) -> list[str]:
+    """The mini-batch's output lines; no answer or a 5xx is retried, a 4xx is final."""
+    body = "\n".join(filtered(r, spec.input_filter, spec.json_records)
+                     for r in batch.records) + "\n"
+    url, endpoint_id = target
+    failure = ""
+    for attempt in range(1 + INVOCATION_MAX_RETRIES):
+        if attempt:
+            time.sleep(RETRY_PAUSES_SECONDS[attempt - 1])
+        try:
+            answer = client.post(url, body.encode("utf-8"), spec.content_type,
+                                 spec.accept or spec.content_type,
+                                 timeout=INVOCATION_TIMEOUT_SECONDS, endpoint_id=endpoint_id)
+        except client.Unreachable as error:
+            failure = str(error)
+            continue
+        if answer.status == 200:
+            return _lines(answer, batch, spec, path)
+        failure = _refusal(answer, batch, path)
+        if answer.status < 500:
+            raise LocalError(failure)
+    raise LocalError(f"{_where(path, batch)}: the mini-batch failed {1 + INVOCATION_MAX_RETRIES} "
+                     f"times (SageMaker's InvocationsMaxRetries is {INVOCATION_MAX_RETRIES}); "
+                     f"the last time: {failure}")
+
+
+def _lines(answer: client.Answer, batch: Batch, spec: TransformSpec, path: Path) -> list[str]:
     lines = answer.body.decode("utf-8").splitlines()
     if spec.split_type == "Line" and len(lines) != len(batch.records):
-        raise LocalError(f"The server answered {len(lines)} lines for {len(batch.records)} "
-                         "records; use a line-oriented Accept (text/csv, "
+        raise LocalError(f"{_where(path, batch)}: the server answered {len(lines)} lines for "
+                         f"{len(batch.records)} records; use a line-oriented Accept (text/csv, "
                          "application/jsonlines) for batch transform.")
     return lines
 
 
-def _joined(inputs: list[str], outputs: list[str], spec: TransformSpec) -> list[str]:
-    if spec.join_source != "Input":
-        lines = outputs
-    elif "json" in spec.content_type:
-        lines = [_join_json(i, o) for i, o in zip(inputs, outputs, strict=True)]
-    else:
-        lines = [f"{i},{o}" for i, o in zip(inputs, outputs, strict=True)]
-    return [_filtered(line, spec.output_filter, spec) for line in lines]
+def _refusal(answer: client.Answer, batch: Batch, path: Path) -> str:
+    """The server's sentence, located in the file: a record's own line when it names one."""
+    try:
+        document = json.loads(answer.body)
+        message, row = str(document["message"]), document.get("row")
+    except (ValueError, KeyError, TypeError):
+        message, row = answer.body.decode("utf-8", "replace")[:500], None
+    if isinstance(row, int) and 1 <= row <= len(batch.records):
+        line = batch.first_line + row - 1
+        message = re.sub(rf"\b[Rr]ow {row}\b", f"record {row} of the mini-batch", message,
+                         count=1)
+        return f"{path.name}, line {line}: HTTP {answer.status}: {message}"
+    return f"{_where(path, batch)}: HTTP {answer.status}: {message}"
 
 
-def _join_json(record: str, output: str) -> str:
-    value = json.loads(record)
-    answer = json.loads(output)
-    if isinstance(value, dict):
-        return json.dumps({**value, "SageMakerOutput": answer})
-    return json.dumps([*value, answer] if isinstance(value, list) else [value, answer])
-
-
-def _filtered(record: str, path: str | None, spec: TransformSpec) -> str:
-    """Apply a JSONPath-like column selection (``$``, ``$[1:]``, ``$[0,2,4:6]``) to a CSV or
-    JSON-array record; other records pass only ``$``."""
-    if path is None or path.strip() == "$":
-        return record
-    indices = _selector(path)
-    if "json" in spec.content_type:
-        values = json.loads(record)
-        if not isinstance(values, list):
-            raise LocalError(f"Filter {path!r} needs array records; got {record[:60]!r}.")
-        return json.dumps([values[i] for i in indices(len(values))])
-    cells = record.split(",")
-    return ",".join(cells[i] for i in indices(len(cells)))
-
-
-def _selector(path: str) -> Callable[[int], list[int]]:
-    text = path.strip()
-    if not (text.startswith("$[") and text.endswith("]")):
-        raise LocalError(f"Unsupported filter {path!r}; use $, $[i], $[a:b] or lists like "
-                         "$[0,2:5].")
-    parts = [p.strip() for p in text[2:-1].split(",")]
-
-    def select(width: int) -> list[int]:
-        chosen: list[int] = []
-        for part in parts:
-            try:
-                if ":" in part:
-                    start, _, stop = part.partition(":")
-                    chosen += list(range(width))[slice(int(start) if start else None,
-                                                       int(stop) if stop else None)]
-                else:
-                    chosen.append(int(part) % width)
-            except ValueError:
-                raise LocalError(f"Unsupported filter {path!r}.") from None
-        return chosen
-
-    return select
+def _where(path: Path, batch: Batch) -> str:
+    last = batch.first_line + len(batch.records) - 1
+    lines = f"line {last}" if last == batch.first_line else f"lines {batch.first_line}-{last}"
+    return f"{path.name}, {lines}"

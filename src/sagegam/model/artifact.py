@@ -3,13 +3,16 @@
 A model directory holds two files:
 
 - ``sagegam-model.json``: format name and version, the versions that wrote it, task,
-  family and link, feature names, classes, basis settings, fit statistics, the SHA-256 of
-  the array file and a digest of the JSON content itself;
-- ``sagegam-arrays.npz``: ``coef``, ``covariance``, ``lower``, ``upper``, ``n_basis``,
-  read with ``allow_pickle=False``.
+  family and link, the input features (numeric or categorical, with a categorical
+  feature's levels in code order), the terms (each one's kind and basis settings),
+  classes, fit statistics, the SHA-256 of the array file and a digest of the JSON
+  content itself;
+- ``sagegam-arrays.npz``: ``coef`` (intercept, then each term's coefficients) and
+  ``covariance``, read with ``allow_pickle=False``.
 
 :func:`load` checks both digests, the format version and every array's shape before it
-builds a :class:`~sagegam.model.predictor.GAMPredictor`; it imports numpy only.
+builds a :class:`~sagegam.model.predictor.GAMPredictor`; it imports numpy only. Version 1
+artifacts (numeric features, one smooth each) still load.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from sagegam.model.basis import EXTRAPOLATIONS, SplineBasis
+from sagegam.model.basis import EXTRAPOLATIONS
 from sagegam.model.families import FAMILIES
 from sagegam.model.predictor import GAMPredictor
+from sagegam.model.schema import HANDLE_UNKNOWN, Feature, Schema
+from sagegam.model.terms import FactorMargin, SplineMargin, SplineTerm, Term, term_from_spec
 
 FORMAT_NAME = "sagegam-gam"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 METADATA_FILE = "sagegam-model.json"
 ARRAYS_FILE = "sagegam-arrays.npz"
-ARRAY_NAMES = ("coef", "covariance", "lower", "upper", "n_basis")
+ARRAY_NAMES = ("coef", "covariance")
+VERSION_1_ARRAYS = ("lower", "upper", "n_basis")
 
 
 class ArtifactError(ValueError):
@@ -59,7 +65,9 @@ def load(directory: str | Path) -> GAMPredictor:
     """Read a model directory written by :func:`save`, refusing anything altered."""
     folder = Path(directory)
     metadata = _read_metadata(folder / METADATA_FILE)
-    arrays = _read_arrays(folder / ARRAYS_FILE, metadata["arrays"]["sha256"])
+    arrays = _read_arrays(folder / ARRAYS_FILE, _array_digest(metadata),
+                          ARRAY_NAMES + (VERSION_1_ARRAYS if metadata["format_version"] == 1
+                                         else ()))
     return _build(metadata, arrays)
 
 
@@ -73,13 +81,7 @@ def _as_predictor(model: Any) -> GAMPredictor:
 
 
 def _arrays(predictor: GAMPredictor) -> dict[str, Any]:
-    return {
-        "coef": predictor.coef,
-        "covariance": predictor.covariance,
-        "lower": predictor.basis.lower,
-        "upper": predictor.basis.upper,
-        "n_basis": predictor.basis.n_basis,
-    }
+    return {"coef": predictor.coef, "covariance": predictor.covariance}
 
 
 def _metadata(predictor: GAMPredictor) -> dict[str, Any]:
@@ -94,11 +96,20 @@ def _metadata(predictor: GAMPredictor) -> dict[str, Any]:
         "family": predictor.family.name,
         "link": predictor.family.link,
         "feature_names": list(predictor.feature_names),
+        "features": [_feature_spec(f) for f in predictor.schema.features],
+        "handle_unknown": predictor.schema.handle_unknown,
+        "terms": [_jsonable(term.spec()) for term in predictor.terms],
         "classes": None if predictor.classes is None else list(predictor.classes),
-        "basis": {"kind": "uniform-bspline", "degree": predictor.basis.degree,
-                  "extrapolation": predictor.basis.extrapolation, "penalty": "difference-2"},
         "info": _jsonable(predictor.info),
     }
+
+
+def _feature_spec(feature: Feature) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": feature.name, "kind": feature.kind,
+                            "missing": feature.missing}
+    if feature.categorical:
+        spec["levels"] = list(feature.levels)
+    return spec
 
 
 def _jsonable(value: Any) -> Any:
@@ -137,7 +148,17 @@ def _read_metadata(path: Path) -> dict[str, Any]:
     return metadata
 
 
-def _read_arrays(path: Path, expected_sha256: str) -> dict[str, Any]:
+def _array_digest(metadata: dict[str, Any]) -> str:
+    try:
+        return str(metadata["arrays"]["sha256"])
+    except (KeyError, TypeError):
+        raise ArtifactError("The model metadata has no 'arrays' entry with the arrays' "
+                            "SHA-256; the file is damaged or was not written by sagegam.") \
+            from None
+
+
+def _read_arrays(path: Path, expected_sha256: str,
+                 names: tuple[str, ...]) -> dict[str, Any]:
     if not path.is_file():
         raise ArtifactError(f"{path.name} is missing next to {METADATA_FILE} in {path.parent}.")
     data = path.read_bytes()
@@ -145,41 +166,73 @@ def _read_arrays(path: Path, expected_sha256: str) -> dict[str, Any]:
         raise ArtifactError(f"{path} is truncated or altered (its SHA-256 does not match the "
                             "one recorded in the metadata); refusing to load it.")
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-        missing = set(ARRAY_NAMES) - set(archive.files)
+        missing = set(names) - set(archive.files)
         if missing:
             raise ArtifactError(f"{path} lacks the arrays {sorted(missing)}.")
-        return {name: archive[name] for name in ARRAY_NAMES}
+        return {name: archive[name] for name in names}
 
 
 def _build(metadata: dict[str, Any], arrays: dict[str, Any]) -> GAMPredictor:
     try:
         family = FAMILIES[metadata["family"]]
-        basis_info = metadata["basis"]
-        extrapolation = basis_info["extrapolation"]
-        if extrapolation not in EXTRAPOLATIONS:
-            raise ArtifactError(f"Unknown extrapolation {extrapolation!r} in the metadata.")
-        basis = SplineBasis(arrays["lower"].astype(np.float64), arrays["upper"].astype(np.float64),
-                            arrays["n_basis"].astype(np.int64), int(basis_info["degree"]),
-                            extrapolation)
-        names = tuple(str(n) for n in metadata["feature_names"])
+        if metadata["format_version"] == 1:
+            schema, terms = _version_1(metadata, arrays)
+        else:
+            schema = Schema(tuple(_feature(spec) for spec in metadata["features"]),
+                            _choice(metadata.get("handle_unknown", "error"), HANDLE_UNKNOWN))
+            terms = tuple(term_from_spec(spec) for spec in metadata["terms"])
         classes = metadata["classes"]
-        predictor = GAMPredictor(basis, arrays["coef"].astype(np.float64),
-                                 arrays["covariance"].astype(np.float64), family, names,
+        predictor = GAMPredictor(schema, terms, arrays["coef"].astype(np.float64),
+                                 arrays["covariance"].astype(np.float64), family,
                                  None if classes is None else tuple(classes),
                                  dict(metadata.get("info", {})))
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise ArtifactError(f"The model metadata lacks or garbles {error}.") from None
     _check_shapes(predictor)
     return predictor
 
 
+def _feature(spec: dict[str, Any]) -> Feature:
+    kind = _choice(spec["kind"], ("numeric", "categorical"))
+    levels = tuple(v if isinstance(v, str) else float(v) for v in spec.get("levels", []))
+    return Feature(str(spec["name"]), kind, levels, bool(spec.get("missing", False)))  # type: ignore[arg-type]
+
+
+def _choice(value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{value!r} (expected one of {list(allowed)})")
+    return str(value)
+
+
+def _version_1(metadata: dict[str, Any],
+               arrays: dict[str, Any]) -> tuple[Schema, tuple[Term, ...]]:
+    """Format 1: numeric features only, one smooth each, basis arrays beside the coef."""
+    names = tuple(str(n) for n in metadata["feature_names"])
+    basis = metadata["basis"]
+    extrapolation = _choice(basis["extrapolation"], EXTRAPOLATIONS)
+    lower, upper, n_basis = (arrays[name] for name in VERSION_1_ARRAYS)
+    if not lower.shape == upper.shape == n_basis.shape == (len(names),):
+        raise ArtifactError(f"Inconsistent model artifact: the basis arrays must hold "
+                            f"{len(names)} values, one per feature.")
+    terms = tuple(SplineTerm(SplineMargin(j, float(lower[j]), float(upper[j]), int(n_basis[j]),
+                                          int(basis["degree"]), extrapolation))
+                  for j in range(len(names)))
+    return Schema(tuple(Feature(name) for name in names)), terms
+
+
 def _check_shapes(predictor: GAMPredictor) -> None:
-    basis = predictor.basis
     p = len(predictor.feature_names)
-    k = basis.n_columns
+    k = 1 + sum(term.n_coef for term in predictor.terms)
     problems = []
-    if basis.lower.shape != (p,) or basis.upper.shape != (p,) or basis.n_basis.shape != (p,):
-        problems.append(f"the basis arrays must hold {p} values, one per feature")
+    for term in predictor.terms:
+        for margin in term.margins:
+            if not 0 <= margin.feature < p:
+                problems.append(f"a term uses feature {margin.feature} of {p}")
+            elif isinstance(margin, FactorMargin) != predictor.schema.features[
+                    margin.feature].categorical or (isinstance(margin, FactorMargin) and
+                    margin.n_codes != predictor.schema.features[margin.feature].n_codes):
+                problems.append(f"a term's basis does not fit feature "
+                                f"{predictor.feature_names[margin.feature]!r}")
     if predictor.coef.shape != (k,):
         problems.append(f"coef must have {k} values, has shape {predictor.coef.shape}")
     if predictor.covariance.shape != (k, k):

@@ -88,11 +88,10 @@ class OutsideRangeError(ValueError):
 
 @dataclass(frozen=True)
 class SplineBasis:
-    """Equally spaced B-spline bases for ``p`` features, one column block per feature.
+    """Equally spaced B-spline bases for ``p`` columns at once (the spline margins).
 
-    ``lower``/``upper`` are the training ranges; ``n_basis[j]`` the basis size of feature
-    ``j`` (0 for a constant feature, which then contributes nothing); ``offsets[j]`` the
-    first column of feature ``j`` in the coefficient vector (column 0 is the intercept).
+    ``lower``/``upper`` are the training ranges; ``n_basis[j]`` the basis size of column
+    ``j`` (0 for a column that was constant in training, which then contributes nothing).
     """
 
     lower: NDArray[np.float64]
@@ -106,34 +105,31 @@ class SplineBasis:
         return int(self.lower.shape[0])
 
     @cached_property  # per-request cost when serving one row
-    def offsets(self) -> NDArray[np.int64]:
-        return 1 + np.concatenate([[0], np.cumsum(self.n_basis)[:-1]]).astype(np.int64)
-
-    @property
-    def n_columns(self) -> int:
-        """Intercept plus every feature's basis functions."""
-        return 1 + int(self.n_basis.sum())
-
-    @cached_property  # per-request cost when serving one row
     def n_intervals(self) -> NDArray[np.int64]:
         return np.maximum(self.n_basis - self.degree, 1)
 
     @cached_property  # per-request cost when serving one row
     def active(self) -> NDArray[np.bool_]:
-        """Features that have a basis (non-constant in training)."""
+        """Columns that have a basis (non-constant in training)."""
         return self.n_basis > 0
 
-    def evaluate(self, X: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """Columns and values of the nonzero basis functions of every row and feature.
-
-        Returns ``columns`` of shape ``(n, p)``, the design column of the first nonzero
-        basis function, and ``values`` of shape ``(n, p, degree + 1)``: row ``i`` of the
-        design has ``values[i, j, r]`` in column ``columns[i, j] + r``. Constant features
-        get column 0 and zero values, so they add nothing.
-        """
+    @cached_property  # per-request cost when serving one row
+    def inverse_width(self) -> NDArray[np.float64]:
         width = (self.upper - self.lower) / self.n_intervals
-        width = np.where(width > 0, width, 1.0)
-        position = (X - self.lower) * (1.0 / width)
+        return 1.0 / np.where(width > 0, width, 1.0)
+
+    def evaluate(self, X: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The first nonzero basis function of every row and column, and the values.
+
+        Returns ``spans`` of shape ``(n, p)`` and ``values`` of shape ``(n, p, degree + 1)``:
+        in column ``j``, row ``i`` has basis functions ``spans[i, j] + r`` equal to
+        ``values[i, j, r]``. Constant columns and missing values (NaN) get span 0 and zero
+        values, so they add nothing.
+        """
+        missing = np.isnan(X)
+        if missing.any():
+            X = np.where(missing, self.lower, X)
+        position = (X - self.lower) * self.inverse_width
         position = self._handle_outside(X, position)
         last = (self.n_intervals - 1).astype(np.float64)
         span = np.minimum(np.floor(position), last)
@@ -148,10 +144,9 @@ class SplineBasis:
             values += beyond[..., None] * local_slopes(edge, self.degree)
         if not self.active.all():
             values *= self.active[:, None]
-        columns = span.astype(np.int64)
-        columns += np.where(self.active, self.offsets, 0)
-        columns[:, ~self.active] = 0
-        return columns, values
+        if missing.any():
+            values[missing] = 0.0
+        return span.astype(np.int64), values
 
     def _handle_outside(
         self, X: NDArray[np.float64], position: NDArray[np.float64]
@@ -168,20 +163,16 @@ class SplineBasis:
         return position
 
     def dense(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        """The full design matrix, intercept first. For small data and tests only."""
-        columns, values = self.evaluate(X)
-        design = np.zeros((X.shape[0], self.n_columns))
-        design[:, 0] = 1.0
+        """Intercept column, then every column's basis side by side. For tests only."""
+        spans, values = self.evaluate(X)
+        offsets = 1 + np.concatenate([[0], np.cumsum(self.n_basis)[:-1]])
+        design = np.zeros((X.shape[0], 1 + int(self.n_basis.sum())))
         rows = np.arange(X.shape[0])[:, None, None]
-        cols = columns[..., None] + np.arange(self.degree + 1)
-        np.add.at(design, (np.broadcast_to(rows, cols.shape), cols), values)
+        cols = (spans + offsets)[..., None] + np.arange(self.degree + 1)
+        keep = np.broadcast_to(self.active[None, :, None], cols.shape)
+        np.add.at(design, (np.broadcast_to(rows, cols.shape)[keep], cols[keep]), values[keep])
         design[:, 0] = 1.0
         return design
-
-    def block(self, feature: int) -> slice:
-        """The coefficient slice of one feature."""
-        start = int(self.offsets[feature])
-        return slice(start, start + int(self.n_basis[feature]))
 
 
 def difference_penalty(n_basis: int, order: int = 2) -> NDArray[np.float64]:

@@ -1,16 +1,16 @@
 """scikit-learn estimators: :class:`GAMRegressor` and :class:`GAMClassifier`.
 
-Both fit ``g(E[y]) = intercept + sum_j f_j(x_j)`` with one penalized B-spline term per
-feature. They validate, resolve settings and hand the numerics to
-:func:`~sagegam.model.solver.penalized_irls`; the fitted model lives in ``predictor_``
-(:class:`~sagegam.model.predictor.GAMPredictor`), which every prediction and explanation
-goes through, so an estimator and its saved artifact can never disagree.
+Both fit ``g(E[y]) = intercept + sum_j f_j(x_j) + sum_(j,k) f_jk(x_j, x_k)``: a smooth
+per numeric feature, a shrunk effect per level of a categorical one, and chosen pairs as
+tensor products. This module keeps scikit-learn's contract (parameters, validation,
+fitted attributes); :mod:`~sagegam.model.learn` does the fitting and the fitted model lives
+in ``predictor_`` (:class:`~sagegam.model.predictor.GAMPredictor`), which every prediction
+and explanation goes through, so an estimator and its saved artifact can never disagree.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -20,31 +20,50 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_co
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _check_y,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
-from sagegam.model.basis import EXTRAPOLATIONS, SplineBasis, difference_penalty
-from sagegam.model.design import SplineDesign
+from sagegam.model.basis import EXTRAPOLATIONS
 from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
+from sagegam.model.features import (
+    categorical_mask,
+    encode_columns,
+    frame_columns,
+    learn_schema,
+    numeric_columns,
+)
+from sagegam.model.fitting import Settings
 from sagegam.model.interpret import summary_text
-from sagegam.model.predictor import GAMPredictor, PartialDependence
-from sagegam.model.reml import Penalty
-from sagegam.model.solver import FitResult, WarmStart, penalized_irls
+from sagegam.model.learn import Problem, fit_model
+from sagegam.model.predictor import Label
+from sagegam.model.schema import HANDLE_UNKNOWN, Schema, UnknownCells
+from sagegam.model.terms import TermEffect
 from sagegam.model.threads import single_threaded_blas
 
 Array = NDArray[np.float64]
-AlphaSetting = str | float | None
 
 
 class _GAM(BaseEstimator):  # type: ignore[misc]
     """What both estimators share: settings, fitting, interpretation."""
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "df": [Interval(Integral, 4, None, closed="left")],
+        "df": [Interval(Integral, 4, None, closed="left"), dict],
         "degree": [Interval(Integral, 1, 5, closed="both")],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left"), list, tuple,
                   dict, np.ndarray],
         "adaptive": [StrOptions({"auto"}), "boolean"],
         "extrapolation": [StrOptions(set(EXTRAPOLATIONS))],
+        "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
+        "interactions": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left"),
+                         list, tuple, None],
+        "interaction_df": [Interval(Integral, 4, None, closed="left")],
+        "handle_unknown": [StrOptions(set(HANDLE_UNKNOWN))],
+        "discrete": [StrOptions({"auto"}), "boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
     }
@@ -57,6 +76,11 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         alpha: Any = "auto",
         adaptive: Any = "auto",
         extrapolation: str = "linear",
+        categorical_features: Any = "from_dtype",
+        interactions: Any = None,
+        interaction_df: int = 7,
+        handle_unknown: str = "error",
+        discrete: Any = "auto",
         max_iter: int = 100,
         tol: float = 1e-9,
     ) -> None:
@@ -65,52 +89,98 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         self.alpha = alpha
         self.adaptive = adaptive
         self.extrapolation = extrapolation
+        self.categorical_features = categorical_features
+        self.interactions = interactions
+        self.interaction_df = interaction_df
+        self.handle_unknown = handle_unknown
+        self.discrete = discrete
         self.max_iter = max_iter
         self.tol = tol
 
     # -- fitting -----------------------------------------------------------------------
 
-    def _fit_family(self, X: Array, y: Array, sample_weight: Any, family: Family,
-                    classes: tuple[Any, ...] | None = None) -> None:
-        if self.df <= self.degree:
-            raise ValueError(
-                f"df={self.df} must exceed degree={self.degree}: a degree-{self.degree} spline "
-                f"needs at least {self.degree + 1} basis functions. Raise df or lower degree."
-            )
-        weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    def _validated(self, X: Any, y: Any, *, y_numeric: bool = False) -> tuple[Schema, Array, Any]:
+        """The schema learnt from ``X``, ``X`` encoded, and ``y`` validated."""
+        setting = self.categorical_features
+        by_dtype = isinstance(setting, str) and setting == "from_dtype"
+        if setting is None or (by_dtype and not _any_text(X)):
+            X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
+                                 ensure_min_samples=2, y_numeric=y_numeric)
+            names = self._names(X.shape[1])
+            mask = np.zeros(X.shape[1], dtype=bool)
+            schema = learn_schema(list(X.T), names, mask, self.handle_unknown, {})
+            return schema, schema.encode(X), y
+        # Mixed columns: validate names and counts here, the values column by column
+        # (one object array of the whole frame would cost more than the fit's data pass).
+        validate_data(self, X, y, skip_check_array=True)
+        columns = frame_columns(X)
+        names = self._names(len(columns))
+        mask = categorical_mask(X, setting, names)
+        y = _check_y(y, y_numeric=y_numeric)
+        check_consistent_length(columns[0] if columns else [], y)
+        if len(y) < 2:
+            raise ValueError(f"Found array with {len(y)} sample(s) while a minimum of 2 is "
+                             "required.")
+        values = numeric_columns(columns, names, mask)
+        schema = learn_schema(values, names, mask, self.handle_unknown,
+                              _pandas_categories(X, mask))
+        return schema, encode_columns(schema, [values[j] if not mask[j] else c
+                                               for j, c in enumerate(columns)]), y
+
+    def _names(self, n_features: int) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        return [str(n) for n in names] if names is not None else [
+            f"x{j}" for j in range(n_features)]
+
+    def _fit_family(self, schema: Schema, codes: Array, y: Array, sample_weight: Any,
+                    family: Family, classes: tuple[Label, ...] | None = None) -> None:
+        df = self._df_per_feature(len(schema.features))
+        for name, size in [("df", d) for d in df] + [("interaction_df", self.interaction_df)]:
+            if size <= self.degree:
+                raise ValueError(
+                    f"{name}={size} must exceed degree={self.degree}: a degree-{self.degree} "
+                    f"spline needs at least {self.degree + 1} basis functions. Raise {name} "
+                    "or lower degree.")
+        weights = _check_sample_weight(sample_weight, codes, dtype=np.float64,
+                                       ensure_non_negative=True)
         if not weights.sum() > 0:
             raise ValueError("sample_weight must have at least one positive value.")
-        alphas = self._alpha_per_feature(X.shape[1])
-        X, y, weights = _distinct_rows(X, y, weights)
-        fit_basis = _make_basis(X, self.df, self.degree)
-        design = SplineDesign(fit_basis, X)
-        constraint, blocks = _centering(fit_basis, design.column_sums(weights))
-        structures = _Structures(
-            _penalties(fit_basis, constraint, blocks, alphas, adaptive=False),
-            _penalties(fit_basis, constraint, blocks, alphas, adaptive=True),
-            [_pieces(fit_basis, j) for j in _free_features(fit_basis, alphas)],
-            self.adaptive, constraint, family, self.max_iter, self.tol)
+        settings = Settings(tuple(df), self.degree, self.adaptive, self.extrapolation,
+                            self.max_iter, self.tol, self.interaction_df, self.discrete)
+        alphas = self._alpha_per_feature(len(schema.features))
+        pair_alpha = _one_alpha(self.alpha) if not isinstance(
+            self.alpha, (list, tuple, dict, np.ndarray)) else None
+        problem = Problem(schema, codes, y, weights, family, settings, alphas, pair_alpha,
+                          self.interactions)
         with single_threaded_blas():
-            result, adaptive = structures.fit(design, y, weights)
-        if not result.converged:
+            self.predictor_ = fit_model(problem, classes)
+        if not self.predictor_.info["converged"]:
             warnings.warn(
                 f"Penalized IRLS did not converge in max_iter={self.max_iter} iterations; "
                 "raise max_iter or check the data.", ConvergenceWarning, stacklevel=3)
-        basis = SplineBasis(fit_basis.lower, fit_basis.upper, fit_basis.n_basis,
-                            fit_basis.degree, self.extrapolation)  # type: ignore[arg-type]
-        names = getattr(self, "feature_names_in_", None)
-        feature_names = tuple(str(n) for n in names) if names is not None else tuple(
-            f"x{j}" for j in range(X.shape[1]))
-        self.predictor_ = GAMPredictor(
-            basis, result.coef, result.covariance, family, feature_names, classes,
-            _fit_info(result, fit_basis, alphas, weights, adaptive))
-        self.n_iter_ = result.n_iter
+        self.n_iter_ = self.predictor_.info["n_iter"]
+
+    def _df_per_feature(self, n_features: int) -> list[int]:
+        """``df`` as one basis size per feature (a dict keys some by name)."""
+        if not isinstance(self.df, dict):
+            return [int(self.df)] * n_features
+        names = self._names(n_features)
+        unknown = set(map(str, self.df)) - set(names)
+        if unknown:
+            raise ValueError(f"df names unknown features {sorted(unknown)}; the features are "
+                             f"{names}.")
+        values = {str(k): v for k, v in self.df.items()}
+        sizes = [values.get(name, 25) for name in names]
+        for name, size in zip(names, sizes, strict=True):
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4:
+                raise ValueError(f"df[{name!r}] must be an integer >= 4; got {size!r}.")
+        return [int(size) for size in sizes]
 
     def _alpha_per_feature(self, n_features: int) -> list[float | None]:
         """The ``alpha`` setting as one weight (or None: choose it) per feature."""
         setting = self.alpha
         if isinstance(setting, dict):
-            names = [str(n) for n in getattr(self, "feature_names_in_", range(n_features))]
+            names = self._names(n_features)
             unknown = set(map(str, setting)) - set(names)
             if unknown:
                 raise ValueError(f"alpha names unknown features {sorted(unknown)}; the "
@@ -129,26 +199,41 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
     # -- prediction and interpretation ---------------------------------------------------
 
     def _checked(self, X: Any) -> Array:
+        """``X`` validated and encoded; unplaceable cells warned about when ignored."""
         check_is_fitted(self)
-        checked: Array = validate_data(self, X, reset=False, dtype=np.float64)
-        return checked
+        schema = self.predictor_.schema
+        unknown = UnknownCells()
+        if schema.numeric_only:
+            X = validate_data(self, X, reset=False, dtype=np.float64,
+                              ensure_all_finite="allow-nan")
+            codes = self.predictor_.encode(X, unknown)
+        else:
+            validate_data(self, X, reset=False, skip_check_array=True)
+            codes = encode_columns(schema, frame_columns(X), unknown)
+        if unknown.count:
+            warnings.warn(f"{unknown.count} value(s) unknown to the model were given zero "
+                          f"effect (handle_unknown='ignore'); first: "
+                          f"{unknown.sentences()[0]}.", UserWarning, stacklevel=3)
+        return codes
 
     def contributions(self, X: Any) -> Array:
-        """Each feature's additive term per row, on the link scale.
+        """Each term's additive part per row, on the link scale (columns: ``term_names_``).
 
         ``intercept_ + contributions(X).sum(axis=1)`` equals the linear predictor exactly.
         """
-        checked = self._checked(X)
-        return self.predictor_.contributions(checked)
+        return self.predictor_.contributions_of(self._checked(X))
 
-    def partial_dependence(self, feature: int | str, grid: Any = None, *,
-                           level: float = 0.95) -> PartialDependence:
-        """One term's effect on a grid, with standard errors and a ``level`` band."""
+    def partial_dependence(self, term: Any, grid: Any = None, *,
+                           level: float = 0.95) -> TermEffect:
+        """One term's effect with standard errors and a ``level`` band: a curve for a
+        numeric feature, one value per level for a categorical one, a grid for a pair
+        (name it ``"a:b"`` or ``("a", "b")``)."""
         check_is_fitted(self)
-        return self.predictor_.partial_dependence(feature, grid, level=level)
+        return self.predictor_.partial_dependence(term, grid, level=level)
 
     def summary(self) -> str:
-        """A table of every term: selected penalty, effective degrees of freedom, range."""
+        """A table of every term: edf, penalty weight and how it was chosen, its range or
+        levels, and each level's effect for a categorical feature."""
         check_is_fitted(self)
         return summary_text(self.predictor_)
 
@@ -170,19 +255,31 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         return self.predictor_.coef
 
     @property
-    def alpha_(self) -> Array:
-        """Penalty weight per feature, as selected or given (nan: constant feature)."""
+    def term_names_(self) -> tuple[str, ...]:
+        """One name per term: the feature's, or ``"a:b"`` for a pair."""
         check_is_fitted(self)
-        return np.asarray(self.predictor_.info["alpha"], dtype=float)
+        return self.predictor_.term_names
+
+    @property
+    def alpha_(self) -> Array:
+        """Penalty weight per term, as selected or given (nan: unpenalized or constant)."""
+        check_is_fitted(self)
+        return np.array([np.nan if a is None else a for a in self.predictor_.info["alpha"]])
 
     @property
     def edf_(self) -> Array:
-        """Effective degrees of freedom per feature."""
+        """Effective degrees of freedom per term."""
         check_is_fitted(self)
         return np.asarray(self.predictor_.info["edf"], dtype=float)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "predictor_")
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        return tags
 
 
 class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
@@ -190,26 +287,51 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
 
     Parameters
     ----------
-    df : int, default=25
-        Basis functions per feature (the reference's ``df``). With automatic ``alpha`` this
-        is an upper bound on flexibility, not a smoothness choice: REML picks that, so the
-        default leaves headroom for sharp features.
+    df : int or dict, default=25
+        Basis functions per numeric feature (the reference's ``df``); a dict sets it per
+        feature name (others 25). With automatic ``alpha`` this is an upper bound on
+        flexibility, not a smoothness choice: REML picks that, so the default leaves
+        headroom for sharp features.
     degree : int, default=3
         Spline degree (3: cubic).
     alpha : "auto", float, sequence or dict, default="auto"
-        Weight of each term's second-difference penalty. "auto" selects it by REML; a
-        number fixes it for every feature; a sequence (one per feature) or a dict keyed by
-        feature name mixes fixed values and "auto".
+        Weight of each term's penalty. "auto" selects it by REML; a number fixes it for
+        every term; a sequence (one per feature) or a dict keyed by feature name mixes
+        fixed values and "auto" for the main effects (pairs then use "auto").
     adaptive : "auto" or bool, default="auto"
-        Let smoothness vary along each automatically smoothed term (up to 5 local
-        penalty weights per term). "auto" keeps the adaptive fit only when its restricted
-        likelihood beats the plain one by more than one unit per added weight (an AIC-style
-        test); True always keeps it; False never tries it.
+        Let smoothness vary along each automatically smoothed numeric term (up to 5
+        local penalty weights per term). "auto" keeps the adaptive fit only when its
+        restricted likelihood beats the plain one by more than one unit per added
+        weight (an AIC-style test); True always keeps it; False never tries it.
     family : {"gaussian", "poisson", "gamma"}, default="gaussian"
         Response distribution, with identity (gaussian) or log link.
     extrapolation : {"linear", "constant", "error"}, default="linear"
-        What a term does outside its training range: continue along its tangent, hold
+        What a smooth does outside its training range: continue along its tangent, hold
         its boundary value, or refuse with a ValueError.
+    categorical_features : "from_dtype", array-like or None, default="from_dtype"
+        Which features are categorical (scikit-learn's HistGradientBoosting convention):
+        "from_dtype" takes pandas ``category``, ``object`` and ``string`` columns; or
+        feature names, indices or one boolean per feature; None for none. Each becomes
+        one effect per level, shrunk towards zero by a ridge penalty REML weighs (a
+        random effect), so rare levels are pulled towards zero.
+    interactions : None, "auto", int or list of pairs, default=None
+        Pairs of features whose joint effect is more than the sum of their own: a list
+        of pairs (names or indices), "auto" to find the significant pairs on the main
+        effects' residuals, or an int ``k`` for the ``k`` strongest. Each pair is a
+        tensor-product smooth without its main effects (mgcv's ``ti``): a surface for two
+        numeric features, a curve per level for a numeric and a categorical one.
+    interaction_df : int, default=7
+        Basis functions per numeric feature of a pair.
+    handle_unknown : {"error", "ignore"}, default="error"
+        At prediction, a level not seen in training, or a missing value in a feature that
+        had none in training: refuse with a ValueError naming row, column and value, or
+        give it zero effect (with a warning; the endpoint says so in its answer).
+        Missing values seen in training always have their own effect.
+    discrete : "auto" or bool, default="auto"
+        Fit on covariates rounded to at most 256 values each (64 in a pair), as mgcv's
+        ``bam(discrete=TRUE)`` does: the Gram matrix then comes from cross-tabulations,
+        several times faster on large data. "auto" does so from 100,000 rows. Predictions
+        always use the exact values; False fits on them too.
     max_iter : int, default=100
         Iterations of penalized IRLS (a gaussian model needs one).
     tol : float, default=1e-9
@@ -239,25 +361,35 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         adaptive: Any = "auto",
         family: str = "gaussian",
         extrapolation: str = "linear",
+        categorical_features: Any = "from_dtype",
+        interactions: Any = None,
+        interaction_df: int = 7,
+        handle_unknown: str = "error",
+        discrete: Any = "auto",
         max_iter: int = 100,
         tol: float = 1e-9,
     ) -> None:
         super().__init__(df=df, degree=degree, alpha=alpha, adaptive=adaptive,
-                         extrapolation=extrapolation, max_iter=max_iter, tol=tol)
+                         extrapolation=extrapolation, categorical_features=categorical_features,
+                         interactions=interactions, interaction_df=interaction_df,
+                         handle_unknown=handle_unknown, discrete=discrete, max_iter=max_iter,
+                         tol=tol)
         self.family = family
 
     @_fit_context(prefer_skip_nested_validation=True)  # type: ignore[misc]
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GAMRegressor:
-        """Fit the model; ``X`` numeric (numpy or pandas), ``y`` numeric."""
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
+        """Fit the model; ``X`` numeric or mixed (numpy or pandas), ``y`` numeric."""
+        schema, codes, y = self._validated(X, y, y_numeric=True)
+        y = np.asarray(y, dtype=np.float64)
         family = FAMILIES[self.family]
         problem = family.valid_target(y)
         if problem is not None:
             raise ValueError(f"The target must hold {problem}; got values in "
                              f"[{y.min()!r}, {y.max()!r}].")
-        self._fit_family(X, y.astype(np.float64), sample_weight, family)
-        residual = y - self.predictor_.predict_mean(X)
-        weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        self._fit_family(schema, codes, y, sample_weight, family)
+        residual = y - self.predictor_.family.inverse_link(
+            self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
+        weights = _check_sample_weight(sample_weight, codes, dtype=np.float64)
         total = np.average((y - np.average(y, weights=weights)) ** 2, weights=weights)
         mse = float(np.average(residual**2, weights=weights))
         self.predictor_.info["train_r2"] = 1.0 - mse / total if total > 0 else 0.0
@@ -266,8 +398,9 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
 
     def predict(self, X: Any) -> Array:
         """Expected response (the inverse link of the linear predictor)."""
-        checked = self._checked(X)
-        return self.predictor_.predict_mean(checked)
+        codes = self._checked(X)
+        return self.predictor_.family.inverse_link(
+            self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
 
 
 class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
@@ -290,7 +423,7 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
     @_fit_context(prefer_skip_nested_validation=True)  # type: ignore[misc]
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GAMClassifier:
         """Fit the model; ``y`` must hold exactly two classes (any labels)."""
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        schema, codes, y = self._validated(X, y)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2 or type_of_target(y) not in ("binary",):
@@ -300,9 +433,10 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
             )
         target = (y == self.classes_[1]).astype(np.float64)
         classes = tuple(c.item() if hasattr(c, "item") else c for c in self.classes_)
-        self._fit_family(X, target, sample_weight, FAMILIES["binomial"], classes)
-        weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        p = np.clip(self.predictor_.predict_mean(X), 1e-15, 1 - 1e-15)
+        self._fit_family(schema, codes, target, sample_weight, FAMILIES["binomial"], classes)
+        weights = _check_sample_weight(sample_weight, codes, dtype=np.float64)
+        eta = self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1)
+        p = np.clip(self.predictor_.family.inverse_link(eta), 1e-15, 1 - 1e-15)
         loss = -(target * np.log(p) + (1 - target) * np.log1p(-p))
         self.predictor_.info["train_log_loss"] = float(np.average(loss, weights=weights))
         self.predictor_.info["train_accuracy"] = float(
@@ -311,12 +445,13 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
 
     def decision_function(self, X: Any) -> Array:
         """The linear predictor (log-odds of ``classes_[1]``)."""
-        checked = self._checked(X)
-        return self.predictor_.linear_predictor(checked)
+        codes = self._checked(X)
+        return self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1)
 
     def predict_proba(self, X: Any) -> Array:
-        checked = self._checked(X)
-        return self.predictor_.predict_proba(checked)
+        eta = self.decision_function(X)
+        positive = self.predictor_.family.inverse_link(eta)
+        return np.column_stack([1.0 - positive, positive])
 
     def predict(self, X: Any) -> NDArray[Any]:
         positive = self.decision_function(X) > 0
@@ -328,82 +463,20 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
         return tags
 
 
-SUBSAMPLE_ROWS = 100_000
+def _any_text(X: Any) -> bool:
+    """Whether a DataFrame has a column "from_dtype" takes as categorical."""
+    dtypes = getattr(X, "dtypes", None)
+    return dtypes is not None and bool(categorical_mask(X, "from_dtype",
+                                                        [str(c) for c in X.columns]).any())
 
 
-@dataclass
-class _Structures:
-    """Fits the plain penalty structure, the adaptive one, or both and keeps the better.
-
-    On a large data set the choice, and a starting point for the full fit, come from a
-    random subsample: IRLS from a cold start needs ~8 passes over the data, from the
-    subsample's solution two or three. The restricted likelihood gain of adaptivity grows
-    with n, so a choice made on the subsample is conservative.
-    """
-
-    plain: list[Penalty]
-    split: list[Penalty]
-    pieces: list[int]  # local smoothing parameters of each freely smoothed term
-    setting: Any  # the estimator's ``adaptive``
-    constraint: Array
-    family: Family
-    max_iter: int
-    tol: float
-
-    def fit(self, design: SplineDesign, y: Array, weights: Array) -> tuple[FitResult, bool]:
-        if design.n_rows <= 2 * SUBSAMPLE_ROWS:
-            return self._choose(design, y, weights, None)
-        rows = np.sort(np.random.default_rng(0).choice(design.n_rows, SUBSAMPLE_ROWS,
-                                                       replace=False))
-        sample = SplineDesign(design.basis, design.X[rows])
-        rough, adaptive = self._choose(sample, y[rows], weights[rows], None, tol=1e-6)
-        start = WarmStart(rough.warm_start.theta, rough.warm_start.log_lambda)
-        penalties = self.split if adaptive else self.plain
-        return self._run(design, y, weights, penalties, start, self.tol), adaptive
-
-    def _choose(self, design: SplineDesign, y: Array, weights: Array, start: WarmStart | None,
-                tol: float | None = None) -> tuple[FitResult, bool]:
-        tol = self.tol if tol is None else max(self.tol, tol)
-        if self.setting is True and self.pieces:
-            return self._run(design, y, weights, self.split, start, tol), True
-        plain = self._run(design, y, weights, self.plain, start, tol)
-        if self.setting is False or not self.pieces or len(self.split) == len(self.plain):
-            return plain, False
-        previous = plain.warm_start
-        resumed = WarmStart(previous.theta, np.repeat(previous.log_lambda, self.pieces),
-                            previous.eta, previous.working)
-        candidate = self._run(design, y, weights, self.split, resumed, tol)
-        # An AIC-style test on the restricted likelihood: keep the local smoothing
-        # parameters only if they buy more than one log-likelihood unit each.
-        if plain.criterion - candidate.criterion > len(self.split) - len(self.plain):
-            return candidate, True
-        return plain, False
-
-    def _run(self, design: SplineDesign, y: Array, weights: Array, penalties: list[Penalty],
-             start: WarmStart | None, tol: float) -> FitResult:
-        return penalized_irls(design, y, weights, self.family, penalties, self.constraint,
-                              max_iter=self.max_iter, tol=tol, start=start)
-
-
-MERGE_ROWS = 50_000
-
-
-def _distinct_rows(X: Array, y: Array, weights: Array) -> tuple[Array, Array, Array]:
-    """The data as a weighted set: rows with zero weight dropped and, up to MERGE_ROWS
-    rows, identical rows merged (weights summed) in sorted order.
-
-    The model depends on the data only as such a set, and so, exactly, does the fit:
-    repeated rows and integer weights, or the same rows in another order, give bitwise
-    the same computation. On larger data the sort would cost more than it saves, and
-    rounding differences there stay far below the model's uncertainty.
-    """
-    keep = weights > 0
-    X, y, weights = X[keep], y[keep], weights[keep]
-    if X.shape[0] > MERGE_ROWS:
-        return X, y, weights
-    rows, inverse = np.unique(np.column_stack([X, y]), axis=0, return_inverse=True)
-    merged = np.bincount(inverse.ravel(), weights=weights, minlength=rows.shape[0])
-    return np.ascontiguousarray(rows[:, :-1]), rows[:, -1].copy(), merged.astype(np.float64)
+def _pandas_categories(X: Any, mask: NDArray[np.bool_]) -> dict[int, list[Any]]:
+    """The category order of pandas ``category`` columns among the categorical ones."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None:
+        return {}
+    return {j: list(X.iloc[:, j].cat.categories) for j, dtype in enumerate(dtypes)
+            if mask[j] and str(dtype) == "category"}
 
 
 def _one_alpha(value: Any) -> float | None:
@@ -414,116 +487,3 @@ def _one_alpha(value: Any) -> float | None:
         if np.isfinite(number) and number >= 0:
             return number
     raise ValueError(f"Each alpha must be 'auto' or a finite number >= 0; got {value!r}.")
-
-
-def _make_basis(X: Array, df: int, degree: int) -> SplineBasis:
-    """Per feature: range from the data; a constant gets no basis; few values, fewer."""
-    lower, upper = X.min(axis=0), X.max(axis=0)
-    distinct = np.array([np.unique(X[:, j]).size for j in range(X.shape[1])])
-    n_basis = np.minimum(df, np.maximum(degree + 1, distinct))
-    n_basis = np.where(distinct > 1, n_basis, 0).astype(np.int64)
-    return SplineBasis(lower, upper, n_basis, degree, "linear")
-
-
-def _centering(basis: SplineBasis, column_sums: Array) -> tuple[Array, list[slice]]:
-    """``Z`` so that every term sums to zero over the (weighted) training rows.
-
-    Returns ``Z`` (design columns x free coefficients) and each feature's block of free
-    coefficients. The null space of each term's column-sum vector comes from a complete
-    QR: its first column is parallel to the constraint, the rest span what is left.
-    """
-    n_free = 1 + int(np.sum(np.maximum(basis.n_basis - 1, 0)))
-    Z = np.zeros((basis.n_columns, n_free))
-    Z[0, 0] = 1.0
-    blocks: list[slice] = []
-    start = 1
-    for j in range(basis.n_features):
-        k = int(basis.n_basis[j])
-        if k == 0:
-            blocks.append(slice(start, start))
-            continue
-        rows = basis.block(j)
-        q, _ = np.linalg.qr(column_sums[rows][:, None], mode="complete")
-        Z[rows, start:start + k - 1] = q[:, 1:]
-        blocks.append(slice(start, start + k - 1))
-        start += k - 1
-    return Z, blocks
-
-
-ADAPTIVE_PIECES = 5
-
-
-def _pieces(basis: SplineBasis, j: int) -> int:
-    """Local smoothing parameters of an adaptive term: up to 5, each over >= 3 differences."""
-    return int(min(ADAPTIVE_PIECES, max(1, (int(basis.n_basis[j]) - 2) // 3)))
-
-
-def _free_features(basis: SplineBasis, alphas: list[float | None]) -> list[int]:
-    return [int(j) for j in np.flatnonzero(basis.active) if alphas[j] is None]
-
-
-def _penalties(basis: SplineBasis, Z: Array, blocks: list[slice], alphas: list[float | None],
-               *, adaptive: bool) -> list[Penalty]:
-    """Each active term's second-difference penalty, in constrained coordinates.
-
-    An adaptive term splits its penalty ``D'D`` into ``D' diag(w_m) D`` with hat-function
-    weights ``w_m`` over the difference positions (they sum to one), so that smoothness
-    may vary along the feature (Ruppert and Carroll 2000; Wood 2017, section 5.3.5).
-    """
-    penalties = []
-    for j in map(int, np.flatnonzero(basis.active)):
-        rows, block = basis.block(j), blocks[j]
-        Zj = Z[rows, block]
-        n_basis = int(basis.n_basis[j])
-        pieces = _pieces(basis, j) if adaptive and alphas[j] is None else 1
-        for weights in _hat_weights(max(n_basis - 2, 1), pieces):
-            S = _weighted_difference_penalty(n_basis, weights)
-            penalties.append(Penalty(block, Zj.T @ S @ Zj, alphas[j]))
-    return penalties
-
-
-def _hat_weights(positions: int, pieces: int) -> list[Array]:
-    if pieces == 1:
-        return [np.ones(positions)]
-    nodes = np.linspace(0.0, positions - 1.0, pieces)
-    spacing = nodes[1] - nodes[0]
-    grid = np.arange(positions, dtype=float)
-    return [np.maximum(0.0, 1.0 - np.abs(grid - node) / spacing) for node in nodes]
-
-
-def _weighted_difference_penalty(n_basis: int, weights: Array) -> Array:
-    if n_basis <= 2:
-        return difference_penalty(n_basis)
-    D = np.diff(np.eye(n_basis), n=2, axis=0)
-    return D.T @ (weights[:, None] * D)
-
-
-def _fit_info(result: FitResult, basis: SplineBasis, alphas: list[float | None],
-              weights: Array, adaptive: bool) -> dict[str, Any]:
-    """Per-feature statistics; an adaptive term reports the geometric mean of its pieces."""
-    alpha = np.full(basis.n_features, np.nan)
-    edf = np.zeros(basis.n_features)
-    owner = [j for j in map(int, np.flatnonzero(basis.active))
-             for _ in range(_pieces(basis, j) if adaptive and alphas[j] is None else 1)]
-    for j in set(owner):
-        mine = [i for i, o in enumerate(owner) if o == j]
-        alpha[j] = float(np.exp(np.mean(np.log(np.maximum(result.alphas[mine], 1e-300)))))
-        # Penalties of one term share its block: its edf counts once.
-        edf[j] = result.edf[mine[0]]
-    return {
-        "alpha": [None if np.isnan(a) else float(a) for a in alpha],
-        "alpha_selected": [a is None for a in alphas],
-        "edf": edf.tolist(),
-        "edf_total": result.edf_total,
-        "deviance": result.deviance,
-        "null_deviance": result.null_deviance,
-        "deviance_explained": 1.0 - result.deviance / result.null_deviance
-        if result.null_deviance > 0 else 0.0,
-        "scale": result.scale,
-        "n_obs": float(weights.sum()),
-        "n_iter": result.n_iter,
-        "converged": result.converged,
-        "smoothness": "REML",
-        "adaptive": adaptive,
-        "reml_criterion": result.criterion,
-    }

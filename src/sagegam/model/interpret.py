@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from sagegam.model.predictor import GAMPredictor
+from sagegam.model.terms import FactorTerm, SplineMargin, SplineTerm, Term
+
+LEVELS_SHOWN = 20
 
 
 def summary_text(predictor: GAMPredictor) -> str:
@@ -20,10 +25,18 @@ def summary_text(predictor: GAMPredictor) -> str:
     ]
     lines += [f"{name} {value}" for name, value in _metrics(info)]
     lines.append(f"intercept {predictor.intercept:.6g}")
-    header = f"{'term':<24}{'edf':>8}{'alpha':>14}{'chosen by':>11}{'basis':>7}  range"
+    header = f"{'term':<24}{'kind':>8}{'edf':>8}{'alpha':>12}{'chosen by':>11}{'coef':>6}  domain"
     lines += ["", header, "-" * len(header)]
-    for j, name in enumerate(predictor.feature_names):
-        lines.append(_term_line(predictor, j, name))
+    for t, term in enumerate(predictor.terms):
+        lines.append(_term_line(predictor, t, term))
+        if isinstance(term, FactorTerm):
+            lines += _level_lines(predictor, t)
+    chosen = info.get("interactions_chosen")
+    if chosen is not None:
+        lines += ["", f"interactions: {len(chosen)} chosen of {info['interactions_screened']} "
+                  "pairs screened on the main effects' residuals"]
+        lines += [f"  {':'.join(c['pair'])}  F={c['f_statistic']:.1f}  "
+                  f"p=1e{c['log10_p_value']:.1f}" for c in chosen]
     return "\n".join(lines)
 
 
@@ -32,15 +45,39 @@ def _metrics(info: dict[str, Any]) -> list[tuple[str, str]]:
     return [(key, f"{info[key]:.6g}") for key in keys if key in info]
 
 
-def _term_line(predictor: GAMPredictor, j: int, name: str) -> str:
+def _term_line(predictor: GAMPredictor, t: int, term: Term) -> str:
     info = predictor.info
-    basis = predictor.basis
-    n_basis = int(basis.n_basis[j])
-    if n_basis == 0:
-        return f"{name[:23]:<24}{0.0:>8.2f}{'-':>14}{'-':>11}{0:>7}  constant in training"
-    alpha = info["alpha"][j]
-    chosen = "REML" if info["alpha_selected"][j] else "fixed"
-    return (
-        f"{name[:23]:<24}{info['edf'][j]:>8.2f}{alpha:>14.4g}{chosen:>11}{n_basis:>7}  "
-        f"[{basis.lower[j]:.4g}, {basis.upper[j]:.4g}]"
-    )
+    name = predictor.term_names[t]
+    if isinstance(term, SplineTerm) and term.margin.n_basis == 0 and not term.missing:
+        return (f"{name[:23]:<24}{term.kind:>8}{0.0:>8.2f}{'-':>12}{'-':>11}{0:>6}  "
+                "constant in training")
+    alpha = info["alpha"][t]
+    chosen = "-" if alpha is None else "REML" if info["alpha_selected"][t] else "fixed"
+    shown = "-" if alpha is None else f"{alpha:.4g}"
+    return (f"{name[:23]:<24}{term.kind:>8}{info['edf'][t]:>8.2f}{shown:>12}{chosen:>11}"
+            f"{term.n_coef:>6}  {term_domain(predictor, term)}")
+
+
+def term_domain(predictor: GAMPredictor, term: Term) -> str:
+    """A term's range (numeric margins) or level count (categorical ones)."""
+    parts = []
+    for margin in term.margins:
+        feature = predictor.schema.features[margin.feature]
+        if isinstance(margin, SplineMargin):
+            parts.append(f"[{margin.lower:.4g}, {margin.upper:.4g}]")
+        else:
+            parts.append(f"{feature.n_codes} levels")
+    missing = isinstance(term, SplineTerm) and term.missing
+    return " x ".join(parts) + (" + missing" if missing else "")
+
+
+def _level_lines(predictor: GAMPredictor, t: int) -> list[str]:
+    """Each level's effect and standard error (the largest first past LEVELS_SHOWN)."""
+    effect = predictor.partial_dependence(t)
+    order = np.arange(len(effect.grid))
+    if len(order) > LEVELS_SHOWN:
+        order = np.argsort(-np.abs(effect.effect))[:LEVELS_SHOWN]
+    lines = [f"    {str(effect.grid[i])[:30]:<32}{effect.effect[i]:>+10.4g}  "
+             f"(se {effect.std_error[i]:.3g})" for i in order]
+    hidden = len(effect.grid) - len(order)
+    return lines + ([f"    ... and {hidden} more levels"] if hidden > 0 else [])

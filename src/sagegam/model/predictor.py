@@ -1,48 +1,41 @@
-"""A fitted GAM as plain arrays: predictions, per-feature contributions and their bands.
+"""A fitted GAM as plain arrays: predictions, per-term contributions and their bands.
 
 :class:`GAMPredictor` is what an artifact loads into and what the estimators delegate to.
 It needs numpy only (no scikit-learn, scipy or fitting code), so a server that loads it
 starts fast and can execute nothing but arithmetic.
+
+The coefficient vector is the intercept followed by each term's coefficients in turn;
+raw rows go through the :class:`~sagegam.model.schema.Schema` (numbers and level codes),
+then through the terms' bases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from statistics import NormalDist
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.basis import OutsideRangeError, SplineBasis
 from sagegam.model.families import Family
+from sagegam.model.schema import Schema, UnknownCells
+from sagegam.model.terms import Evaluator, MarginTable, SplineTerm, Term, TermEffect
 
 Array = NDArray[np.float64]
 Label = str | int | float | bool
 CHUNK_ROWS = 8_192
-
-
-@dataclass(frozen=True)
-class PartialDependence:
-    """One term's shape on a grid: estimate, standard error and a pointwise band."""
-
-    feature: str
-    grid: Array
-    effect: Array
-    std_error: Array
-    lower: Array
-    upper: Array
-    level: float
+PartialDependence = TermEffect  # the name the first version used
 
 
 @dataclass(frozen=True)
 class GAMPredictor:
-    basis: SplineBasis
+    schema: Schema
+    terms: tuple[Term, ...]
     coef: Array
     covariance: Array
     family: Family
-    feature_names: tuple[str, ...]
     classes: tuple[Label, ...] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -51,49 +44,82 @@ class GAMPredictor:
         return "regression" if self.classes is None else "classification"
 
     @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.schema.names
+
+    @property
     def n_features(self) -> int:
-        return len(self.feature_names)
+        return len(self.schema.features)
+
+    @cached_property
+    def term_names(self) -> tuple[str, ...]:
+        return tuple(term.name(self.schema) for term in self.terms)
 
     @property
     def intercept(self) -> float:
         return float(self.coef[0])
 
-    def check_input(self, X: Any) -> Array:
-        """``X`` as a finite float matrix with this model's columns, or a ValueError."""
-        array = np.asarray(X, dtype=np.float64)
-        if array.ndim == 1 and array.shape[0] == self.n_features:
-            array = array[None, :]
-        if array.ndim != 2 or array.shape[1] != self.n_features:
-            raise ValueError(
-                f"Expected rows of {self.n_features} features "
-                f"({', '.join(self.feature_names)}); got an array of shape {array.shape}."
-            )
-        if not np.isfinite(array).all():
-            row, col = np.argwhere(~np.isfinite(array))[0]
-            raise ValueError(
-                f"Row {row}, column {col} ({self.feature_names[col]}) is {array[row, col]}; "
-                "every value must be a finite number."
-            )
-        return array
+    @cached_property
+    def offsets(self) -> list[int]:
+        """Each term's first coefficient (the intercept is coefficient 0)."""
+        sizes = [term.n_coef for term in self.terms]
+        return [1 + int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
 
-    def contributions(self, X: Any) -> Array:
-        """Each feature's additive term, on the link scale, shape ``(n, n_features)``."""
-        array = self.check_input(X)
-        out = np.empty(array.shape)
-        offsets = np.arange(self.basis.degree + 1)
+    @cached_property
+    def margin_table(self) -> MarginTable:
+        distinct = list(dict.fromkeys(m for term in self.terms for m in term.margins))
+        return MarginTable(distinct, self.schema.names)
+
+    @cached_property
+    def margin_index(self) -> list[list[int]]:
+        return [[self.margin_table.index(m) for m in term.margins] for term in self.terms]
+
+    def encode(self, X: Any, unknown: UnknownCells | None = None) -> Array:
+        """Raw rows as the codes the terms read (see :meth:`Schema.encode`)."""
+        return self.schema.encode(X, unknown)
+
+    def contributions(self, X: Any, unknown: UnknownCells | None = None) -> Array:
+        """Each term's additive part, on the link scale, shape ``(n, n_terms)``."""
+        return self.contributions_of(self.encode(X, unknown))
+
+    def contributions_of(self, codes: Array) -> Array:
+        """:meth:`contributions` of rows already encoded."""
+        out = np.empty((codes.shape[0], len(self.terms)))
+        smooths, others = self._smooths, self._others
         # Chunks keep the temporaries in cache: one pass over 1M rows is ~10x faster so.
-        for start in range(0, array.shape[0], CHUNK_ROWS):
+        for start in range(0, codes.shape[0], CHUNK_ROWS):
             rows = slice(start, start + CHUNK_ROWS)
-            try:
-                columns, values = self.basis.evaluate(array[rows])
-            except OutsideRangeError as error:
-                # Say which row of the whole input, and the feature's name.
-                raise OutsideRangeError(
-                    error.row + start, error.feature, error.value, error.lower, error.upper,
-                    self.feature_names[error.feature]) from None
-            gathered = self.coef[columns[..., None] + offsets]
-            out[rows] = np.einsum("ijk,ijk->ij", gathered, values)
+            chunk = codes[rows]
+            if smooths is not None:
+                out[rows, smooths.terms] = smooths.contributions(chunk, self.coef)
+            if not others:
+                continue
+            values = self.margin_table.evaluate(chunk)
+            for t in others:
+                term = self.terms[t]
+                columns, weights = term.nonzeros(values, self.margin_index[t])
+                block = self.coef[self.offsets[t]:self.offsets[t] + term.n_coef]
+                out[rows, t] = np.einsum("ij,ij->i", block[columns], weights)
         return out
+
+    @cached_property
+    def _smooths(self) -> _Smooths | None:
+        """The plain smooth main effects, evaluated as one block: the whole of a numeric
+        model, so serving one row costs one basis evaluation and one gather."""
+        chosen = [t for t, term in enumerate(self.terms)
+                  if isinstance(term, SplineTerm) and not term.missing]
+        margins = [self.terms[t].margins[0] for t in chosen]
+        if not chosen or len({(m.degree, m.extrapolation) for m in margins  # type: ignore[union-attr]
+                              }) > 1:
+            return None
+        return _Smooths(np.array(chosen), MarginTable(margins, self.schema.names),
+                        np.array([self.offsets[t] for t in chosen]),
+                        np.array([self.terms[t].n_coef > 0 for t in chosen]))
+
+    @cached_property
+    def _others(self) -> list[int]:
+        smooth = set() if self._smooths is None else set(self._smooths.terms.tolist())
+        return [t for t, term in enumerate(self.terms) if t not in smooth and term.n_coef]
 
     def linear_predictor(self, X: Any) -> Array:
         """Intercept plus the sum of :meth:`contributions`, exactly."""
@@ -118,51 +144,89 @@ class GAMPredictor:
             (mean > 0.5).astype(np.intp)
         ]
 
-    def feature_index(self, feature: int | str) -> int:
-        if isinstance(feature, str):
-            if feature not in self.feature_names:
-                raise KeyError(
-                    f"Unknown feature {feature!r}; the model has {list(self.feature_names)}."
-                )
-            return self.feature_names.index(feature)
-        if not 0 <= int(feature) < self.n_features:
-            raise IndexError(f"Feature index {feature} is out of range [0, {self.n_features}).")
-        return int(feature)
+    def term_index(self, term: int | str | Sequence[str]) -> int:
+        """A term by position, by name (``"age"``, ``"age:year"``) or by its features."""
+        if isinstance(term, (int, np.integer)):
+            if not 0 <= int(term) < len(self.terms):
+                raise IndexError(f"Term index {term} is out of range [0, {len(self.terms)}).")
+            return int(term)
+        name = term if isinstance(term, str) else ":".join(term)
+        if name in self.term_names:
+            return self.term_names.index(name)
+        if not isinstance(term, str) and len(term) == 2:
+            swapped = ":".join(reversed(list(term)))
+            if swapped in self.term_names:
+                return self.term_names.index(swapped)
+        raise KeyError(f"Unknown term {name!r}; the model has {list(self.term_names)}.")
 
     def partial_dependence(
-        self, feature: int | str, grid: Sequence[float] | Array | None = None, *,
+        self, term: int | str | Sequence[str], grid: Sequence[float] | Array | None = None, *,
         n_points: int = 200, level: float = 0.95,
-    ) -> PartialDependence:
+    ) -> TermEffect:
         """One term's effect on the link scale with standard errors and a band.
 
         The band is pointwise, from the Bayesian posterior covariance of the term's
         coefficients (Wood 2006); terms are centred, so it excludes intercept uncertainty.
+        ``grid`` (values of the feature) applies to a smooth main effect; other terms use
+        their natural grid: every level of a factor, a grid over a pair.
         """
-        j = self.feature_index(feature)
-        if grid is None:
-            grid = np.linspace(self.basis.lower[j], self.basis.upper[j], n_points)
+        index = self.term_index(term)
+        evaluator = _TermEvaluator(self, index)
+        chosen = self.terms[index]
+        if grid is None or not isinstance(chosen, SplineTerm):
+            return chosen.effect(evaluator, level, n_points)
         x = np.asarray(grid, dtype=np.float64)
-        rows = np.tile((self.basis.lower + self.basis.upper) / 2.0, (x.shape[0], 1))
-        rows[:, j] = x
-        design = self._term_design(rows, j)
-        block = self.basis.block(j)
-        effect = design @ self.coef[block]
-        variance = np.einsum("ij,jk,ik->i", design, self.covariance[block, block], design)
-        se = np.sqrt(np.maximum(variance, 0.0))
-        z = NormalDist().inv_cdf(0.5 + level / 2.0)
-        return PartialDependence(
-            self.feature_names[j], x, effect, se, effect - z * se, effect + z * se, level
-        )
+        rows = evaluator.neutral_rows(len(x))
+        rows[:, chosen.margin.feature] = x
+        effect, std_error = evaluator.effect_on(rows)
+        name = self.term_names[index]
+        return TermEffect(name, "curve", x, effect, std_error, level, features=(name,))
 
-    def _term_design(self, rows: Array, j: int) -> Array:
-        columns, values = self.basis.evaluate(rows)
-        n_basis = int(self.basis.n_basis[j])
-        design = np.zeros((rows.shape[0], n_basis))
-        if n_basis == 0:
-            return design
-        local = columns[:, j, None] - self.basis.offsets[j] + np.arange(self.basis.degree + 1)
-        np.put_along_axis(design, local, values[:, j, :], axis=1)
-        return design
+    def term_basis(self, index: int, codes: Array) -> Array:
+        """The dense basis of one term on encoded rows, shape ``(n, n_coef)``."""
+        term = self.terms[index]
+        table = MarginTable(list(term.margins), self.schema.names)
+        columns, weights = term.nonzeros(table.evaluate(codes), list(range(len(term.margins))))
+        basis = np.zeros((codes.shape[0], term.n_coef))
+        if term.n_coef:
+            np.add.at(basis, (np.arange(codes.shape[0])[:, None], columns), weights)
+        return basis
+
+
+@dataclass(frozen=True)
+class _Smooths:
+    """Smooth main effects side by side: one basis call and one gather for all of them."""
+
+    terms: NDArray[np.intp]  # their positions among the model's terms
+    table: MarginTable  # their margins, in the same order
+    starts: NDArray[np.intp]  # each one's first coefficient
+    active: NDArray[np.bool_]  # False for a feature constant in training (no coefficients)
+
+    def contributions(self, codes: Array, coef: Array) -> Array:
+        spans, values = self.table.splines(codes)
+        width = values.shape[-1]
+        columns = (spans + self.starts)[..., None] + np.arange(width)
+        # A constant feature's values are all zero; its columns just must not overflow.
+        gathered = coef[np.where(self.active[:, None], columns, 0)]
+        return np.einsum("ijk,ijk->ij", gathered, values)
+
+
+@dataclass(frozen=True)
+class _TermEvaluator(Evaluator):
+    predictor: GAMPredictor
+    index: int
+
+    @property
+    def schema(self) -> Schema:
+        return self.predictor.schema
+
+    def term_basis(self, rows: Array) -> Array:
+        return self.predictor.term_basis(self.index, rows)
+
+    def coefficients(self) -> tuple[Array, Array]:
+        start = self.predictor.offsets[self.index]
+        block = slice(start, start + self.predictor.terms[self.index].n_coef)
+        return self.predictor.coef[block], self.predictor.covariance[block, block]
 
 
 def _mixed(classes: Sequence[Label]) -> bool:

@@ -17,12 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import linalg
 
 from sagegam.model import newton
+from sagegam.model.systems import (
+    BlockSystem,
+    DenseSystem,
+    PenaltyTerm,
+    cholesky,
+    diagonal_block,
+)
 
 Array = NDArray[np.float64]
 LOG_LAMBDA_BOUNDS = (-18.0, 18.0)
@@ -41,6 +49,18 @@ class Penalty:
     block: slice
     matrix: Array
     alpha: float | None = None
+
+    @cached_property
+    def diagonal(self) -> Array | None:
+        """The diagonal when the matrix is diagonal (a factor's ridge): products are then
+        column scalings, not matrix products."""
+        diagonal = np.diag(self.matrix)
+        return diagonal.copy() if np.count_nonzero(self.matrix) == np.count_nonzero(
+            diagonal) else None
+
+    def right_multiply(self, columns: Array) -> Array:
+        """``columns @ matrix``."""
+        return columns * self.diagonal if self.diagonal is not None else columns @ self.matrix
 
 
 @dataclass
@@ -69,6 +89,7 @@ class Smoothness:
         self.groups = _group_by_block(self.penalties)
         self.criterion = float("nan")  # the negative log restricted likelihood at the optimum
         self.converged = True
+        self.diagonal: slice | None = None  # a block of A to eliminate (systems.py)
 
     def resume(self, log_lambda: Array) -> None:
         self.log_lambda = log_lambda.copy()
@@ -93,12 +114,18 @@ class Smoothness:
         if self.scales is None:
             # Put every penalty on its data block's scale, so log-lambda 0 is moderate.
             self.scales = np.array([self._relative_scale(working.gram, i) for i in self.free])
+        self.diagonal = diagonal_block(working.gram, self._diagonal_candidates())
         result = newton.minimize(lambda rho: self.reml(rho, working, scale_known),
                                  self.log_lambda, *LOG_LAMBDA_BOUNDS)
         self.log_lambda = result.x
         self.alphas[self.free] = self.scales * np.exp(result.x)
         self.criterion = result.value
         self.converged = result.converged
+
+    def _diagonal_candidates(self) -> list[slice]:
+        """Blocks all of whose penalties are diagonal (a factor's ridge)."""
+        return [self.penalties[g.members[0]].block for g in self.groups
+                if all(self.penalties[m].diagonal is not None for m in g.members)]
 
     def _relative_scale(self, gram: Array, index: int) -> float:
         """Data block size over the block's total penalty size.
@@ -121,7 +148,7 @@ class Smoothness:
         return _Criterion(self, alphas, working, scale_known)
 
     def _penalty_parts(self, alphas: Array, theta: Array,
-                       inverse: Array) -> tuple[Array, Array]:
+                       system: DenseSystem | BlockSystem) -> tuple[Array, Array]:
         """First and second derivatives of the penalized RSS ``P`` in the free log-weights.
 
         ``dP/drho_k = lambda_k theta' S_k theta`` and, with ``v_k = lambda_k S_k theta``,
@@ -130,28 +157,17 @@ class Smoothness:
         v = np.zeros((self.n_free, len(self.free)))
         for g, i in enumerate(self.free):
             block = self.penalties[i].block
-            v[block, g] = alphas[i] * (self.penalties[i].matrix @ theta[block])
+            v[block, g] = alphas[i] * self.penalties[i].right_multiply(theta[block])
         first = theta @ v
-        second = np.diag(first) - 2.0 * (v.T @ inverse @ v)
+        second = np.diag(first) - 2.0 * (v.T @ system.solve(v))
         return first, second
 
-    def _trace_parts(self, alphas: Array, inverse: Array) -> tuple[Array, Array]:
+    def _traces(self, alphas: Array, system: DenseSystem | BlockSystem) -> tuple[Array, Array]:
         """Derivatives of ``log|A|``: ``lambda_k tr(A^-1 S_k)`` and the second ones,
-        ``[j = k] lambda_k tr(A^-1 S_k) - lambda_j lambda_k tr(A^-1 S_j A^-1 S_k)``.
-
-        ``M_k = lambda_k A^-1[:, block_k] S_k`` holds the nonzero columns of
-        ``lambda_k A^-1 S_k``, so ``lambda_j lambda_k tr(A^-1 S_j A^-1 S_k)`` is the sum of
-        ``M_j[block_k] * M_k[block_j]'``: all pairs at once are block sums of ``T * T'``
-        with ``T`` the rows of every block taken from ``[M_1 ... M_m]``.
-        """
-        blocks = [self.penalties[i].block for i in self.free]
-        M = np.hstack([alphas[i] * (inverse[:, block] @ self.penalties[i].matrix)
-                       for i, block in zip(self.free, blocks, strict=True)])
-        rows = np.concatenate([np.arange(b.start, b.stop) for b in blocks])
-        T = M[rows]
-        starts = np.cumsum([0] + [b.stop - b.start for b in blocks])[:-1]
-        first = np.add.reduceat(np.diag(T), starts)
-        cross = np.add.reduceat(np.add.reduceat(T * T.T, starts, axis=0), starts, axis=1)
+        ``[j = k] lambda_k tr(A^-1 S_k) - lambda_j lambda_k tr(A^-1 S_j A^-1 S_k)``."""
+        first, cross = system.traces([
+            PenaltyTerm(self.penalties[i].block, self.penalties[i].matrix,
+                        self.penalties[i].diagonal, float(alphas[i])) for i in self.free])
         return first, np.diag(first) - cross
 
     def log_det(self, alphas: Array) -> tuple[float, Array, Array, float]:
@@ -188,18 +204,20 @@ class _Criterion:
     def __init__(self, smoothness: Smoothness, alphas: Array, working: WorkingModel,
                  scale_known: bool) -> None:
         self.smoothness, self.alphas, self.scale_known = smoothness, alphas, scale_known
+        matrix = working.gram + smoothness.total(alphas)
         try:
-            self.factor = cholesky(working.gram + smoothness.total(alphas), jitter=False)
+            self.system: DenseSystem | BlockSystem = DenseSystem(matrix) if \
+                smoothness.diagonal is None else BlockSystem(matrix, smoothness.diagonal)
         except np.linalg.LinAlgError:
             self.value = np.inf
             return
-        self.theta = linalg.cho_solve(self.factor, working.rhs)
+        self.theta = self.system.solve(working.rhs)
         # An exact fit leaves only rounding in P; the floor keeps log P and 1/P^2 finite.
         self.prss = max(working.zwz - float(self.theta @ working.rhs), 1e-13 * working.zwz,
                         1e-100)
         self.log_det_S = smoothness.log_det(alphas)
         self.dof = max(working.n_obs - (smoothness.n_free - self.log_det_S[3]), 1.0)
-        log_det_A = 2.0 * float(np.sum(np.log(np.diag(self.factor[0]))))
+        log_det_A = self.system.log_det()
         fit = self.prss if scale_known else self.dof * np.log(self.prss)
         self.value = 0.5 * (fit + log_det_A - self.log_det_S[0])
 
@@ -207,10 +225,9 @@ class _Criterion:
         smoothness, free = self.smoothness, self.smoothness.free
         if not np.isfinite(self.value):
             return np.zeros(len(free)), np.eye(len(free))
-        inverse = _inverse_from_cholesky(self.factor[0])
-        parts = smoothness._penalty_parts(self.alphas, self.theta, inverse)
+        parts = smoothness._penalty_parts(self.alphas, self.theta, self.system)
         fit = _fit_derivatives(parts, self.prss, self.dof, self.scale_known)
-        traces = smoothness._trace_parts(self.alphas, inverse)
+        traces = smoothness._traces(self.alphas, self.system)
         _, d_log_det_S, d2_log_det_S, _ = self.log_det_S
         gradient = 0.5 * (fit[0] + traces[0] - d_log_det_S[free])
         hessian = 0.5 * (fit[1] + traces[1] - d2_log_det_S[np.ix_(free, free)])
@@ -256,27 +273,3 @@ def _group_by_block(penalties: Sequence[Penalty]) -> list[_PenaltyGroup]:
         log_det_unit = float(np.linalg.slogdet(projected[0])[1]) if len(members) == 1 else 0.0
         groups.append(_PenaltyGroup(members, int(keep.sum()), projected, log_det_unit))
     return groups
-
-
-def _inverse_from_cholesky(upper: Array) -> Array:
-    """``A^-1`` from the upper Cholesky factor of ``A`` (LAPACK's potri, a third of a solve)."""
-    inverse, info = linalg.lapack.dpotri(upper, lower=0)
-    if info != 0:
-        raise np.linalg.LinAlgError("potri failed")
-    return np.triu(inverse) + np.triu(inverse, 1).T
-
-
-def cholesky(matrix: Array, jitter: bool = True) -> tuple[Array, bool]:
-    """Cholesky factor; with ``jitter``, a tiny ridge rescues a semi-definite matrix."""
-    try:
-        return linalg.cho_factor(matrix, lower=False, check_finite=False)
-    except linalg.LinAlgError:
-        if not jitter:
-            raise np.linalg.LinAlgError("not positive definite") from None
-    ridge = 1e-10 * max(float(np.max(np.abs(np.diag(matrix)))), 1e-300)
-    for _ in range(12):
-        try:
-            return linalg.cho_factor(matrix + ridge * np.eye(len(matrix)), lower=False)
-        except linalg.LinAlgError:
-            ridge *= 10.0
-    raise np.linalg.LinAlgError("The penalized normal equations are singular.")

@@ -24,7 +24,8 @@ from scipy import linalg
 
 from sagegam.model.design import Design
 from sagegam.model.families import Family
-from sagegam.model.reml import Penalty, Smoothness, WorkingModel, cholesky
+from sagegam.model.reml import Penalty, Smoothness, WorkingModel
+from sagegam.model.systems import cholesky
 
 __all__ = ["FitResult", "Penalty", "WarmStart", "penalized_irls"]
 
@@ -35,7 +36,7 @@ SELECTION_ITERATIONS = 15
 
 @dataclass(frozen=True)
 class FitResult:
-    coef: Array  # in the design's columns
+    coef: Array  # in the design's (free) coordinates
     warm_start: WarmStart  # to resume from this fit
     criterion: float  # negative log restricted likelihood (nan when nothing was selected)
     covariance: Array  # Bayesian posterior covariance of ``coef``, scale included
@@ -55,34 +56,34 @@ def penalized_irls(
     weights: Array,
     family: Family,
     penalties: Sequence[Penalty],
-    constraint: Array | None = None,
     *,
     max_iter: int = 100,
     tol: float = 1e-9,
     start: WarmStart | None = None,
 ) -> FitResult:
-    """Minimize ``deviance(beta) / 2 + sum_k alpha_k beta' S_k beta`` over ``beta = Z theta``.
+    """Minimize ``deviance(theta) / 2 + sum_k alpha_k theta' S_k theta``.
 
-    ``constraint`` is ``Z`` (design columns x free coefficients; identity when None); the
-    penalties' blocks index ``theta``. ``start`` resumes from an earlier fit (for example
-    one on a subsample), which saves most of the passes over a large data set.
+    ``theta`` are the design's coefficients (free ones: a :class:`TermDesign` applies the
+    terms' constraints itself), which the penalties' blocks index. ``start`` resumes from
+    an earlier fit (for example one on a subsample), which saves most of the passes over
+    a large data set.
     """
-    Z = np.eye(design.n_columns) if constraint is None else constraint
-    selector = Smoothness(penalties, n_free=Z.shape[1])
+    n_free = design.n_columns
+    selector = Smoothness(penalties, n_free=n_free)
     reusable = None
     if start is None:
         eta = family.link_fn(family.starting_mu(y))
-        theta = np.zeros(Z.shape[1])
+        theta = np.zeros(n_free)
     else:
         theta = start.theta
-        eta = start.eta if start.eta is not None else design.linear_predictor(Z @ theta)
+        eta = start.eta if start.eta is not None else design.linear_predictor(theta)
         selector.resume(start.log_lambda)
         reusable = start.working
     previous = np.inf
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        working = reusable or _working_model(design, y, weights, family, eta, Z)
+        working = reusable or _working_model(design, y, weights, family, eta)
         reusable = None
         if n_iter <= SELECTION_ITERATIONS:
             # Performance iteration can cycle; past this point the weights stay fixed and
@@ -91,16 +92,16 @@ def penalized_irls(
         theta_new = selector.solve(working)
         if _is_linear(family):
             # Least squares needs no step control: the first solution is the solution.
-            theta, eta, converged = theta_new, design.linear_predictor(Z @ theta_new), True
+            theta, eta, converged = theta_new, design.linear_predictor(theta_new), True
             break
-        theta, eta, objective = _step(design, y, weights, family, Z, selector, theta, theta_new)
+        theta, eta, objective = _step(design, y, weights, family, selector, theta, theta_new)
         if abs(previous - objective) <= tol * (abs(objective) + 0.1):
             converged = True
             break
         previous = objective
     # The last step's working model serves for the covariance and the edf: at convergence
     # its weights are those of the solution (as in mgcv), and another pass would cost a Gram.
-    return _summarize(working, y, weights, family, Z, selector, theta, eta, n_iter, converged)
+    return _summarize(working, y, weights, family, selector, theta, eta, n_iter, converged)
 
 
 @dataclass(frozen=True)
@@ -122,20 +123,19 @@ def _is_linear(family: Family) -> bool:
 
 
 def _working_model(
-    design: Design, y: Array, weights: Array, family: Family, eta: Array, Z: Array
+    design: Design, y: Array, weights: Array, family: Family, eta: Array
 ) -> WorkingModel:
     mu = family.inverse_link(eta)
     slope = family.dmu_deta(eta)
     w = weights * slope * slope / family.variance(mu)
     z = eta + (y - mu) / slope
     gram, rhs = design.cross_products(w, z)
-    gram = Z.T @ gram @ Z
     # A ridge far below the data's scale keeps X'WX + S positive definite when the data
     # cannot identify every unpenalized direction (more features than rows, a binary
     # feature's spline), so the solution never hinges on rounding.
     ridge = RIDGE * max(float(np.trace(gram)) / len(gram), 1e-300)
     gram[np.diag_indices_from(gram)] += ridge
-    return WorkingModel(gram, Z.T @ rhs, float(np.dot(w, z * z)), float(weights.sum()))
+    return WorkingModel(gram, rhs, float(np.dot(w, z * z)), float(weights.sum()))
 
 
 def _step(
@@ -143,7 +143,6 @@ def _step(
     y: Array,
     weights: Array,
     family: Family,
-    Z: Array,
     selector: Smoothness,
     theta_old: Array,
     theta_new: Array,
@@ -151,7 +150,7 @@ def _step(
     """Take the IRLS step, halving it while the penalized deviance gets worse."""
 
     def objective(theta: Array) -> tuple[float, Array]:
-        eta = design.linear_predictor(Z @ theta)
+        eta = design.linear_predictor(theta)
         mu = family.inverse_link(eta)
         return family.deviance(y, mu, weights) + selector.penalty_value(theta), eta
 
@@ -170,7 +169,6 @@ def _summarize(
     y: Array,
     weights: Array,
     family: Family,
-    Z: Array,
     selector: Smoothness,
     theta: Array,
     eta: Array,
@@ -189,8 +187,8 @@ def _summarize(
         pearson = float(np.dot(weights, (y - mu) ** 2 / family.variance(mu)))
         scale = pearson / max(float(weights.sum()) - edf_total, 1.0)
     return FitResult(
-        coef=Z @ theta,
-        covariance=Z @ (inverse * scale) @ Z.T,
+        coef=theta,
+        covariance=inverse * scale,
         alphas=selector.alphas / 2.0,
         edf=np.array([float(influence[p.block].sum()) for p in selector.penalties]),
         edf_total=edf_total,

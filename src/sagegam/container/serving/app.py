@@ -4,16 +4,24 @@ Three routes need no framework: the app reads the body (refusing it past the pay
 limit before it is all in memory), calls the core and writes the response. The model is
 loaded in the ASGI lifespan startup, so uvicorn accepts connections, and ``/ping``
 answers 200, only once it is in memory.
+
+Large bodies (batch mini-batches) are bounded and kept off the event loop: at most
+``large_request_slots`` of them per worker are read and answered at once (the others wait
+before their bodies are read, so TCP flow control holds their bytes, not our memory), and
+they are decoded and predicted in a helper process (``offload``), so ``/ping`` and small
+requests keep their latency while a large one is in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from sagegam.container.serving import core
 from sagegam.container.serving.codecs import ClientError
+from sagegam.container.serving.offload import Helpers
 from sagegam.model.artifact import load
 from sagegam.model.predictor import GAMPredictor
 
@@ -23,6 +31,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 MODEL_DIR_VARIABLE = "SAGEGAM_MODEL_DIR"
 DEFAULT_MODEL_DIR = "/opt/ml/model"
+LARGE_BODY_BYTES = 64 * 1024  # from here a body takes a slot and goes to a helper process
 
 
 class InferenceApp:
@@ -32,6 +41,10 @@ class InferenceApp:
         self.settings = settings or core.ServerSettings.from_environment(
             workers=int(os.environ.get("SAGEGAM_WORKERS", "1")))
         self.predictor: GAMPredictor | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._helpers = Helpers(self.model_dir, self.settings)
+        identity = self.settings.endpoint_id
+        self._identity = {core.ENDPOINT_ID_HEADER: identity} if identity else {}
 
     def load(self) -> None:
         self.predictor = load(self.model_dir)
@@ -41,7 +54,7 @@ class InferenceApp:
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
             response = await self._route(scope, receive)
-            await _send(send, response)
+            await _send(send, response, self._identity)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -54,6 +67,7 @@ class InferenceApp:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self._helpers.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -76,14 +90,33 @@ class InferenceApp:
         if self.predictor is None:
             return _unavailable()
         headers = _headers(scope)
+        request = {"content_type": headers.get("content-type"), "accept": headers.get("accept"),
+                   "custom_attributes": headers.get("x-amzn-sagemaker-custom-attributes")}
+        announced = headers.get("content-length", "")
+        if announced.isdigit() and int(announced) < LARGE_BODY_BYTES:
+            return await self._read_and_answer(receive, request)
+        if announced.isdigit() and int(announced) > self.settings.max_payload_bytes:
+            return core.error_response(core.payload_too_large(self.settings))
+        async with self._large_request_slots():  # large, or chunked of unknown size
+            return await self._read_and_answer(receive, request)
+
+    async def _read_and_answer(self, receive: Receive,
+                               request: dict[str, Any]) -> core.Response:
         try:
             body = await _read_body(receive, self.settings)
         except ClientError as error:
             return core.error_response(error)
-        return core.invocations(self.predictor, body, headers.get("content-type"),
-                                headers.get("accept"),
-                                headers.get("x-amzn-sagemaker-custom-attributes"),
+        if len(body) >= LARGE_BODY_BYTES:
+            return await self._helpers.answer(body, request)
+        assert self.predictor is not None
+        return core.invocations(self.predictor, body, request["content_type"],
+                                request["accept"], request["custom_attributes"],
                                 self.settings)
+
+    def _large_request_slots(self) -> asyncio.Semaphore:
+        if self._slots is None:  # created on the worker's own event loop
+            self._slots = asyncio.Semaphore(self.settings.large_request_slots)
+        return self._slots
 
 
 def create_app() -> InferenceApp:
@@ -116,9 +149,10 @@ async def _read_body(receive: Receive, settings: core.ServerSettings) -> bytes:
             return b"".join(chunks)
 
 
-async def _send(send: Send, response: core.Response) -> None:
+async def _send(send: Send, response: core.Response, extra: dict[str, str]) -> None:
     headers = [(b"content-type", response.content_type.encode("latin-1")),
                (b"content-length", str(len(response.body)).encode("latin-1"))]
-    headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+    headers += [(k.encode("latin-1"), v.encode("latin-1"))
+                for k, v in (response.headers | extra).items()]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -1,10 +1,14 @@
-"""Request decoders and response encoders, keyed by MIME type.
+"""Request decoders, keyed by MIME type, and the conversion of records to model codes.
 
-Decoders turn a body into a float matrix with one row per record, in order, and say which
-feature names the body carried (CSV header, JSON records), so columns can be matched by
-name. Every problem is a :class:`ClientError` naming the row and column at fault. Nothing
-here can execute code: ``np.load`` runs with ``allow_pickle=False`` and JSON goes through
-orjson into plain lists.
+Decoding is in two steps. A decoder reads a body's structure (CSV cells, JSON rows or
+records, an npy array) into :class:`Decoded`: its records in order, the feature names it
+carried (CSV header, JSON records) and, unless the body was numeric as sent, each record's
+cells as they came (text for CSV, JSON scalars for JSON). The core then matches columns to
+the model and only then calls :func:`to_codes`, which hands the cells to the model's schema:
+numbers for numeric features, levels (text or numbers) for categorical ones. Every problem
+is a :class:`ClientError` naming the row and column at fault. Nothing here can execute
+code: ``np.load`` runs with ``allow_pickle=False`` and JSON goes through orjson into plain
+lists.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
+
+from sagegam.container import csvtext
+from sagegam.container.csvtext import HeaderMode
+from sagegam.model.schema import Schema, UnknownCells, UnknownValueError
 
 Array = NDArray[np.float64]
 
@@ -29,27 +37,57 @@ JSONLINES_ALIASES = ("application/jsonlines", "application/x-jsonlines", "applic
 
 
 class ClientError(Exception):
-    """A request the server refuses: HTTP status, short code and a message for the user."""
+    """A request the server refuses: HTTP status, short code, a message for the user, and
+    the 1-based record the problem is in, when it is in one."""
 
-    def __init__(self, status: int, error: str, message: str) -> None:
+    def __init__(self, status: int, error: str, message: str, row: int | None = None) -> None:
         super().__init__(message)
-        self.status, self.error, self.message = status, error, message
+        self.status, self.error, self.message, self.row = status, error, message, row
 
 
-def bad_request(message: str) -> ClientError:
-    return ClientError(400, "bad_request", message)
+def bad_request(message: str, row: int | None = None) -> ClientError:
+    return ClientError(400, "bad_request", message, row)
 
 
 @dataclass(frozen=True)
 class Decoded:
-    rows: Array
-    names: list[str] | None  # feature names the body carried, in its column order
+    """A body's records, in order, with the feature names it carried (if any).
+
+    ``values`` holds bodies that were numeric as sent; otherwise ``cells`` holds the
+    records' cells, and ``text`` says whether they are CSV text (parsed as numbers) or
+    JSON values (which must already be numbers).
+    """
+
+    names: list[str] | None
+    width: int
+    values: Array | None = None
+    cells: list[list[Any]] | None = None
+    text: bool = False
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.values) if self.values is not None else len(self.cells or [])
+
+    def select(self, order: list[int]) -> Decoded:
+        """The same records with the columns in ``order`` (indices into this body)."""
+        if self.values is not None:
+            return replace(self, values=self.values[:, order], width=len(order))
+        cells = [[row[i] for i in order] for row in self.cells or []]
+        return replace(self, cells=cells, width=len(order))
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """What the server's configuration says about bodies (see ServerSettings)."""
+
+    csv_header: HeaderMode = "auto"
+    columns: csvtext.Columns | None = None  # the model's, for telling a header from data
 
 
 # -- decoders ----------------------------------------------------------------------------
 
 
-def decode_npy(body: bytes) -> Decoded:
+def decode_npy(body: bytes, options: DecodeOptions) -> Decoded:
     if not body.startswith(b"\x93NUMPY"):
         raise bad_request("The body is not a valid .npy file (it must start with numpy's "
                           "magic string; write it with numpy.save).")
@@ -68,7 +106,7 @@ def decode_npy(body: bytes) -> Decoded:
     if array.ndim != 2:
         raise bad_request(f"The .npy array has {array.ndim} dimensions; expected 2 "
                           "(rows x features) or 1 (one row).")
-    return Decoded(array.astype(np.float64, copy=False), None)
+    return Decoded(None, array.shape[1], values=array.astype(np.float64, copy=False))
 
 
 # The header np.save writes for a C-ordered little-endian numeric array, version 1.0.
@@ -99,23 +137,28 @@ def _common_npy(body: bytes) -> Array | None:
 LARGE_CSV_BYTES = 256 * 1024
 
 
-def decode_csv(body: bytes) -> Decoded:
-    """CSV rows; batch-sized bodies go through pandas' C parser first (5x faster there)."""
+def decode_csv(body: bytes, options: DecodeOptions) -> Decoded:
+    """CSV records; batch-sized all-numeric bodies go through pandas' C parser (5x faster
+    there), anything else through the standard library's csv module, cell by cell."""
     if len(body) >= LARGE_CSV_BYTES:
-        fast = _fast_csv(body)
+        fast = _fast_csv(body, options)
         if fast is not None:
             return fast
-    return _strict_csv(body)
+    return _careful_csv(body, options)
 
 
-def _fast_csv(body: bytes) -> Decoded | None:
-    """All-numeric bodies via pandas; None leaves anything unusual to the strict parser,
+def _fast_csv(body: bytes, options: DecodeOptions) -> Decoded | None:
+    """All-numeric bodies via pandas; None leaves anything unusual to the careful parser,
     which names the row and column at fault. pandas loads on the first large body only,
     so real-time serving never imports it."""
     import pandas as pd
 
-    first = body.split(b"\n", 1)[0].decode("utf-8", "replace").split(",")
-    header = not all(_is_number(cell) for cell in first)
+    head = body[:65536].decode("utf-8", "replace")
+    try:
+        header = csvtext.has_header(csvtext.first_row(io.StringIO(head, newline="")),
+                                    options.csv_header, options.columns)
+    except csvtext.CsvError:
+        return None
     try:
         frame = pd.read_csv(io.BytesIO(body), header=0 if header else None,
                             dtype=np.float64, skip_blank_lines=False, engine="c")
@@ -123,38 +166,38 @@ def _fast_csv(body: bytes) -> Decoded | None:
         return None
     rows = frame.to_numpy(dtype=np.float64)
     if rows.size == 0 or np.isnan(rows).any():
-        return None  # empty cells, short rows or blank lines: let the strict parser say where
+        return None  # empty cells, short rows or blank lines: let the careful parser say where
     names = [str(c).strip() for c in frame.columns] if header else None
-    return Decoded(rows, names)
+    return Decoded(names, rows.shape[1], values=rows)
 
 
-def _strict_csv(body: bytes) -> Decoded:
-    text = _text(body)
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines:
+def _careful_csv(body: bytes, options: DecodeOptions) -> Decoded:
+    try:
+        rows = csvtext.read_rows(_text(body))
+    except csvtext.CsvError as error:
+        raise bad_request(f"The CSV body is malformed: {error}.") from None
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    if not rows:
         raise bad_request("The CSV body is empty; send one row of features per line.")
     names = None
-    first = lines[0].split(",")
-    if not all(_is_number(cell) for cell in first):
-        names = [cell.strip().strip('"') for cell in first]
-        lines = lines[1:]
-        if not lines:
+    if csvtext.has_header(rows[0], options.csv_header, options.columns):
+        names = [cell.strip() for cell in rows[0]]
+        rows = rows[1:]
+        if not rows:
             raise bad_request("The CSV body has a header but no rows.")
-    cells = [line.split(",") for line in lines]
-    width = len(cells[0])
-    for index, row in enumerate(cells):
+    width = len(rows[0])
+    for index, row in enumerate(rows):
+        if not row:
+            raise bad_request(f"CSV row {index + 1} is empty; every line must be a record.",
+                              index + 1)
         if len(row) != width:
-            raise bad_request(f"CSV row {index + 1} has {len(row)} columns; row 1 has {width}.")
-    try:
-        rows = np.array(cells, dtype=np.float64)
-    except ValueError:
-        raise _first_bad_cell(cells, names) from None
-    return Decoded(rows, names)
+            raise bad_request(f"CSV row {index + 1} has {len(row)} columns; row 1 has "
+                              f"{width}.", index + 1)
+    return Decoded(names, width, cells=rows, text=True)
 
 
-def decode_json(body: bytes) -> Decoded:
+def decode_json(body: bytes, options: DecodeOptions) -> Decoded:
     data = _json(body)
     if isinstance(data, dict):
         for key in ("instances", "inputs", "data", "features"):
@@ -163,13 +206,14 @@ def decode_json(body: bytes) -> Decoded:
         if "dataframe_split" in data and isinstance(data["dataframe_split"], dict):
             split = data["dataframe_split"]
             decoded = _records(split.get("data"), "'dataframe_split.data'")
-            return Decoded(decoded.rows, [str(c) for c in split.get("columns") or []] or None)
+            columns = [str(c) for c in split.get("columns") or []] or None
+            return replace(decoded, names=columns)
         return _records([data], "the object")
     return _records(data, "the body")
 
 
-def decode_jsonlines(body: bytes) -> Decoded:
-    lines = [line for line in _text(body).splitlines()]
+def decode_jsonlines(body: bytes, options: DecodeOptions) -> Decoded:
+    lines = _text(body).split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
@@ -179,14 +223,16 @@ def decode_jsonlines(body: bytes) -> Decoded:
         try:
             item = orjson.loads(line)
         except orjson.JSONDecodeError as error:
-            raise bad_request(f"JSON Lines line {index + 1} is not valid JSON: {error}") from None
+            raise bad_request(f"JSON Lines line {index + 1} is not valid JSON: {error}",
+                              index + 1) from None
         if isinstance(item, dict) and "features" in item:
             item = item["features"]
         items.append(item)
     return _records(items, "the lines")
 
 
-DECODERS: dict[str, Callable[[bytes], Decoded]] = {
+Decoder = Callable[[bytes, DecodeOptions], Decoded]
+DECODERS: dict[str, Decoder] = {
     NPY: decode_npy,
     CSV: decode_csv,
     JSON: decode_json,
@@ -208,25 +254,6 @@ def _json(body: bytes) -> Any:
         raise bad_request(f"The body is not valid JSON: {error}") from None
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _first_bad_cell(cells: list[list[str]], names: list[str] | None) -> ClientError:
-    for r, row in enumerate(cells):
-        for c, cell in enumerate(row):
-            if not _is_number(cell):
-                column = f"{c + 1}" + (f" ({names[c]})" if names and c < len(names) else "")
-                shown = cell if len(cell) <= 40 else cell[:37] + "..."
-                return bad_request(f"CSV row {r + 1}, column {column}: {shown!r} is not a "
-                                   "number.")
-    return bad_request("The CSV body holds a value that is not a number.")
-
-
 def _records(items: Any, where: str) -> Decoded:
     """Rows from a list of rows, a list of records (objects), or one flat row."""
     if not isinstance(items, list) or not items:
@@ -237,93 +264,97 @@ def _records(items: Any, where: str) -> Decoded:
         for index, item in enumerate(items):
             if list(item.keys()) != names and set(item) != set(names):
                 raise bad_request(f"Record {index + 1} has fields {sorted(item)}; record 1 "
-                                  f"has {sorted(names)}.")
-        rows = [[item[name] for name in names] for item in items]
-        return Decoded(_matrix(rows), names)
+                                  f"has {sorted(names)}.", index + 1)
+        return _rows([[item[name] for name in names] for item in items], names)
     if not any(isinstance(item, (list, dict)) for item in items):
-        return Decoded(_matrix([items]), None)  # one flat row
+        return _rows([items], None)  # one flat row
     if not all(isinstance(item, list) for item in items):
         raise bad_request(f"Rows in {where} must all be lists (or all records).")
-    return Decoded(_matrix(items), None)
+    return _rows(items, None)
 
 
-def _matrix(rows: Sequence[Sequence[Any]]) -> Array:
+def _rows(rows: list[list[Any]], names: list[str] | None) -> Decoded:
     width = len(rows[0])
     for index, row in enumerate(rows):
         if len(row) != width:
-            raise bad_request(f"Row {index + 1} has {len(row)} values; row 1 has {width}.")
-        for column, value in enumerate(row):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise bad_request(f"Row {index + 1}, column {column + 1}: {value!r} is not a "
-                                  "number.")
-    return np.array(rows, dtype=np.float64).reshape(len(rows), width)
+            raise bad_request(f"Row {index + 1} has {len(row)} values; row 1 has {width}.",
+                              index + 1)
+    return Decoded(names, width, cells=rows)
 
 
-# -- encoders ----------------------------------------------------------------------------
+# -- records to codes ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Output:
-    """What to send back: one value per row, and optionally explanations."""
-
-    values: NDArray[Any]  # predictions, probabilities or labels
-    intercept: float | None = None  # with explanations
-    contributions: Array | None = None  # (n, p), link scale
-    names: Sequence[str] = ()
-
-
-def encode_json(output: Output) -> bytes:
-    document: dict[str, Any] = {"predictions": output.values.tolist()}
-    if output.contributions is not None:
-        document["explanations"] = [
-            {"intercept": output.intercept, "contributions": dict(zip(output.names, row,
-                                                                      strict=True))}
-            for row in output.contributions.tolist()]
-    return orjson.dumps(document)
-
-
-def encode_jsonlines(output: Output) -> bytes:
-    values = output.values.tolist()
-    if output.contributions is None:
-        lines = [orjson.dumps({"prediction": value}) for value in values]
-    else:
-        lines = [orjson.dumps({"prediction": value, "intercept": output.intercept,
-                               "contributions": dict(zip(output.names, row, strict=True))})
-                 for value, row in zip(values, output.contributions.tolist(), strict=True)]
-    return b"\n".join(lines) + b"\n"
+def to_codes(decoded: Decoded, schema: Schema, sent: Sequence[int],
+             unknown: UnknownCells) -> Array:
+    """The records as the model's codes, columns in the model's order (which the body sent
+    at the 0-based positions ``sent``, for messages): numbers for numeric features, level
+    codes for categorical ones. A cell the model cannot read is a 400 naming its row and
+    column; one it cannot place is too, unless the model ignores unknown values, when it
+    is noted in ``unknown``."""
+    try:
+        if decoded.values is not None:
+            return schema.encode(decoded.values, unknown)
+        if schema.numeric_only:
+            numbers = _numbers_at_once(decoded, schema.names, sent)
+            if numbers is not None:
+                return schema.encode(numbers, unknown)
+        return schema.encode(_columns(decoded, schema, sent), unknown)
+    except UnknownValueError as error:
+        raise bad_request(_at_position(str(error), error.column, schema, sent),
+                          error.row + 1) from None
 
 
-def encode_csv(output: Output) -> bytes:
-    values = [_csv_cell(v) for v in output.values.tolist()]
-    if output.contributions is None:
-        return ("\n".join(values) + "\n").encode()
-    intercept = repr(output.intercept)
-    lines = [",".join([value, intercept, *map(repr, row)])
-             for value, row in zip(values, output.contributions.tolist(), strict=True)]
-    return ("\n".join(lines) + "\n").encode()
+def _numbers_at_once(decoded: Decoded, names: Sequence[str],
+                     sent: Sequence[int]) -> Array | None:
+    """Every cell a number: one conversion for the whole body (the one-row fast path)."""
+    cells = decoded.cells or []
+    if not decoded.text:
+        _check_json_numbers(cells, names, sent)
+    try:
+        return np.array(cells, dtype=np.float64).reshape(len(cells), decoded.width)
+    except (ValueError, TypeError):
+        return None  # a missing cell, or not a number: the schema says which and where
 
 
-def encode_npy(output: Output) -> bytes:
-    values = output.values
-    if values.dtype.kind not in "biuf":
-        raise ClientError(406, "not_acceptable", "Labels are not numbers, so they cannot be "
-                          "sent as application/x-npy; ask for application/json or text/csv.")
-    if output.contributions is not None:
-        intercept = np.full((len(values), 1), output.intercept)
-        values = np.column_stack([values.astype(np.float64), intercept, output.contributions])
-    buffer = io.BytesIO()
-    np.save(buffer, values, allow_pickle=False)
-    return buffer.getvalue()
+def _columns(decoded: Decoded, schema: Schema, sent: Sequence[int]) -> list[NDArray[Any]]:
+    """Each column's cells; JSON cells in numeric columns must be numbers (or null)."""
+    cells = decoded.cells or []
+    columns = [np.empty(len(cells), dtype=object) for _ in range(decoded.width)]
+    for r, row in enumerate(cells):
+        for c, value in enumerate(row):
+            columns[c][r] = value
+    if not decoded.text:
+        for c, feature in enumerate(schema.features):
+            if feature.categorical:
+                continue
+            for r, value in enumerate(columns[c]):
+                if value is not None and (isinstance(value, bool) or
+                                          not isinstance(value, (int, float))):
+                    raise _not_a_number(r, c, value, schema.names, sent)
+    return columns
 
 
-def _csv_cell(value: Any) -> str:
-    text = repr(value) if isinstance(value, float) else str(value)
-    return f'"{text}"' if ("," in text or '"' in text) else text
+def _check_json_numbers(cells: list[list[Any]], columns: Sequence[str],
+                        sent: Sequence[int]) -> None:
+    for r, row in enumerate(cells):
+        for c, value in enumerate(row):
+            if value is not None and (isinstance(value, bool) or
+                                      not isinstance(value, (int, float))):
+                raise _not_a_number(r, c, value, columns, sent)
 
 
-ENCODERS: dict[str, Callable[[Output], bytes]] = {
-    JSON: encode_json,
-    CSV: encode_csv,
-    NPY: encode_npy,
-    JSONLINES: encode_jsonlines,
-}
+def _not_a_number(r: int, c: int, value: Any, columns: Sequence[str],
+                  sent: Sequence[int]) -> ClientError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 42 else shown[:39] + "..."
+    return bad_request(f"Row {r + 1}, column {sent[c] + 1} ({columns[c]}): {shown} is not a "
+                       "number.", r + 1)
+
+
+def _at_position(message: str, column: str, schema: Schema, sent: Sequence[int]) -> str:
+    """The schema's message with the column's position in the body beside its name."""
+    index = list(schema.names).index(column) if column in schema.names else None
+    if index is None:
+        return message
+    return message.replace(f"column '{column}'", f"column {sent[index] + 1} ({column})", 1)

@@ -7,31 +7,42 @@ the tests call the same function, so there is one behaviour to get right.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import orjson
 
+from sagegam.container import csvtext
+from sagegam.container.csvtext import HEADER_MODES, HeaderMode
 from sagegam.container.serving.codecs import (
     CSV,
     DECODERS,
-    ENCODERS,
     JSON,
     JSONLINES,
     JSONLINES_ALIASES,
     NPY,
     ClientError,
     Decoded,
-    Output,
+    DecodeOptions,
+    Decoder,
     bad_request,
+    to_codes,
 )
+from sagegam.container.serving.encoders import ENCODERS, Output
 from sagegam.model.basis import OutsideRangeError
 from sagegam.model.predictor import GAMPredictor
+from sagegam.model.schema import Schema, UnknownCells
 
 DEFAULT_ACCEPT = JSON
 DEFAULT_MAX_PAYLOAD_MB = 6.0
 OPTION_NAMES = ("explain", "output")
+ENDPOINT_ID_HEADER = "x-sagegam-endpoint-id"
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"  # SageMaker passes it back
+BATCH_HINT = (" In batch transform (SAGEMAKER_BATCH=true) every line is a record: if this "
+              "line is a header, remove it from the input files.")
 
 
 @dataclass(frozen=True)
@@ -44,26 +55,72 @@ class Response:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """What the environment configures, read once when the server starts."""
+    """What the environment configures, read once when the server (or a worker) starts.
+
+    The variables and their defaults are listed in docs/serving.md; every value is checked
+    here, so a bad one stops ``serve`` before it binds.
+    """
 
     default_accept: str = DEFAULT_ACCEPT
     max_payload_bytes: int = int(DEFAULT_MAX_PAYLOAD_MB * 1024 * 1024)
     workers: int = 1
+    csv_header: HeaderMode = "auto"
+    batch: bool = False
+    max_header_bytes: int = 32 * 1024
+    request_timeout: float = 60.0
+    keep_alive: int = 60
+    large_request_slots: int = 1
+    endpoint_id: str | None = None
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None,
+    def from_environment(cls, environ: Mapping[str, str] | None = None,
                          workers: int = 1) -> ServerSettings:
         env = os.environ if environ is None else environ
         accept = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", DEFAULT_ACCEPT).strip()
         if _media_type(accept) not in ENCODERS:
             raise ValueError(f"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT={accept!r} is not one of "
                              f"{sorted(ENCODERS)}.")
-        raw = env.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", str(DEFAULT_MAX_PAYLOAD_MB))
-        try:
-            megabytes = float(raw)
-        except ValueError:
-            raise ValueError(f"SAGEMAKER_MAX_PAYLOAD_IN_MB={raw!r} is not a number.") from None
-        return cls(_media_type(accept), int(megabytes * 1024 * 1024), workers)
+        batch = env.get("SAGEMAKER_BATCH", "").strip().lower() == "true"
+        return cls(
+            default_accept=_media_type(accept),
+            max_payload_bytes=int(_number(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+                                          DEFAULT_MAX_PAYLOAD_MB) * 1024 * 1024),
+            workers=workers,
+            csv_header=_csv_header(env, batch),
+            batch=batch,
+            max_header_bytes=int(_number(env, "SAGEGAM_MAX_HEADER_KB", 32) * 1024),
+            request_timeout=_number(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60),
+            keep_alive=int(_number(env, "SAGEGAM_KEEP_ALIVE_SECONDS", 60)),
+            large_request_slots=int(_number(env, "SAGEGAM_MAX_LARGE_REQUESTS", 1,
+                                            integer=True)),
+            endpoint_id=env.get("SAGEGAM_ENDPOINT_ID") or None)
+
+
+def _number(env: Mapping[str, str], variable: str, default: float,
+            integer: bool = False) -> float:
+    raw = env.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{variable}={raw!r} is not {kind}.") from None
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{variable}={raw!r} must be greater than 0.")
+    return value
+
+
+def _csv_header(env: Mapping[str, str], batch: bool) -> HeaderMode:
+    raw = env.get("SAGEGAM_CSV_HEADER", "").strip().lower() or ("absent" if batch else "auto")
+    if raw not in HEADER_MODES:
+        raise ValueError(f"SAGEGAM_CSV_HEADER={raw!r} is not one of {', '.join(HEADER_MODES)}.")
+    if batch and raw != "absent":
+        raise ValueError(f"SAGEGAM_CSV_HEADER={raw!r} cannot be used in batch transform "
+                         "(SAGEMAKER_BATCH=true): SageMaker splits each file into mini-batches "
+                         "and only the first could carry the header, so every line is a "
+                         "record there (absent).")
+    return raw  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -79,12 +136,18 @@ def invocations(predictor: GAMPredictor, body: bytes, content_type: str | None,
     try:
         return _answer(predictor, body, content_type, accept, custom_attributes, settings)
     except ClientError as error:
+        if settings.batch and error.row == 1 and _media_type(content_type or "") == CSV:
+            error = ClientError(error.status, error.error, error.message + BATCH_HINT, 1)
         return error_response(error)
 
 
 def error_response(error: ClientError) -> Response:
-    body = orjson.dumps({"error": error.error, "message": error.message})
-    return Response(error.status, body, JSON)
+    """``{"error", "message"}``, and ``"row"`` (1-based, in the body) when one record is at
+    fault, so a batch runtime can name the line of its file."""
+    document: dict[str, Any] = {"error": error.error, "message": error.message}
+    if error.row is not None:
+        document["row"] = error.row
+    return Response(error.status, orjson.dumps(document), JSON)
 
 
 def ping() -> Response:
@@ -108,9 +171,12 @@ def _answer(predictor: GAMPredictor, body: bytes, content_type: str | None,
     options = _options({**_attributes(custom_attributes), **accept_options})
     if not body:
         raise bad_request("The request body is empty; send at least one row.")
-    rows = _aligned(predictor, decoder(body))
-    output = _predict(predictor, rows, options)
-    return Response(200, ENCODERS[response_type](output), response_type)
+    decoded = decoder(body, DecodeOptions(settings.csv_header, _columns_of(predictor)))
+    unknown = UnknownCells()
+    codes = _encoded(predictor, decoded, unknown)
+    output = _predict(predictor, codes, options, unknown)
+    headers = {CUSTOM_ATTRIBUTES: f"unknown_values={unknown.count}"} if unknown.count else {}
+    return Response(200, ENCODERS[response_type](output), response_type, headers)
 
 
 def payload_too_large(settings: ServerSettings) -> ClientError:
@@ -119,7 +185,7 @@ def payload_too_large(settings: ServerSettings) -> ClientError:
                        "(SAGEMAKER_MAX_PAYLOAD_IN_MB); split it into smaller requests.")
 
 
-def _decoder(content_type: str | None) -> Any:
+def _decoder(content_type: str | None) -> Decoder:
     media = _media_type(content_type or "")
     if media not in DECODERS:
         raise ClientError(415, "unsupported_media_type", f"Content-Type {content_type!r} is "
@@ -176,29 +242,46 @@ def _options(values: dict[str, str]) -> Options:
     return Options(explain in ("true", "1", "yes"), output.startswith("label"))
 
 
-def _aligned(predictor: GAMPredictor, decoded: Decoded) -> Any:
-    """The rows with the model's columns, in the model's order."""
-    rows = decoded.rows
-    if decoded.names is not None and set(decoded.names) == set(predictor.feature_names) \
-            and len(decoded.names) == predictor.n_features:
-        order = [decoded.names.index(name) for name in predictor.feature_names]
-        rows = rows[:, order]
-    elif decoded.names is not None and not _positional(decoded.names):
-        missing = sorted(set(predictor.feature_names) - set(decoded.names))
-        extra = sorted(set(decoded.names) - set(predictor.feature_names))
-        raise bad_request(f"The columns {decoded.names} do not match the model's features "
-                          f"{list(predictor.feature_names)} (missing {missing}, unknown "
-                          f"{extra}).")
-    if rows.shape[1] != predictor.n_features:
-        raise bad_request(f"Each row needs {predictor.n_features} features "
-                          f"({', '.join(predictor.feature_names)}); got {rows.shape[1]}.")
-    finite = np.isfinite(rows)
-    if not finite.all():
-        row, col = (int(i) for i in np.argwhere(~finite)[0])
-        raise bad_request(f"Row {row + 1}, column {col + 1} "
-                          f"({predictor.feature_names[col]}) is {rows[row, col]}; every "
-                          "value must be a finite number.")
-    return rows
+def _columns_of(predictor: GAMPredictor) -> csvtext.Columns:
+    return _model_columns(predictor.schema)
+
+
+@lru_cache(maxsize=8)
+def _model_columns(schema: Schema) -> csvtext.Columns:
+    """What the model reads, for telling a CSV header from a row of data."""
+    return csvtext.Columns(schema.names, tuple(not f.categorical for f in schema.features))
+
+
+def _encoded(predictor: GAMPredictor, decoded: Decoded, unknown: UnknownCells) -> Any:
+    """The records as the model's codes, with the model's columns in the model's order."""
+    features = list(predictor.feature_names)
+    sent = _columns_sent(features, decoded)
+    chosen = decoded if sent == list(range(decoded.width)) else decoded.select(sent)
+    if chosen.values is not None and predictor.schema.text_levels:
+        raise bad_request(_NUMBERS_ONLY.format(", ".join(
+            f.name for f in predictor.schema.features if f.text_levels)))
+    return to_codes(chosen, predictor.schema, sent, unknown)
+
+
+_NUMBERS_ONLY = ("An application/x-npy body carries numbers only, and this model's "
+                 "categorical features {} have text levels; send text/csv or JSON.")
+
+
+def _columns_sent(features: list[str], decoded: Decoded) -> list[int]:
+    """Where in the body each of the model's features is: by name when the body names its
+    columns (any order), else by position."""
+    names = decoded.names
+    if names is not None and len(names) == len(features) and set(names) == set(features):
+        return [names.index(name) for name in features]
+    if names is not None and not _positional(names):
+        missing = sorted(set(features) - set(names))
+        extra = sorted(set(names) - set(features))
+        raise bad_request(f"The columns {names} do not match the model's features "
+                          f"{features} (missing {missing}, unknown {extra}).")
+    if decoded.width != len(features):
+        raise bad_request(f"Each row needs {len(features)} features ({', '.join(features)}); "
+                          f"got {decoded.width}.")
+    return list(range(len(features)))
 
 
 def _label_array(classes: Any) -> Any:
@@ -214,17 +297,20 @@ def _positional(names: list[str]) -> bool:
     return all(name.startswith("x") and name[1:].isdigit() for name in names)
 
 
-def _predict(predictor: GAMPredictor, rows: Any, options: Options) -> Output:
+def _predict(predictor: GAMPredictor, codes: Any, options: Options,
+             unknown: UnknownCells) -> Output:
     try:
-        contributions = predictor.contributions(rows)
+        contributions = predictor.contributions_of(codes)
     except OutsideRangeError as error:
-        raise bad_request(str(error).replace(f"row {error.row}", f"row {error.row + 1}")) \
-            from None
+        raise bad_request(str(error).replace(f"row {error.row}", f"row {error.row + 1}"),
+                          error.row + 1) from None
     eta = predictor.intercept + contributions.sum(axis=1)
     mean = predictor.family.inverse_link(eta)
     values: Any = mean
     if predictor.classes is not None and options.labels:
         values = _label_array(predictor.classes)[(mean > 0.5).astype(np.intp)]
+    warnings, rows = unknown.sentences(), frozenset(unknown.rows)
     if not options.explain:
-        return Output(values)
-    return Output(values, predictor.intercept, contributions, predictor.feature_names)
+        return Output(values, warnings=warnings, warned_rows=rows)
+    return Output(values, predictor.intercept, contributions, predictor.term_names, warnings,
+                  rows)

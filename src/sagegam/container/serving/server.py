@@ -1,14 +1,17 @@
 """The ``serve`` entry point: SageMaker's hosting contract under uvicorn.
 
 uvicorn (uvloop + httptools) with one process per CPU: measured in docs/serving.md
-against the stacks users would pick instead. Predictions cost microseconds, so they run
-inline on the event loop; a request never waits on a thread pool.
+against the stacks users would pick instead. A small request is answered inline on the
+event loop; a large one in a thread (see ``app``). Every worker runs under uvicorn's
+supervisor, even a single one, so a worker that dies is logged and replaced while the
+others (or, with one worker, the restarted one) keep the endpoint up.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
+import signal
+import socket
 import sys
 from typing import Any
 
@@ -16,54 +19,67 @@ from sagegam.container.serving.app import DEFAULT_MODEL_DIR, MODEL_DIR_VARIABLE
 from sagegam.model.artifact import ArtifactError, load
 
 GRACEFUL_SHUTDOWN_SECONDS = 20  # SageMaker and `docker stop` allow 30 before SIGKILL
+APP = "sagegam.container.serving.app:create_app"
+PROTOCOL = "sagegam.container.serving.protocol:GuardedHttpToolsProtocol"
+EXIT_OK, EXIT_WORKERS_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="serve", description="Serve a sagegam model under "
-                                     "SageMaker's hosting contract.")
-    parser.add_argument("--model-dir", help=f"Artifact directory (default: "
-                        f"${MODEL_DIR_VARIABLE}, else {DEFAULT_MODEL_DIR}).")
-    parser.add_argument("--host", default="0.0.0.0")
-    parser.add_argument("--port", type=int, help="Default: $SAGEMAKER_BIND_TO_PORT, else 8080.")
-    parser.add_argument("--workers", type=int, help="Default: "
-                        "$SAGEMAKER_MODEL_SERVER_WORKERS, else the CPU count.")
-    args = parser.parse_args(argv)
+def serve(model_dir: str | None = None, host: str = "0.0.0.0", port: int | None = None,
+          workers: int | None = None) -> int:
+    """Check the settings and the model, bind, and serve until SIGTERM; the exit code."""
     try:
-        config = _configuration(args)
+        options = _configuration(model_dir, host, port, workers)
+        listener = _listen(host, options["port"])
     except ValueError as error:
-        print(f"serve: {error}", file=sys.stderr)
-        return 2
+        print(f"serve: {error}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
     import uvicorn
 
-    uvicorn.run("sagegam.container.serving.app:create_app", factory=True, **config)
-    return 0
+    config = uvicorn.Config(APP, factory=True, **options)
+    supervisor = _supervisor_class()(config, sockets=[listener])
+    supervisor.run()
+    return EXIT_WORKERS_FAILED if supervisor.failed_to_start else EXIT_OK
 
 
-def console_main() -> None:
-    sys.exit(main())
-
-
-def _configuration(args: argparse.Namespace) -> dict[str, Any]:
-    model_dir = args.model_dir or os.environ.get(MODEL_DIR_VARIABLE, DEFAULT_MODEL_DIR)
+def _configuration(model_dir: str | None, host: str, port: int | None,
+                   workers: int | None) -> dict[str, Any]:
+    chosen_dir = model_dir or os.environ.get(MODEL_DIR_VARIABLE, DEFAULT_MODEL_DIR)
     try:
-        load(model_dir)  # fail before binding, with the artifact's own message
+        load(chosen_dir)  # fail before binding, with the artifact's own message
     except ArtifactError as error:
         raise ValueError(str(error)) from None
-    port = args.port if args.port is not None else _integer("SAGEMAKER_BIND_TO_PORT", 8080)
-    workers = args.workers or _integer("SAGEMAKER_MODEL_SERVER_WORKERS", os.cpu_count() or 1)
-    timeout = _integer("SAGEMAKER_MODEL_SERVER_TIMEOUT", 60)
+    except Exception as error:  # a file crafted past its digests: still one sentence
+        raise ValueError(f"The model in {chosen_dir} cannot be loaded: "
+                         f"{type(error).__name__}: {error}") from None
+    port = port if port is not None else _integer("SAGEMAKER_BIND_TO_PORT", 8080)
+    workers = workers or _integer("SAGEMAKER_MODEL_SERVER_WORKERS", os.cpu_count() or 1)
     from sagegam.container.serving.core import ServerSettings
 
-    ServerSettings.from_environment()  # refuse bad payload or accept settings now
+    settings = ServerSettings.from_environment()  # refuse any bad setting now
     # Spawned workers build their app from the environment.
-    os.environ[MODEL_DIR_VARIABLE] = str(model_dir)
+    os.environ[MODEL_DIR_VARIABLE] = str(chosen_dir)
     os.environ["SAGEGAM_WORKERS"] = str(workers)
-    print(f"serve: model {model_dir}, http://{args.host}:{port}, {workers} worker(s)",
-          flush=True)
-    return {"host": args.host, "port": port, "workers": workers, "loop": "uvloop",
-            "http": "httptools", "lifespan": "on", "access_log": False,
-            "log_level": "warning", "timeout_keep_alive": timeout,
+    print(f"serve: model {chosen_dir}, http://{host}:{port}, {workers} worker(s)", flush=True)
+    return {"host": host, "port": port, "workers": workers, "loop": "uvloop",
+            "http": PROTOCOL, "lifespan": "on", "access_log": False, "proxy_headers": False,
+            "log_level": "warning", "timeout_keep_alive": settings.keep_alive,
             "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS}
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a taken port is one sentence, not a trace."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port}: {error.strerror}. Another server "
+                         "may hold the port; choose another with --port or "
+                         "SAGEMAKER_BIND_TO_PORT.") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _integer(variable: str, default: int) -> int:
@@ -77,3 +93,39 @@ def _integer(variable: str, default: int) -> int:
     if value < 1:
         raise ValueError(f"{variable}={raw!r} must be at least 1.")
     return value
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _supervisor_class() -> Any:
+    """uvicorn's worker supervisor, telling why a worker was replaced (uvicorn says only
+    "died", and below the log level a server should run at)."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    class WorkerSupervisor(Multiprocess):  # type: ignore[misc]
+        failed_to_start = False
+
+        def keep_subprocess_alive(self) -> None:
+            before = list(self.processes)
+            super().keep_subprocess_alive()
+            for old, new in zip(before, self.processes, strict=True):
+                if new is not old:
+                    print(f"serve: worker {old.pid} died ({describe_exit(old.exitcode)}); "
+                          f"started worker {new.pid} in its place", file=sys.stderr,
+                          flush=True)
+                elif old.exitcode == STARTUP_FAILURE:
+                    self.failed_to_start = True
+                    print(f"serve: worker {old.pid} could not start; stopping",
+                          file=sys.stderr, flush=True)
+
+    return WorkerSupervisor

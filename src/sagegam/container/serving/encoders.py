@@ -1,0 +1,88 @@
+"""Response encoders, keyed by MIME type: predictions (and explanations) to bytes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+
+from sagegam.container import csvtext
+from sagegam.container.serving.codecs import CSV, JSON, JSONLINES, NPY, ClientError
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Output:
+    """What to send back: one value per row, and optionally explanations."""
+
+    values: NDArray[Any]  # predictions, probabilities or labels
+    intercept: float | None = None  # with explanations
+    contributions: Array | None = None  # (n, terms), link scale
+    names: Sequence[str] = ()  # the terms'
+    warnings: Sequence[str] = ()  # cells given zero effect (handle_unknown="ignore")
+    warned_rows: frozenset[int] = frozenset()  # 0-based rows those cells are in
+
+
+def _explanations(output: Output) -> list[dict[str, Any]]:
+    assert output.contributions is not None
+    return [{"intercept": output.intercept,
+             "contributions": dict(zip(output.names, row, strict=True))}
+            for row in output.contributions.tolist()]
+
+
+def encode_json(output: Output) -> bytes:
+    document: dict[str, Any] = {"predictions": output.values.tolist()}
+    if output.contributions is not None:
+        document["explanations"] = _explanations(output)
+    if output.warnings:
+        document["warnings"] = list(output.warnings)
+    return orjson.dumps(document)
+
+
+def encode_jsonlines(output: Output) -> bytes:
+    values = output.values.tolist()
+    records: list[dict[str, Any]] = [{"prediction": value} for value in values]
+    if output.contributions is not None:
+        for record, explanation in zip(records, _explanations(output), strict=True):
+            record.update(explanation)
+    for row in output.warned_rows:
+        records[row]["warning"] = "a value unknown to the model was given zero effect"
+    return b"\n".join(orjson.dumps(record) for record in records) + b"\n"
+
+
+def encode_csv(output: Output) -> bytes:
+    """One line per row; floats as repr (exact round trip), labels quoted as CSV needs."""
+    values = output.values.tolist()
+    numbers = output.values.dtype.kind in "biuf"
+    if output.contributions is None:
+        return csvtext.format_column(values, numbers).encode()
+    rows = [[value, output.intercept, *row]
+            for value, row in zip(values, output.contributions.tolist(), strict=True)]
+    return (csvtext.format_numbers(rows) if numbers else csvtext.format_rows(rows)).encode()
+
+
+def encode_npy(output: Output) -> bytes:
+    values = output.values
+    if values.dtype.kind not in "biuf":
+        raise ClientError(406, "not_acceptable", "Labels are not numbers, so they cannot be "
+                          "sent as application/x-npy; ask for application/json or text/csv.")
+    if output.contributions is not None:
+        intercept = np.full((len(values), 1), output.intercept)
+        values = np.column_stack([values.astype(np.float64), intercept, output.contributions])
+    buffer = io.BytesIO()
+    np.save(buffer, values, allow_pickle=False)
+    return buffer.getvalue()
+
+
+ENCODERS: dict[str, Callable[[Output], bytes]] = {
+    JSON: encode_json,
+    CSV: encode_csv,
+    NPY: encode_npy,
+    JSONLINES: encode_jsonlines,
+}

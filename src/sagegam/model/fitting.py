@@ -1,0 +1,334 @@
+"""From encoded training rows to a fitted predictor: terms, penalties, structure, fit.
+
+The estimators (scikit-learn's contract) validate settings and data and hand over to
+:func:`fit_terms`; this module builds each term's basis from the data, applies the
+terms' constraints, chooses between a plain and an adaptive penalty structure and runs
+penalized IRLS (:mod:`~sagegam.model.solver`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sagegam.model.binned import BinnedDesign
+from sagegam.model.design import TermDesign, is_identity
+from sagegam.model.families import Family
+from sagegam.model.reml import Penalty
+from sagegam.model.schema import Schema
+from sagegam.model.solver import FitResult, WarmStart, penalized_irls
+from sagegam.model.terms import (
+    FactorMargin,
+    FactorTerm,
+    Margin,
+    SplineMargin,
+    SplineTerm,
+    Term,
+    interaction,
+)
+
+Array = NDArray[np.float64]
+AnyDesign = TermDesign | BinnedDesign
+SUBSAMPLE_ROWS = 100_000
+DISCRETE_ROWS = 100_000  # from here on "auto" fits on discretized covariates
+MAX_PAIR_CODES = 50  # levels of a factor in an interaction (its columns multiply)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What shapes the fit, as the estimator resolved its parameters."""
+
+    df: tuple[int, ...] = ()  # basis size per feature
+    degree: int = 3
+    adaptive: Any = "auto"
+    extrapolation: str = "linear"
+    max_iter: int = 100
+    tol: float = 1e-9
+    interaction_df: int = 7
+    discrete: bool | str = "auto"
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted model in raw term coordinates, with what the summary reports."""
+
+    terms: list[Term]
+    coef: Array
+    covariance: Array
+    result: FitResult
+    adaptive: bool
+    alphas: list[float | None]  # per term: given, or None when REML chose it
+    design: AnyDesign
+    free: list[slice]  # each term's free coefficients
+    owners: list[int]  # the term of each penalty the fit used
+
+
+def main_terms(schema: Schema, codes: Array, settings: Settings) -> list[Term]:
+    """One term per feature: a factor for a categorical one, else a smooth."""
+    return [FactorTerm(_factor_margin(schema, j)) if feature.categorical else
+            SplineTerm(_spline_margin(codes, j, settings.df[j], settings), feature.missing)
+            for j, feature in enumerate(schema.features)]
+
+
+def pair_term(schema: Schema, codes: Array, pair: tuple[int, int], settings: Settings) -> Term:
+    """The interaction of two features (a tensor product without main effects)."""
+    first, second = (_pair_margin(schema, codes, j, settings) for j in pair)
+    return interaction(first, second)
+
+
+def pairable(schema: Schema, j: int) -> bool:
+    """Whether feature ``j`` may enter an interaction (a factor's columns multiply)."""
+    feature = schema.features[j]
+    return not feature.categorical or feature.n_codes <= MAX_PAIR_CODES
+
+
+def pair_problem(schema: Schema, pair: tuple[int, int]) -> str | None:
+    """Why a pair cannot be an interaction term, or None."""
+    if pair[0] == pair[1]:
+        return f"a feature cannot interact with itself ({schema.names[pair[0]]!r})"
+    for j in pair:
+        if not pairable(schema, j):
+            feature = schema.features[j]
+            return (f"'{feature.name}' has {feature.n_codes} levels; a categorical feature in "
+                    f"an interaction may have at most {MAX_PAIR_CODES}")
+    return None
+
+
+def _factor_margin(schema: Schema, j: int) -> FactorMargin:
+    return FactorMargin(j, schema.features[j].n_codes)
+
+
+def _pair_margin(schema: Schema, codes: Array, j: int, settings: Settings) -> Margin:
+    if schema.features[j].categorical:
+        return _factor_margin(schema, j)
+    return _spline_margin(codes, j, settings.interaction_df, settings)
+
+
+def _spline_margin(codes: Array, j: int, df: int, settings: Settings) -> SplineMargin:
+    """Range from the data; a constant gets no basis; few distinct values, fewer."""
+    values = codes[:, j][~np.isnan(codes[:, j])]
+    if values.size == 0:
+        return SplineMargin(j, 0.0, 0.0, 0, settings.degree, settings.extrapolation)
+    distinct = np.unique(values).size
+    n_basis = min(df, max(settings.degree + 1, distinct)) if distinct > 1 else 0
+    return SplineMargin(j, float(values.min()), float(values.max()), int(n_basis),
+                        settings.degree, settings.extrapolation)
+
+
+def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
+              weights: Array, family: Family, settings: Settings,
+              names: tuple[str, ...]) -> Fit:
+    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight."""
+    discrete = settings.discrete is True or (settings.discrete == "auto" and
+                                             len(codes) >= DISCRETE_ROWS)
+    design = (BinnedDesign if discrete else TermDesign)(terms, codes, names)
+    blocks = [term.constraint(sums) for term, sums in zip(terms, design.column_sums(weights),
+                                                          strict=True)]
+    design.constrain(blocks)
+    builder = _PenaltyBuilder(terms, blocks, alphas)
+    structures = _Structures(builder, settings.adaptive, family, settings.max_iter,
+                             settings.tol)
+    result, structure = structures.fit(design, y, weights)
+    coef = design.raw_coef(result.coef)
+    covariance = design.raw_covariance(result.covariance)
+    return Fit(terms, coef, covariance, result, bool(structure.split), alphas, design,
+               builder.free, structure.owners)
+
+
+def _free_blocks(blocks: list[Array]) -> list[slice]:
+    """Each term's slice of the free coefficients (the intercept is coefficient 0)."""
+    slices, start = [], 1
+    for Z in blocks:
+        slices.append(slice(start, start + Z.shape[1]))
+        start += Z.shape[1]
+    return slices
+
+
+ADAPTIVE_MIN_EDF = 5.0  # a smoother term has too little wiggle to vary along the feature
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """A set of penalties: each one's term, and which terms have adaptive pieces."""
+
+    penalties: list[Penalty]
+    owners: list[int]
+    split: frozenset[int]
+
+
+class _PenaltyBuilder:
+    """Every term's penalties in free coordinates, plain or split into adaptive pieces."""
+
+    def __init__(self, terms: list[Term], blocks: list[Array],
+                 alphas: list[float | None]) -> None:
+        self.terms, self.blocks, self.alphas = terms, blocks, alphas
+        self.free = _free_blocks(blocks)
+
+    def build(self, split: frozenset[int]) -> _Structure:
+        penalties, owners = [], []
+        for t, (term, Z, block) in enumerate(zip(self.terms, self.blocks, self.free,
+                                                 strict=True)):
+            if Z.shape[1] == 0:
+                continue
+            matrices = term.penalties(self._pieces(t) if t in split else 1)
+            penalties += [Penalty(block, S if is_identity(Z) else Z.T @ S @ Z, self.alphas[t])
+                          for S in matrices]
+            owners += [t] * len(matrices)
+        return _Structure(penalties, owners, split)
+
+    def adaptable(self) -> list[int]:
+        """Terms whose smoothness REML chooses and may vary along the feature."""
+        return [t for t, Z in enumerate(self.blocks)
+                if Z.shape[1] and self.alphas[t] is None and self._pieces(t) > 1]
+
+    def spread(self, plain: _Structure, log_lambda: Array, split: frozenset[int]) -> Array:
+        """Plain log-lambdas spread over the adaptive pieces: the same penalty, split."""
+        free = [t for penalty, t in zip(plain.penalties, plain.owners, strict=True)
+                if penalty.alpha is None]
+        repeats = [self._pieces(t) if t in split else 1 for t in free]
+        return np.repeat(log_lambda, repeats)
+
+    def _pieces(self, t: int) -> int:
+        return self.terms[t].adaptive_pieces()
+
+
+@dataclass
+class _Structures:
+    """Fits the plain penalty structure, the adaptive one, or both and keeps the better.
+
+    Only terms of at least ADAPTIVE_MIN_EDF in the plain fit are split: the others are
+    too smooth for their smoothness to vary, and trying them costs a second fit for
+    nothing. On a large data set the choice, and a starting point for the full fit, come
+    from a random subsample: IRLS from a cold start needs ~8 passes over the data, from
+    the subsample's solution two or three. The restricted likelihood gain of adaptivity
+    grows with n, so a choice made on the subsample is conservative.
+    """
+
+    builder: _PenaltyBuilder
+    setting: Any  # the estimator's ``adaptive``
+    family: Family
+    max_iter: int
+    tol: float
+
+    def fit(self, design: AnyDesign, y: Array,
+            weights: Array) -> tuple[FitResult, _Structure]:
+        if design.n_rows <= 2 * SUBSAMPLE_ROWS:
+            return self._choose(design, y, weights, self.tol)
+        rows = np.sort(np.random.default_rng(0).choice(design.n_rows, SUBSAMPLE_ROWS,
+                                                       replace=False))
+        rough, structure = self._choose(design.subset(rows), y[rows], weights[rows],
+                                        max(self.tol, 1e-6))
+        warm = WarmStart(rough.warm_start.theta, rough.warm_start.log_lambda)
+        return self._run(design, y, weights, structure, warm, self.tol), structure
+
+    def _choose(self, design: AnyDesign, y: Array, weights: Array,
+                tol: float) -> tuple[FitResult, _Structure]:
+        plain_structure = self.builder.build(frozenset())
+        adaptable = self.builder.adaptable()
+        if self.setting is True and adaptable:
+            split = self.builder.build(frozenset(adaptable))
+            return self._run(design, y, weights, split, None, tol), split
+        plain = self._run(design, y, weights, plain_structure, None, tol)
+        if self.setting is False:
+            return plain, plain_structure
+        edf = dict(zip(plain_structure.owners, plain.edf, strict=True))
+        chosen = frozenset(t for t in adaptable if edf.get(t, 0.0) >= ADAPTIVE_MIN_EDF)
+        if not chosen:
+            return plain, plain_structure
+        split = self.builder.build(chosen)
+        previous = plain.warm_start
+        resumed = WarmStart(previous.theta, self.builder.spread(
+            plain_structure, previous.log_lambda, chosen), previous.eta, previous.working)
+        candidate = self._run(design, y, weights, split, resumed, tol)
+        # An AIC-style test on the restricted likelihood: keep the local smoothing
+        # parameters only if they buy more than one log-likelihood unit each.
+        added = len(split.penalties) - len(plain_structure.penalties)
+        if plain.criterion - candidate.criterion > added:
+            return candidate, split
+        return plain, plain_structure
+
+    def _run(self, design: AnyDesign, y: Array, weights: Array, structure: _Structure,
+             start: WarmStart | None, tol: float) -> FitResult:
+        return penalized_irls(design, y, weights, self.family, structure.penalties,
+                              max_iter=self.max_iter, tol=tol, start=start)
+
+
+def term_statistics(fit: Fit) -> dict[str, list[Any]]:
+    """Per term: penalty weight (geometric mean of an adaptive term's pieces) and edf."""
+    result = fit.result
+    alpha: list[float | None] = []
+    edf: list[float] = []
+    for t, block in enumerate(fit.free):
+        mine = [i for i, owner in enumerate(fit.owners) if owner == t]
+        if not mine:  # unpenalized (or empty): every free coefficient counts
+            alpha.append(None)
+            edf.append(float(block.stop - block.start))
+            continue
+        weights = np.maximum(result.alphas[mine], 1e-300)
+        alpha.append(float(np.exp(np.mean(np.log(weights)))))
+        edf.append(float(result.edf[mine[0]]))  # penalties of a term share its block
+    selected = [alpha_given is None and any(o == t for o in fit.owners)
+                for t, alpha_given in enumerate(fit.alphas)]
+    return {"alpha": alpha, "edf": edf, "alpha_selected": selected}
+
+
+MERGE_ROWS = 50_000
+
+
+def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Array, Array]:
+    """The data as a weighted set: rows with zero weight dropped and, up to MERGE_ROWS
+    rows, identical rows merged (weights summed) in sorted order.
+
+    The model depends on the data only as such a set, and so, exactly, does the fit:
+    repeated rows and integer weights, or the same rows in another order, give bitwise
+    the same computation. On larger data the sort would cost more than it saves, and
+    rounding differences there stay far below the model's uncertainty.
+    """
+    keep = weights > 0
+    codes, y, weights = codes[keep], y[keep], weights[keep]
+    if codes.shape[0] > MERGE_ROWS:
+        return codes, y, weights
+    # Missing values (NaN) compare unequal to themselves: a sentinel lets them merge.
+    table = np.where(np.isnan(codes), -np.inf, codes)
+    rows, inverse = np.unique(np.column_stack([table, y]), axis=0, return_inverse=True)
+    merged = np.bincount(inverse.ravel(), weights=weights, minlength=rows.shape[0])
+    features = np.where(np.isinf(rows[:, :-1]), np.nan, rows[:, :-1])
+    return np.ascontiguousarray(features), rows[:, -1].copy(), merged.astype(np.float64)
+
+
+def resolve_pairs(schema: Schema, setting: Any) -> list[tuple[int, int]] | str | int:
+    """``interactions`` as index pairs, or "auto" / a count for screening to decide."""
+    if setting is None:
+        return []
+    if isinstance(setting, str):
+        if setting != "auto":
+            raise ValueError(f"interactions={setting!r}; use None, 'auto', a number of pairs "
+                             "or a list of feature pairs.")
+        return "auto"
+    if isinstance(setting, (int, np.integer)) and not isinstance(setting, bool):
+        return int(setting)
+    pairs = []
+    for item in setting:
+        pair = tuple(_feature(schema, value) for value in item)
+        if len(pair) != 2:
+            raise ValueError(f"interactions holds {item!r}; each interaction is a pair of "
+                             "features.")
+        problem = pair_problem(schema, (pair[0], pair[1]))
+        if problem:
+            raise ValueError(f"interactions cannot include {item!r}: {problem}.")
+        if (pair[0], pair[1]) not in pairs and (pair[1], pair[0]) not in pairs:
+            pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _feature(schema: Schema, value: Any) -> int:
+    names = list(schema.names)
+    if isinstance(value, str) and value in names:
+        return names.index(value)
+    if isinstance(value, (int, np.integer)) and 0 <= int(value) < len(names):
+        return int(value)
+    raise ValueError(f"interactions names {value!r}, which is not a feature; the features "
+                     f"are {names}.")

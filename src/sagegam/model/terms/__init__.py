@@ -1,0 +1,48 @@
+"""The terms of a GAM, one module per kind, and their stored form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagegam.model.terms.base import ColumnSums, Evaluator, Term, TermEffect
+from sagegam.model.terms.by_curve import ByCurveTerm
+from sagegam.model.terms.factor import FactorTerm
+from sagegam.model.terms.margins import (
+    FactorMargin,
+    Margin,
+    MarginTable,
+    MarginValues,
+    SplineMargin,
+    margin_from_spec,
+)
+from sagegam.model.terms.spline import SplineTerm
+from sagegam.model.terms.tensor import TensorTerm
+
+__all__ = ["ByCurveTerm", "ColumnSums", "Evaluator", "FactorMargin", "FactorTerm", "Margin",
+           "MarginTable", "MarginValues", "SplineMargin", "SplineTerm", "TensorTerm", "Term",
+           "TermEffect", "interaction", "term_from_spec"]
+
+
+def interaction(first: Margin, second: Margin) -> TensorTerm:
+    """The pair's term: curves per level for numeric by categorical, else a tensor."""
+    if isinstance(first, FactorMargin) and isinstance(second, SplineMargin):
+        first, second = second, first
+    if isinstance(first, SplineMargin) and isinstance(second, FactorMargin):
+        return ByCurveTerm(first, second)
+    return TensorTerm(first, second)
+
+
+def term_from_spec(spec: dict[str, Any]) -> Term:
+    kind = spec.get("kind")
+    if kind == "spline":
+        margin = margin_from_spec(spec["margin"])
+        if isinstance(margin, SplineMargin):
+            return SplineTerm(margin, bool(spec.get("missing", False)))
+    if kind == "factor":
+        margin = margin_from_spec(spec["margin"])
+        if isinstance(margin, FactorMargin):
+            return FactorTerm(margin)
+    if kind in ("tensor", "by"):
+        first, second = (margin_from_spec(m) for m in spec["margins"])
+        return interaction(first, second)
+    raise ValueError(f"Unknown term {spec!r}.")
