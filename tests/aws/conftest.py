@@ -111,7 +111,8 @@ def _parse(entry: dict[str, Any]) -> Recorded:
     if invocation:
         params = {"EndpointName": urllib.parse.unquote(invocation.group(1)), "Body": body,
                   "ContentType": headers.get("content-type"), "Accept": headers.get("accept"),
-                  "CustomAttributes": headers.get("x-amzn-sagemaker-custom-attributes")}
+                  "CustomAttributes": headers.get("x-amzn-sagemaker-custom-attributes"),
+                  "TargetModel": headers.get("x-amzn-sagemaker-target-model")}
         return Recorded("sagemaker-runtime", "InvokeEndpoint",
                         {k: v for k, v in params.items() if v is not None})
     action = re.search(rb"Action=(\w+)", body)

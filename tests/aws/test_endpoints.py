@@ -16,8 +16,10 @@ MODEL = "s3://bucket/job/output/model.tar.gz"
 
 def _deploy(run_cli: Callable[..., Any], env: dict[str, str], role: str, name: str,
             *options: str) -> Any:
-    return run_cli(env, "deploy", "--name", name, "--image", IMAGE, "--model-data", MODEL,
-                   "--role", role, "--poll", "0", *options)
+    source = [] if "--multi-model" in options or "--model-data" in options else \
+        ["--model-data", MODEL]
+    return run_cli(env, "deploy", "--name", name, "--image", IMAGE, *source, "--role", role,
+                   "--poll", "0", *options)
 
 
 def _variant(client: Callable[[str], Any], config: str) -> dict[str, Any]:
@@ -62,6 +64,10 @@ def test_async_deploy_names_the_output_prefix_and_env_reaches_the_container(
     (["--serverless-memory", "8192"], "Error: --serverless-memory must be from 1,024 to 6,144"),
     (["--env", "NOEQUALS"], "Invalid value for '--env': 'NOEQUALS' is not KEY=VALUE."),
     (["--async-output", "https://b/o"], "Error: --async-output 'https://b/o' is not an s3://"),
+    (["--multi-model", "s3://b/models/", "--model-data", MODEL],
+     "Error: Give --model-data s3://.../model.tar.gz for one model, or --multi-model"),
+    (["--multi-model", "s3://b/models/", "--serverless-memory", "1024"],
+     "Error: --multi-model cannot go with --serverless-memory"),
 ])
 def test_deploy_refuses_what_sagemaker_would_before_any_call(
         run_cli, aws_env, client, role_arn, recorder, options, message):
@@ -201,3 +207,22 @@ def test_logs_prints_every_stream_of_the_endpoints_log_group(run_cli, aws_env, c
         "Error: No log group /aws/sagemaker/Endpoints/gam-none")
     bad = run_cli(aws_env, "logs", "gam_none")
     assert bad.returncode == 1 and "is not a valid EndpointName" in bad.stderr.decode()
+
+
+def test_multi_model_deploy_points_at_a_prefix_and_invoke_names_the_target_model(
+        run_cli, aws_env, client, role_arn, recorder, tmp_path):
+    result = _deploy(run_cli, aws_env, role_arn, "stores", "--multi-model",
+                     "s3://bucket/store-models/", "--env", "SAGEGAM_MULTI_MODEL_MEMORY_MB=512")
+    assert result.returncode == 0, result.stderr
+    container = client("sagemaker").describe_model(ModelName="stores")["PrimaryContainer"]
+    assert (container["Mode"], container["ModelDataUrl"]) == (
+        "MultiModel", "s3://bucket/store-models/")
+    assert container["Environment"] == {"SAGEMAKER_MULTI_MODEL": "true",
+                                        "SAGEGAM_MULTI_MODEL_MEMORY_MB": "512"}
+    body = tmp_path / "rows.csv"
+    body.write_text("1.5\n")
+    recorder.start()
+    run_cli(aws_env, "invoke", "--name", "stores", "--input", str(body), "--target-model",
+            "store-12.tar.gz")
+    sent = [r for r in recorder.stop() if r.operation == "InvokeEndpoint"]
+    assert [r.params["TargetModel"] for r in sent] == ["store-12.tar.gz"]

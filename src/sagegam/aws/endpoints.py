@@ -19,6 +19,7 @@ from sagegam.aws.sagemaker import unique_name, wait
 from sagegam.aws.session import Aws
 
 VARIANT = "AllTraffic"
+MULTI_MODEL_VARIABLE = "SAGEMAKER_MULTI_MODEL"  # the image serves /models with it
 DEFAULT_MAX_CONCURRENCY = 5
 ENDPOINT_DONE = {"InService", "Failed", "OutOfService"}
 
@@ -35,11 +36,16 @@ class Deployment:
     serverless_memory_mb: int | None = None  # set: a serverless variant, no instances
     max_concurrency: int | None = None
     async_output: str | None = None  # set: asynchronous inference, results to this prefix
+    multi_model: bool = False  # model_data is an s3:// prefix of model.tar.gz files
 
     def model(self, model_name: str) -> dict[str, Any]:
+        container: dict[str, Any] = {"Image": self.image, "ModelDataUrl": self.model_data,
+                                     "Environment": dict(self.environment)}
+        if self.multi_model:  # SageMaker loads each TargetModel from below the prefix
+            container["Mode"] = "MultiModel"
+            container["Environment"] = {MULTI_MODEL_VARIABLE: "true", **container["Environment"]}
         return {"ModelName": model_name, "ExecutionRoleArn": self.role_arn,
-                "PrimaryContainer": {"Image": self.image, "ModelDataUrl": self.model_data,
-                                     "Environment": dict(self.environment)}}
+                "PrimaryContainer": container}
 
     def variant(self, model_name: str) -> dict[str, Any]:
         variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": model_name}
@@ -159,3 +165,14 @@ def check_combination(instance_type: str | None, instance_count: int | None,
     if given:
         raise PreflightError(f"{' and '.join(given)} cannot go with --serverless-memory: a "
                              "serverless endpoint has no instances and answers synchronously.")
+
+
+def check_model_source(model_data: str | None, multi_model: str | None,
+                       serverless_memory: int | None) -> None:
+    """One model (--model-data) or a prefix of many (--multi-model), not both or neither."""
+    if (model_data is None) == (multi_model is None):
+        raise PreflightError("Give --model-data s3://.../model.tar.gz for one model, or "
+                             "--multi-model s3://PREFIX/ for a multi-model endpoint.")
+    if multi_model is not None and serverless_memory is not None:
+        raise PreflightError("--multi-model cannot go with --serverless-memory: SageMaker "
+                             "hosts multi-model endpoints on instances only.")

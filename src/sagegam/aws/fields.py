@@ -60,6 +60,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("--name", "CreateEndpoint", "EndpointName"),
         Field("--image", "CreateModel", "PrimaryContainer.Image"),
         Field("--model-data", "CreateModel", "PrimaryContainer.ModelDataUrl"),
+        Field("--multi-model", "CreateModel", "PrimaryContainer.ModelDataUrl"),
         Field("--role", "CreateModel", "ExecutionRoleArn"),
         Field("--instance-type", "CreateEndpointConfig", "ProductionVariants[].InstanceType"),
         Field("--instance-count", "CreateEndpointConfig",
@@ -82,6 +83,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("--input", "InvokeEndpoint", "Body", "sagemaker-runtime"),
         Field("--content-type", "InvokeEndpoint", "ContentType", "sagemaker-runtime"),
         Field("--accept", "InvokeEndpoint", "Accept", "sagemaker-runtime"),
+        Field("--target-model", "InvokeEndpoint", "TargetModel", "sagemaker-runtime"),
     ),
     "transform": (
         Field("--job-name", _TRANSFORM, "TransformJobName"),

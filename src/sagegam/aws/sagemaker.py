@@ -239,9 +239,11 @@ def encode(rows: Sequence[Sequence[float]], content_type: str) -> bytes:
 
 
 def invoke(
-    aws: Aws, endpoint: str, body: bytes, content_type: str, accept: str, attributes: str = ""
+    aws: Aws, endpoint: str, body: bytes, content_type: str, accept: str, attributes: str = "",
+    target_model: str | None = None,
 ) -> tuple[str, bytes]:
-    """InvokeEndpoint; returns (response content type, body)."""
+    """InvokeEndpoint (of ``target_model`` on a multi-model endpoint); returns (response
+    content type, body)."""
     runtime = aws.client("sagemaker-runtime")
     with api_errors():
         answer = runtime.invoke_endpoint(
@@ -251,6 +253,7 @@ def invoke(
             Accept=accept,
             # The serving container reads explain=/output= from this header (docs/serving.md).
             **({"CustomAttributes": attributes} if attributes else {}),
+            **({"TargetModel": target_model} if target_model else {}),
         )
         return str(answer.get("ContentType", "")), bytes(answer["Body"].read())
 

@@ -178,9 +178,12 @@ def train(ctx: click.Context, image: str, role: str | None, train_data: str,
 @click.option("--accept", default="application/json", show_default=True)
 @click.option("--explain", is_flag=True, help="Ask for per-feature contributions too.")
 @click.option("--labels", is_flag=True, help="Classifiers: labels instead of probabilities.")
+@click.option("--target-model", default=None, metavar="FILE",
+              help="Multi-model endpoints: the model.tar.gz below the endpoint's prefix, e.g. "
+                   "store-12.tar.gz.")
 @click.pass_context
 def invoke(ctx: click.Context, name: str, source: Any, content_type: str, accept: str,
-           explain: bool, labels: bool) -> None:
+           explain: bool, labels: bool, target_model: str | None) -> None:
     """Send one request body (at most 6 MB) to an endpoint and write the answer to stdout.
 
     \b
@@ -193,12 +196,14 @@ def invoke(ctx: click.Context, name: str, source: Any, content_type: str, accept
     body = source.read()
     with one_line_errors():
         validation.check("invoke", {"--name": name, "--input": body,
-                                    "--content-type": content_type, "--accept": accept})
+                                    "--content-type": content_type, "--accept": accept,
+                                    "--target-model": target_model})
         session = connect(ctx)
         attributes = ",".join(
             flag for flag, on in (("explain=true", explain), ("output=label", labels)) if on
         )
-        _, answer = sm.invoke(session, name, body, content_type, accept, attributes)
+        _, answer = sm.invoke(session, name, body, content_type, accept, attributes,
+                              target_model)
     sys.stdout.buffer.write(answer)
     sys.stdout.flush()
 

@@ -13,7 +13,10 @@ from sagegam.cli.options import key_values
 @click.option("--name", required=True,
               help="Endpoint name; a first deploy names the model and endpoint config alike.")
 @click.option("--image", required=True, help="ECR image URI (from `sagegam aws push`).")
-@click.option("--model-data", required=True, help="s3://.../model.tar.gz from `aws train`.")
+@click.option("--model-data", default=None, help="s3://.../model.tar.gz from `aws train`.")
+@click.option("--multi-model", default=None, metavar="S3_PREFIX",
+              help="A multi-model endpoint instead: s3:// prefix whose model.tar.gz files are "
+                   "loaded on demand (`invoke --target-model FILE`).")
 @role_option
 @click.option("--instance-type", default=None,
               help="Hosting instance type [default: ml.m5.large; none when serverless].")
@@ -34,7 +37,8 @@ from sagegam.cli.options import key_values
 @click.option("--timeout", default=1800.0, show_default=True, help="Seconds to wait for InService.")
 @click.option("--poll", default=15.0, show_default=True, help="Seconds between status checks.")
 @click.pass_context
-def deploy(ctx: click.Context, name: str, image: str, model_data: str, role: str | None,
+def deploy(ctx: click.Context, name: str, image: str, model_data: str | None,
+           multi_model: str | None, role: str | None,
            instance_type: str | None, instance_count: int | None,
            serverless_memory: int | None, max_concurrency: int | None,
            async_output: str | None, environment: dict[str, str], timeout: float,
@@ -49,6 +53,7 @@ def deploy(ctx: click.Context, name: str, image: str, model_data: str, role: str
     Examples:
       sagegam aws deploy --name gauss3 --image $IMAGE --model-data s3://b/job/output/model.tar.gz
       sagegam aws deploy --name gauss3 --image $IMAGE --model-data $MODEL --serverless-memory 2048
+      sagegam aws deploy --name stores --image $IMAGE --multi-model s3://b/store-models/
     """
     from sagegam.aws import endpoints, validation
     from sagegam.aws.roles import check_role
@@ -56,14 +61,17 @@ def deploy(ctx: click.Context, name: str, image: str, model_data: str, role: str
     with one_line_errors():
         endpoints.check_combination(instance_type, instance_count, serverless_memory,
                                     max_concurrency, async_output)
+        endpoints.check_model_source(model_data, multi_model, serverless_memory)
         validation.check("deploy", {
-            "--name": name, "--image": image, "--model-data": model_data, "--role": role,
+            "--name": name, "--image": image, "--model-data": model_data,
+            "--multi-model": multi_model, "--role": role,
             "--instance-type": instance_type, "--instance-count": instance_count,
             "--serverless-memory": serverless_memory, "--max-concurrency": max_concurrency,
             "--async-output": async_output, "--env": environment or None})
         session = connect(ctx)
         request = endpoints.Deployment(
-            name=name, image=image, model_data=model_data,
+            name=name, image=image, model_data=str(model_data or multi_model),
+            multi_model=multi_model is not None,
             role_arn=check_role(session, role, warn=warn),
             instance_type=instance_type or "ml.m5.large", instance_count=instance_count or 1,
             environment=environment, serverless_memory_mb=serverless_memory,
