@@ -50,6 +50,8 @@ class MultiModelApp:
         self.store = store or ModelStore(Registry(shared_registry()), default_budget())
         self.settings = settings or core.ServerSettings.from_environment(
             workers=int(os.environ.get("SAGEGAM_WORKERS", "1")))
+        identity = self.settings.endpoint_id  # the local runtime's proof of who answers
+        self._identity = {core.ENDPOINT_ID_HEADER: identity} if identity else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -61,7 +63,7 @@ class MultiModelApp:
                 response = await self._route(scope, receive)
             except ClientError as error:
                 response = core.error_response(error)
-            await _send(send, response, {})
+            await _send(send, response, self._identity)
 
     async def _route(self, scope: Scope, receive: Receive) -> core.Response:
         method = scope["method"]
