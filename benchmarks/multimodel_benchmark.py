@@ -135,7 +135,7 @@ def main() -> None:
             first = first_calls(multi_url, root, names)
             paths = [f"/models/{n}/invoke" for n in names]
             # Each worker reads a model on its own first request; warm means after that.
-            warm(multi_url, paths, 4 * len(names), args.connections)
+            warm(multi_url, paths, 8 * len(names), args.connections)
             anchor = warm(anchor_url, ["/invocations"], args.requests, args.connections)
             many = warm(multi_url, paths, args.requests, args.connections)
         finally:
