@@ -22,6 +22,7 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,16 @@ def train(base_dir: str | None = None) -> int:
     """Run one training job rooted at ``base_dir`` (else $SAGEGAM_BASE_DIR, else /opt/ml);
     returns the process exit code."""
     paths = MLPaths.resolve(base_dir)
+    return execute(paths, lambda stopper, progress: run(paths, stopper, progress))
+
+
+def execute(paths: MLPaths, job: Callable[[StopOnSigterm, Progress], None]) -> int:
+    """Run ``job`` under the training contract: SIGTERM stops it, and any failure ends with
+    its root cause in ``paths.failure_file`` and the exit code of the table above."""
     progress = Progress()
     with StopOnSigterm().installed() as stopper:
         try:
-            run(paths, stopper, progress)
+            job(stopper, progress)
             return 0
         except UserError as error:
             reason, code = f"UserError: {error}", EXIT_USER
@@ -97,11 +104,22 @@ def _fail(paths: MLPaths, reason: str, code: int) -> int:
 
 
 def run(paths: MLPaths, stopper: StopOnSigterm, progress: Progress) -> None:
-    settings = hyperparameters.parse(_read_json(paths.hyperparameters, default={}))
-    if not _is_leader(_read_json(paths.resource_config, default={})):
+    """A training job as SageMaker lays it out: the configuration files under ``paths``."""
+    fit_job(paths, _read_json(paths.hyperparameters, default={}),
+            _read_json(paths.resource_config, default={}),
+            _read_json(paths.input_data_config, default={}), stopper, progress)
+
+
+def fit_job(paths: MLPaths, raw_hyperparameters: dict[str, Any],
+            resource_config: dict[str, Any], input_data_config: dict[str, Any],
+            stopper: StopOnSigterm, progress: Progress) -> None:
+    """Read the channels, fit, print the metrics and write the outputs; the configuration
+    comes from the files (``run``) or from script mode's SM_* variables."""
+    settings = hyperparameters.parse(raw_hyperparameters)
+    if not _is_leader(resource_config):
         return
     _check_writable(paths.model_dir, paths.output_data_dir)  # before an hour of fitting
-    content_types = _content_types(_read_json(paths.input_data_config, default={}))
+    content_types = _content_types(input_data_config)
     classification = settings["task"] == "classification"
     options = ReadOptions(settings["target"], settings["header"], not classification)
     train = _read_channel(paths, "train", settings["train-file"], content_types, options)
