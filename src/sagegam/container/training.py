@@ -274,7 +274,7 @@ def _write_outputs(paths: MLPaths, model: Any, train: Table, validation: Table |
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
                                           encoding="utf-8")
-        _plot(model, train, out / "partial-effects.png")
+        plot = _plot(model, train, out / "partial-effects.png")
         sets = [(t.X, t.y) if t else None for t in (train, validation)]
         write_report(out / "report.html", model.predictor_, metrics,
                      job_name=paths.base.name if paths.base.name != "ml" else "training job",
@@ -282,7 +282,8 @@ def _write_outputs(paths: MLPaths, model: Any, train: Table, validation: Table |
     except OSError as error:
         raise UserError(f"The model is saved, but writing the outputs to {out} failed: "
                         f"{error}") from None
-    log(f"wrote metrics.json, partial-effects.png and report.html to {out}")
+    written = ["metrics.json", "report.html"] + ([plot.name] if plot else [])
+    log(f"wrote {', '.join(written)} to {out}")
 
 
 def _plot(model: Any, train: Table, path: Path) -> Path | None:
@@ -291,6 +292,8 @@ def _plot(model: Any, train: Table, path: Path) -> Path | None:
 
         plot_terms(model.predictor_, path=path, X=train.X, y=train.y)
     except ImportError:
-        log("matplotlib is not installed: no plot (install sagegam[plot])")
+        # The image leaves matplotlib out (about 90 MB): report.html draws the same charts.
+        log(f"matplotlib is not installed, so no {path.name} (report.html has the same "
+            "charts; the image draws it when built with EXTRAS=plot, pip with sagegam[plot])")
         return None
     return path
