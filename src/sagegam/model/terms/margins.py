@@ -150,6 +150,12 @@ class MarginTable:
         ((basis, _),), (features,) = self._basis, self._spline_features
         return self._splines_at(basis, codes[:, features], features)
 
+    @property
+    def spline_basis(self) -> SplineBasis:
+        """The one basis of a table of spline margins of one degree (see :meth:`splines`)."""
+        ((basis, _),) = self._basis
+        return basis
+
     def _splines_at(self, basis: SplineBasis, X: Array,
                     features: NDArray[np.intp]) -> tuple[Columns, Array]:
         try:
