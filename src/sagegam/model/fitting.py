@@ -120,11 +120,15 @@ def _spline_margin(codes: Array, j: int, df: int, settings: Settings) -> SplineM
 
 def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
               weights: Array, family: Family, settings: Settings, names: tuple[str, ...],
-              start: WarmStart | None = None) -> Fit:
-    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight."""
-    discrete = settings.discrete is True or (settings.discrete == "auto" and
-                                             len(codes) >= DISCRETE_ROWS)
-    design = (BinnedDesign if discrete else TermDesign)(terms, codes, names)
+              start: WarmStart | None = None, design: Any = None) -> Fit:
+    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight.
+
+    ``design``: rows that are not in memory (:mod:`~sagegam.model.streamed`), in place of
+    ``codes``.
+    """
+    if design is None:
+        design = (BinnedDesign if is_discrete(settings, len(codes)) else TermDesign)(
+            terms, codes, names)
     blocks = [term.constraint(sums) for term, sums in zip(terms, design.column_sums(weights),
                                                           strict=True)]
     design.constrain(blocks)
@@ -140,6 +144,12 @@ def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Ar
     covariance = design.raw_covariance(result.covariance)
     return Fit(terms, coef, covariance, result, adaptive, alphas, design, free,
                split_owners if adaptive else plain_owners)
+
+
+def is_discrete(settings: Settings, n_rows: int) -> bool:
+    """Whether a fit of ``n_rows`` rows (of positive weight) discretizes its covariates."""
+    return settings.discrete is True or (settings.discrete == "auto" and
+                                         n_rows >= DISCRETE_ROWS)
 
 
 def _free_blocks(blocks: list[Array]) -> list[slice]:
@@ -222,8 +232,9 @@ class _Structures:
 
     def _run(self, design: AnyDesign, y: Array, weights: Array, penalties: list[Penalty],
              start: WarmStart | None, tol: float) -> FitResult:
-        return penalized_irls(design, y, weights, self.family, penalties,
-                              max_iter=self.max_iter, tol=tol, start=start)
+        irls = getattr(design, "irls", penalized_irls)  # a streamed design runs its passes
+        return irls(design, y, weights, self.family, penalties, max_iter=self.max_iter,
+                    tol=tol, start=start)
 
 
 def _repeat(log_lambda: Array, structures: _Structures) -> Array:
