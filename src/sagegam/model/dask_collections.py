@@ -78,14 +78,14 @@ class DaskSource:
 
 def _partitions(collection: Any, label: str, columns: bool = False,
                 like: Any = None) -> list[Any]:
-    if hasattr(collection, "to_delayed") and hasattr(collection, "npartitions"):
-        return list(collection.to_delayed())  # a Dask DataFrame or Series
     if hasattr(collection, "chunks") and hasattr(collection, "rechunk"):  # a Dask array
         if like is not None and hasattr(like, "chunks"):
             collection = collection.rechunk({0: like.chunks[0]})
         if columns and collection.ndim == 2:
             collection = collection.rechunk({1: -1})
-        return list(np.asarray(collection.to_delayed()).ravel())
+        return list(collection.to_delayed().ravel())
+    if hasattr(collection, "to_delayed") and hasattr(collection, "npartitions"):
+        return list(collection.to_delayed())  # a Dask DataFrame or Series
     raise TypeError(f"{label} is a {type(collection).__name__}; fitting with Dask needs Dask "
                     "collections for X and y (dask.dataframe or dask.array).")
 

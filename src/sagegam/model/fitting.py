@@ -33,6 +33,7 @@ from sagegam.model.terms import (
 Array = NDArray[np.float64]
 AnyDesign = TermDesign | BinnedDesign
 SUBSAMPLE_ROWS = 100_000
+PLATEAU = 12.0  # |log lambda| from which a subsample's smoothing parameter is not trusted
 DISCRETE_ROWS = 100_000  # from here on "auto" fits on discretized covariates
 MAX_PAIR_CODES = 50  # levels of a factor in an interaction (its columns multiply)
 
@@ -207,7 +208,12 @@ class _Structures:
                                                        replace=False))
         rough, adaptive = self._choose(design.subset(rows), y[rows], weights[rows], start,
                                        tol=1e-6)
-        warm = WarmStart(rough.warm_start.theta, rough.warm_start.log_lambda)
+        # A parameter near its bound on the subsample sits on the criterion's plateau (the
+        # term is nearly a straight line there), where rounding decides where Newton stops;
+        # started that far out, the full fit could not find an optimum inside. So it
+        # starts from no further out than PLATEAU.
+        warm = WarmStart(rough.warm_start.theta,
+                         np.clip(rough.warm_start.log_lambda, -PLATEAU, PLATEAU))
         penalties = self.split if adaptive else self.plain
         return self._run(design, y, weights, penalties, warm, self.tol), adaptive
 

@@ -210,14 +210,15 @@ class _Problem:
         alphas = list(self.alphas)
         pairs = resolve_pairs(self.schema, self.interactions)
         screening: dict[str, Any] = {}
-        design = self._design(terms, positions)
+        design = None
         if isinstance(pairs, (str, int)):
+            design = self._design(terms, positions)
             plain = replace(self.settings, adaptive=False)
             main = self._fit(terms, alphas, design, plain)
             pairs, screening = self._screen(main, design, pairs)
-        if pairs:
-            terms += [self._pair_term(pair) for pair in pairs]
-            alphas += [self.pair_alpha] * len(pairs)
+        terms += [self._pair_term(pair) for pair in pairs]
+        alphas += [self.pair_alpha] * len(pairs)
+        if design is None or pairs:
             design = self._design(terms, positions, design)
         fit = self._fit(terms, alphas, design, self.settings)
         info = _info(fit, np.array([self.survey.target.sum_w])) | screening
