@@ -8,7 +8,7 @@ characters as ``FailureReason``) and a non-zero exit code:
 ====  ==========================================================================
 code  meaning
 ====  ==========================================================================
-0     trained (or, on a non-leader host of a multi-host job, nothing to do)
+0     trained (on a host other than the first: the first host saved the model)
 1     internal error: a bug in sagegam; the failure file holds the traceback
 2     user error: bad data, hyperparameter, channel or file, named in the message
 143   stopped by SIGTERM (StopTrainingJob or a stopping condition)
