@@ -78,23 +78,33 @@ def local() -> None:
 @hyperparameter_option
 @click.option("--content-type", default=None, help="ContentType of the channels, e.g. "
               "text/csv; by file extension when unset.")
+@click.option("--instance-count", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="Hosts of the job: from 2, every host reads its part of the channels and "
+                   "the first fits (processes, or containers on one network).")
+@click.option("--distribution", type=click.Choice(["FullyReplicated", "ShardedByS3Key"]),
+              default="FullyReplicated", show_default=True,
+              help="S3DistributionType of the channels: every host gets every file, or the "
+                   "files are dealt to the hosts.")
 @engine_option
 @image_option
 @json_option
 def train(name: str, train_data: Path, validation: Path | None, hyperparameters: dict[str, str],
-          content_type: str | None, engine: str, image: str, as_json: bool) -> None:
+          content_type: str | None, instance_count: int, distribution: str, engine: str,
+          image: str, as_json: bool) -> None:
     """Run training job NAME to its end and report it (Ctrl-C stops it).
 
     \b
     Example:
       sagegam local train gauss3 --train data/train.csv -H train-file=train.csv -H df=20
+      sagegam local train big --train parts/ --instance-count 2 --distribution ShardedByS3Key
     """
     from sagegam.local.state import LocalError
     from sagegam.local.training import JobSpec, run_job
 
     channels = {"train": train_data} | ({"validation": validation} if validation else {})
     types = {c: content_type for c in channels} if content_type else {}
-    spec = JobSpec(name, channels, hyperparameters, types, _engine(engine, image))
+    spec = JobSpec(name, channels, hyperparameters, types, _engine(engine, image),
+                   instance_count, distribution)
     try:
         description = run_job(spec, on_line=(lambda _: None) if as_json else click.echo)
     except LocalError as error:
