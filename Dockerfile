@@ -9,9 +9,9 @@ FROM ${BASE_IMAGE} AS build
 # Extra pip options, e.g. "--no-index --find-links /wheels" with wheels built beforehand
 # into docker/wheels/ (what `sagegam image build --offline` does): no network in the build.
 ARG PIP_OPTIONS=""
-# Optional extras: "plot" draws the training job's PNG; "plot,parquet" adds Parquet input
-# (pyarrow, about 120 MB more).
-ARG EXTRAS="plot"
+# Optional extras: "plot" draws the training job's PNG; "cluster" (Dask's distributed
+# scheduler) trains on several hosts; "parquet" adds Parquet input (pyarrow, about 120 MB).
+ARG EXTRAS="plot,cluster"
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/venv
 COPY docker/wheels/ /wheels/

@@ -1,0 +1,59 @@
+"""`sagegam local train --instance-count 2`: hosts as processes and as containers on one
+network write the model a single host writes, and the job waits for every host."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sagegam import load
+from sagegam.local import training
+from sagegam.local.training import Engine, JobSpec
+
+ENGINES = ["subprocess", pytest.param("container", marks=pytest.mark.container)]
+ROWS = 210_000  # streamed: past the 200,000 rows a streamed fit gathers into memory
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory):
+    rng = np.random.default_rng(21)
+    frame = pd.DataFrame({"a": rng.uniform(-2, 2, ROWS), "b": rng.uniform(0, 3, ROWS).round(2)})
+    frame["y"] = np.sin(2 * frame.a) + np.cos(frame.b) + rng.normal(0, 0.5, ROWS)
+    folder = tmp_path_factory.mktemp("parts")
+    for i, rows in enumerate(np.array_split(np.arange(ROWS), 4)):
+        frame.iloc[rows].to_csv(folder / f"part-{i}.csv", index=False)
+    return folder
+
+
+@pytest.fixture(params=ENGINES)
+def runtime(request, tmp_path, monkeypatch) -> Engine:
+    monkeypatch.setenv("SAGEGAM_HOME", str(tmp_path / "home"))
+    if request.param == "subprocess":
+        return Engine()
+    return Engine(request.getfixturevalue("engine"), request.getfixturevalue("image"))
+
+
+def _model(description, tmp_path, name):
+    import tarfile
+
+    folder = tmp_path / name
+    with tarfile.open(description["ModelArtifacts"]["S3ModelArtifacts"]) as archive:
+        archive.extractall(folder, filter="data")
+    return load(folder)
+
+
+@pytest.mark.slow
+def test_two_hosts_write_the_single_host_model(runtime, parts, tmp_path):
+    single = training.run_job(JobSpec("one", {"train": parts}, {"target": "y"}, engine=runtime),
+                              on_line=lambda _: None)
+    lines: list[str] = []
+    spec = JobSpec("two", {"train": parts}, {"target": "y"}, engine=runtime, instance_count=2,
+                   distribution="ShardedByS3Key")
+    double = training.run_job(spec, on_line=lines.append)
+    assert double["TrainingJobStatus"] == "Completed", double.get("FailureReason")
+    assert double["ResourceConfig"]["InstanceCount"] == 2
+    assert any(line.startswith("[algo-2]") and "saved the model" in line for line in lines)
+    ours, theirs = _model(double, tmp_path, "two"), _model(single, tmp_path, "one")
+    scale = np.max(np.abs(theirs.coef))
+    np.testing.assert_allclose(ours.coef, theirs.coef, rtol=0, atol=1e-8 * scale)
