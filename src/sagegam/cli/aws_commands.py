@@ -8,12 +8,11 @@ commands, so ``sagegam --help`` works without the ``aws`` extra.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
