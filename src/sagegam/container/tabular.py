@@ -275,12 +275,13 @@ def _features(frame: pd.DataFrame, path: Path, first_line: int) -> pd.DataFrame:
                     f"{str(column.iloc[row])[:40]!r} is not a number, though the column's "
                     "other values are; fix the cell, or name the column in the "
                     "categorical-features hyperparameter to read every value as a level.")
-    infinite = frame.select_dtypes("number").isin([np.inf, -np.inf])
-    if infinite.to_numpy().any():
-        row, col = (int(i) for i in np.argwhere(infinite.to_numpy())[0])
-        raise UserError(f"{path.name}, line {first_line + row}, column "
-                        f"'{infinite.columns[col]}': the value is infinite; numbers must be "
-                        "finite.")
+    for name in frame.select_dtypes("number").columns:
+        # np.isinf per column: pandas' isin([inf, -inf]) hashes every cell, ten times slower.
+        infinite = np.isinf(frame[name].to_numpy())
+        if infinite.any():
+            row = int(np.argmax(infinite))
+            raise UserError(f"{path.name}, line {first_line + row}, column '{name}': the "
+                            "value is infinite; numbers must be finite.")
     return frame
 
 

@@ -20,6 +20,9 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from sagegam.model.features import _category_codes, frame_columns
+from sagegam.model.schema import Schema, as_float
+
 Array = NDArray[np.float64]
 T = TypeVar("T")
 CHUNK_ROWS = 1_000_000  # rows a task holds at once: ~100 MB for ten features
@@ -99,3 +102,24 @@ class ArraySource:
 def split_rows(n_rows: int, limit: int = CHUNK_ROWS) -> Sequence[slice]:
     """Slices of at most ``limit`` rows covering ``n_rows`` (a large partition in chunks)."""
     return [slice(start, min(start + limit, n_rows)) for start in range(0, n_rows, limit)]
+
+
+def encode_chunk(schema: Schema, X: Any) -> Array:
+    """Raw rows as model codes, as the estimators encode training data."""
+    columns = frame_columns(X)
+    if len(columns) != len(schema.features):
+        raise ValueError(f"A chunk has {len(columns)} feature columns; the model has "
+                         f"{len(schema.features)} ({', '.join(schema.names)}).")
+    out = np.empty((len(columns[0]) if columns else 0, len(columns)))
+    for j, (column, feature) in enumerate(zip(columns, schema.features, strict=True)):
+        if feature.categorical:
+            fast = _category_codes(feature, column)
+            out[:, j] = fast if fast is not None else schema.encode_column(j, np.asarray(
+                column))
+            continue
+        values = as_float(np.asarray(column), feature.name)
+        if np.isfinite(values).all() or (feature.missing and not np.isinf(values).any()):
+            out[:, j] = values  # nothing to check beyond the number itself
+        else:
+            out[:, j] = schema.encode_column(j, values)  # names the cell at fault
+    return out

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.chunks import Chunk
+from sagegam.model.chunks import Chunk, encode_chunk
 from sagegam.model.families import Family
-from sagegam.model.features import encode_columns, frame_columns
-from sagegam.model.schema import Schema, as_float
+from sagegam.model.schema import Schema
+from sagegam.model.scoring import score_rows
 from sagegam.model.statistics import (
     BinnedLayout,
     BinnedRows,
@@ -63,14 +63,6 @@ class Plan:
         return ExactRows(self.terms, self.schema.names, codes)
 
 
-def encode_chunk(schema: Schema, X: Any) -> Array:
-    """Raw rows as model codes, as the estimators encode training data."""
-    columns = frame_columns(X)
-    values = [column if feature.categorical else as_float(np.asarray(column), feature.name)
-              for column, feature in zip(columns, schema.features, strict=True)]
-    return encode_columns(schema, values)
-
-
 def working(family: Family, y: Array, eta: Array, weights: Array) -> tuple[Array, Array]:
     """IRLS working weights and response at ``eta`` (as the in-memory solver forms them)."""
     mu = family.inverse_link(eta)
@@ -97,6 +89,7 @@ class PassResult:
     pearson: float = 0.0
     null_deviance: float = 0.0
     gathered: list[tuple[Array, Array, Array, Array | None]] = field(default_factory=list)
+    scores: Any = None  # Scores of the predictor a pass was asked to score
 
     def merge(self, other: PassResult) -> PassResult:
         self.rows += other.rows
@@ -120,6 +113,11 @@ class PassResult:
         self.pearson += other.pearson
         self.null_deviance += other.null_deviance
         self.gathered += other.gathered
+        if other.scores is not None:
+            if self.scores is None:
+                self.scores = other.scores
+            else:
+                self.scores.add(other.scores)
         return self
 
     def gathered_rows(self) -> tuple[Array, Array, Array, Array | None]:
@@ -149,6 +147,7 @@ class PassTask:
     linear_tables: bool = False  # the working model of a linear family: weights and y
     null_mu: float | None = None
     gather: Index | None = None  # sorted positions among all rows of positive weight
+    score: Any = None  # a GAMPredictor: its training metrics (exact covariates) too
 
     def __call__(self, piece: int, chunks: Iterator[Chunk]) -> PassResult:
         result = PassResult()
@@ -200,6 +199,12 @@ class PassTask:
                 result.tables.merge(tables)
         if self.gather is not None:
             self._gather(result, codes, y, weights, eta, position)
+        if self.score is not None:
+            scores = score_rows(self.score, codes, y, weights)
+            if result.scores is None:
+                result.scores = scores
+            else:
+                result.scores.add(scores)
 
     def _column_sums(self, result: PassResult, rows: Any, weights: Array) -> None:
         if isinstance(rows, ExactRows):

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.chunks import Chunk
-from sagegam.model.passes import encode_chunk
+from sagegam.model.chunks import Chunk, encode_chunk
 from sagegam.model.predictor import GAMPredictor
 from sagegam.model.survey import chunk_weights
 
@@ -93,21 +92,27 @@ class MetricsTask:
         predictor = self.predictor
         weights = chunk_weights(chunk) if self.weighted else np.ones(len(chunk.y))
         codes = encode_chunk(predictor.schema, chunk.X)
-        eta = predictor.intercept + predictor.contributions_of(codes).sum(axis=1)
-        mu = predictor.family.inverse_link(eta)
-        y = _target(predictor, chunk.y)
-        total = float(weights.sum())
-        mean = float(np.dot(weights, y) / total) if total > 0 else 0.0
-        out = Scores(total, mean, float(np.dot(weights, (y - mean) ** 2)))
-        if predictor.classes is None:
-            out.squared_error = float(np.dot(weights, (y - mu) ** 2))
-            return out
-        p = np.clip(mu, EPS, 1 - EPS)
-        out.log_loss = float(np.dot(weights, -(y * np.log(p) + (1 - y) * np.log1p(-p))))
-        out.correct = float(np.dot(weights, (eta > 0) == (y > 0.5)))
-        if self.keep_scores:
-            out.kept.append((mu, (y > 0.5).astype(np.float64)))
+        return score_rows(predictor, codes, _target(predictor, chunk.y), weights,
+                          self.keep_scores)
+
+
+def score_rows(predictor: GAMPredictor, codes: Array, y: Array, weights: Array,
+               keep_scores: bool = False) -> Scores:
+    """The sums of encoded rows; ``y`` the target (0/1 for the positive class)."""
+    eta = predictor.intercept + predictor.contributions_of(codes).sum(axis=1)
+    mu = predictor.family.inverse_link(eta)
+    total = float(weights.sum())
+    mean = float(np.dot(weights, y) / total) if total > 0 else 0.0
+    out = Scores(total, mean, float(np.dot(weights, (y - mean) ** 2)))
+    if predictor.classes is None:
+        out.squared_error = float(np.dot(weights, (y - mu) ** 2))
         return out
+    p = np.clip(mu, EPS, 1 - EPS)
+    out.log_loss = float(np.dot(weights, -(y * np.log(p) + (1 - y) * np.log1p(-p))))
+    out.correct = float(np.dot(weights, (eta > 0) == (y > 0.5)))
+    if keep_scores:
+        out.kept.append((mu, (y > 0.5).astype(np.float64)))
+    return out
 
 
 def _target(predictor: GAMPredictor, y: Any) -> Array:

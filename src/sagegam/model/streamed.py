@@ -23,6 +23,7 @@ from sagegam.model.chunks import ChunkSource
 from sagegam.model.design import Blocks
 from sagegam.model.families import Family
 from sagegam.model.passes import PassResult, PassTask, Plan
+from sagegam.model.predictor import GAMPredictor
 from sagegam.model.reml import Penalty, Smoothness, WorkingModel
 from sagegam.model.solver import RIDGE, SELECTION_ITERATIONS, FitResult, WarmStart
 from sagegam.model.statistics import BinnedRows, Tables
@@ -60,6 +61,8 @@ class StreamedDesign:
     null_deviance: float
     subsample: tuple[Index, Array] | None  # positions and their codes
     linear: Tables | None = None  # a linear family's working model, from an earlier pass
+    score: bool = False  # a linear fit's last pass also scores the model (training metrics)
+    scores: Any = None  # what it found
     passes: int = 0
     _blocks: Blocks | None = field(default=None, repr=False)
     _cache: dict[bytes, PassResult] = field(default_factory=dict, repr=False)
@@ -101,13 +104,19 @@ class StreamedDesign:
             total.merge(result)
         return total
 
-    def evaluate(self, theta: Array, *, tables: bool) -> PassResult:
+    def evaluate(self, theta: Array, *, tables: bool, score: bool = False) -> PassResult:
         """Deviance (and the working model's sums) at ``theta``: one pass, remembered."""
         key = theta.tobytes()
         known = self._cache.get(key)
-        if known is not None and (known.tables is not None or not tables):
+        if known is not None and (known.tables is not None or not tables) and not score:
             return known
-        task = PassTask(self.plan, self.offsets, coef=self.raw_coef(theta), tables=tables)
+        raw = self.raw_coef(theta)
+        predictor = None
+        if score:  # the model these coefficients make, for its exact predictions
+            plan = self.plan
+            predictor = GAMPredictor(plan.schema, tuple(plan.terms), raw,
+                                     np.zeros((len(raw), len(raw))), plan.family, plan.classes)
+        task = PassTask(self.plan, self.offsets, coef=raw, tables=tables, score=predictor)
         result = self.run(task)
         self._cache = {key: result}  # IRLS looks back one step at most
         return result
@@ -139,7 +148,8 @@ class StreamedDesign:
                 selector.select(working, family.scale_known)
             theta_new = selector.solve(working)
             if linear:
-                theta, at, converged = theta_new, self.evaluate(theta_new, tables=False), True
+                at = self.evaluate(theta_new, tables=False, score=self.score)
+                theta, converged, self.scores = theta_new, True, at.scores
                 break
             theta, at, objective = self._step(selector, theta, theta_new)
             if abs(previous - objective) <= tol * (abs(objective) + 0.1):

@@ -119,8 +119,8 @@ class _Fitter:
         problem = _Problem(self.source, survey, schema, family, classes, settings, alphas,
                            pair_alpha, self.estimator.interactions)
         with single_threaded_blas():
-            predictor = problem.fit()
-        self._finish(predictor, survey)
+            predictor, scores = problem.fit()
+        self._finish(predictor, scores)
         return self.estimator
 
     def _fit_in_memory(self) -> Any:
@@ -166,7 +166,7 @@ class _Fitter:
         elif hasattr(self.estimator, "feature_names_in_"):
             del self.estimator.feature_names_in_
 
-    def _finish(self, predictor: GAMPredictor, survey: Survey) -> None:
+    def _finish(self, predictor: GAMPredictor, scores: Scores | None) -> None:
         estimator = self.estimator
         estimator.predictor_ = predictor
         estimator.n_iter_ = predictor.info["n_iter"]
@@ -175,7 +175,8 @@ class _Fitter:
                 f"Penalized IRLS did not converge in max_iter={estimator.max_iter} "
                 "iterations; raise max_iter or check the data.", ConvergenceWarning,
                 stacklevel=4)
-        scores = Scores.merged(self.source.map(MetricsTask(predictor)))
+        if scores is None:  # a linear fit's last pass measured them; others need a pass
+            scores = Scores.merged(self.source.map(MetricsTask(predictor)))
         predictor.info.update(scores.train_info(self.classification))
 
 
@@ -202,7 +203,7 @@ class _Problem:
     known_bins: dict[tuple[int, int], FeatureBins] = field(default_factory=dict)
     subsample_target: tuple[Array, Array] = (np.zeros(0), np.zeros(0))
 
-    def fit(self) -> GAMPredictor:
+    def fit(self) -> tuple[GAMPredictor, Scores | None]:
         n_rows = self.survey.n_rows
         positions = np.sort(np.random.default_rng(0).choice(n_rows, SUBSAMPLE_ROWS,
                                                             replace=False))
@@ -220,11 +221,12 @@ class _Problem:
         alphas += [self.pair_alpha] * len(pairs)
         if design is None or pairs:
             design = self._design(terms, positions, design)
+        design.score = True
         fit = self._fit(terms, alphas, design, self.settings)
         info = _info(fit, np.array([self.survey.target.sum_w])) | screening
         info["passes"] = design.passes
         return GAMPredictor(self.schema, tuple(terms), fit.coef, fit.covariance, self.family,
-                            self.classes, info)
+                            self.classes, info), design.scores
 
     def _fit(self, terms: list[Term], alphas: list[float | None], design: StreamedDesign,
              settings: Settings) -> Fit:
