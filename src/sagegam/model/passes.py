@@ -162,20 +162,15 @@ class PassTask:
     def _add(self, result: PassResult, codes: Array, y: Array, weights: Array,
              position: int) -> None:
         plan = self.plan
-        if self.bin_sums:
-            assert plan.layout is not None
-            for key, bins in plan.layout.bins.items():
-                if bins.kind == "width":
-                    counts, sums = bins.sums(codes[:, key[0]])
-                    mine = result.bins.get(key)
-                    result.bins[key] = (counts, sums) if mine is None else (
-                        mine[0] + counts, mine[1] + sums)
         if self.null_mu is not None:
             result.null_deviance += plan.family.deviance(y, np.full_like(y, self.null_mu),
                                                          weights)
         needs_rows = self.column_sums or self.tables or self.linear_tables or \
-            self.coef is not None
+            self.coef is not None or self.bin_sums
         rows = plan.rows(codes) if needs_rows else None
+        if self.bin_sums:
+            assert isinstance(rows, BinnedRows)
+            self._bin_sums(result, rows, codes)
         if self.column_sums:
             self._column_sums(result, rows, weights)
         eta = None
@@ -205,6 +200,15 @@ class PassTask:
                 result.scores = scores
             else:
                 result.scores.add(scores)
+
+    @staticmethod
+    def _bin_sums(result: PassResult, rows: BinnedRows, codes: Array) -> None:
+        for key, bins in rows.layout.bins.items():
+            if bins.kind == "width":
+                counts, sums = bins.sums(codes[:, key[0]], rows.features[key])
+                mine = result.bins.get(key)
+                result.bins[key] = (counts, sums) if mine is None else (
+                    mine[0] + counts, mine[1] + sums)
 
     def _column_sums(self, result: PassResult, rows: Any, weights: Array) -> None:
         if isinstance(rows, ExactRows):

@@ -74,12 +74,14 @@ class FeatureBins:
     def representatives(self) -> Array:
         return np.append(self.values, np.nan) if self.missing else self.values
 
-    def sums(self, column: Array) -> tuple[Array, Array]:
-        """Rows and the sum of their values per bin (width bins' means)."""
-        present = column[~np.isnan(column)]
-        index = self._present(present)
+    def sums(self, column: Array, index: Index) -> tuple[Array, Array]:
+        """Rows and the sum of their values per bin (width bins' means), given the rows'
+        :meth:`index`."""
+        present = ~np.isnan(column)
+        if not present.all():
+            column, index = column[present], index[present]
         return (np.bincount(index, minlength=self.size).astype(np.float64),
-                np.bincount(index, weights=present, minlength=self.size).astype(np.float64))
+                np.bincount(index, weights=column, minlength=self.size).astype(np.float64))
 
     def set_means(self, counts: Array, sums: Array) -> None:
         centres = self.lower + (np.arange(self.size) + 0.5) * self.width
@@ -243,8 +245,8 @@ class BinnedRows:
     def __init__(self, layout: BinnedLayout, codes: Array) -> None:
         self.layout = layout
         self.n_rows = len(codes)
-        features = {key: bins.index(codes[:, key[0]]) for key, bins in layout.bins.items()}
-        self.indexes = [self._combine(t, features) for t in range(len(layout.terms))]
+        self.features = {key: bins.index(codes[:, key[0]]) for key, bins in layout.bins.items()}
+        self.indexes = [self._combine(t, self.features) for t in range(len(layout.terms))]
 
     def _combine(self, t: int, features: dict[tuple[int, int], Index]) -> Index:
         limit = term_limit(self.layout.terms[t])
