@@ -57,3 +57,42 @@ def test_two_hosts_write_the_single_host_model(runtime, parts, tmp_path):
     ours, theirs = _model(double, tmp_path, "two"), _model(single, tmp_path, "one")
     scale = np.max(np.abs(theirs.coef))
     np.testing.assert_allclose(ours.coef, theirs.coef, rtol=0, atol=1e-8 * scale)
+
+
+@pytest.fixture()
+def gauss3_archive(tmp_path):
+    import tarfile
+
+    from sagegam import GAMRegressor, save
+    from sagegam.datasets import gauss3_split
+
+    X_train, _, y_train, _ = gauss3_split()
+    save(GAMRegressor(df=20).fit(X_train, y_train), tmp_path / "model")
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted((tmp_path / "model").iterdir()):
+            tar.add(path, arcname=path.name)
+    return archive
+
+
+def test_a_transform_on_two_instances_deals_whole_files_and_matches_one(runtime,
+                                                                        gauss3_archive,
+                                                                        tmp_path):
+    from sagegam.local import transform
+
+    rows = np.random.default_rng(3).uniform(1, 250, size=(900, 1))
+    source = tmp_path / "in"
+    source.mkdir()
+    for i, part in enumerate(np.array_split(rows, 3)):
+        np.savetxt(source / f"part-{i}.csv", part, delimiter=",")
+    outputs = {}
+    for count in (1, 2):
+        spec = transform.TransformSpec(f"scores-{count}", gauss3_archive, [source],
+                                       tmp_path / f"out-{count}", engine=runtime,
+                                       max_concurrent=1, instance_count=count)
+        summary = transform.run_transform(spec)
+        assert summary["InstanceCount"] == count
+        outputs[count] = [np.loadtxt(tmp_path / f"out-{count}" / f"part-{i}.csv.out")
+                          for i in range(3)]
+    for one, two in zip(outputs[1], outputs[2], strict=True):
+        np.testing.assert_array_equal(one, two)

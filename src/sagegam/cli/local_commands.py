@@ -245,11 +245,15 @@ def delete(name: str) -> None:
 @click.option("--output", "-o", "output_dir", required=True, type=click.Path(path_type=Path),
               help="Folder for the <file>.out results.")
 @transform_options
+@click.option("--instance-count", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="Instances, each an endpoint of its own scoring whole files dealt to it in "
+                   "turn, as SageMaker does; the outputs do not depend on it.")
 @engine_option
 @image_option
 @json_option
-def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path, engine: str,
-              image: str, as_json: bool, transform: TransformOptions) -> None:
+def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path,
+              instance_count: int, engine: str, image: str, as_json: bool,
+              transform: TransformOptions) -> None:
     """Batch-transform INPUTS (files or folders) with MODEL into OUTPUT/<file>.out.
 
     \b
@@ -263,7 +267,8 @@ def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path
         name, model, list(inputs), output_dir, transform.content_type, transform.split_type,
         transform.batch_strategy, transform.max_payload_mb, transform.max_concurrent,
         transform.response_type, transform.assemble_with, transform.join_source,
-        transform.input_filter, transform.output_filter, _engine(engine, image))
+        transform.input_filter, transform.output_filter, _engine(engine, image),
+        instance_count)
     try:
         total = sum(len(p.read_text(encoding="utf-8").splitlines())
                     for p in input_files(list(inputs))) if transform.split_type == "Line" else 0
