@@ -84,3 +84,19 @@ def test_a_source_with_bad_rows_is_refused_with_the_in_memory_message():
         GAMRegressor().fit(ArraySource(X, eta), eta)
     with pytest.raises(ValueError, match="exactly 2 classes"):
         GAMClassifier().fit(ArraySource(X, np.arange(3_000) % 3, piece_rows=1_000))
+
+
+def test_files_or_a_folder_fit_through_file_source(tmp_path):
+    from sagegam import FileSource
+    from sagegam.container.errors import UserError
+
+    X, eta = mixed(rows=4_000)
+    frame = X.assign(y=eta)
+    frame.iloc[:2_500].to_csv(tmp_path / "a.csv", index=False)
+    frame.iloc[2_500:].to_json(tmp_path / "b.jsonl", orient="records", lines=True)
+    model = GAMRegressor().fit(FileSource.of(tmp_path, target="y"))
+    reference = GAMRegressor().fit(X, eta)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=0, atol=1e-9)
+    (tmp_path / "c.csv").write_text("a,b,c,y\n1,2,p,3\n1,x,q,4\n2,3,p,5\n")
+    with pytest.raises(UserError, match="c.csv, line 3, column 'b'"):
+        GAMRegressor().fit(FileSource.of(tmp_path / "c.csv", target="y"))

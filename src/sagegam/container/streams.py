@@ -27,6 +27,7 @@ from sagegam.container.errors import UserError
 from sagegam.container.tabular import (
     HEADER_SETTINGS,
     ReadOptions,
+    channel_files,
     csv_frames,
     file_format,
     frames,
@@ -49,6 +50,21 @@ class FileSource:
     options: ReadOptions
     names: tuple[str, ...]  # the feature columns (the target left out)
     rows: int = STREAM_ROWS
+
+    @classmethod
+    def of(cls, paths: str | Path | list[str | Path], *, target: int | str = -1,
+           header: str = "auto", content_type: str | None = None,
+           labels: bool = False) -> FileSource:
+        """Files (or every file below a folder) with the target column ``target``;
+        ``labels``: the target holds class labels (a classification), not numbers."""
+        items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        files: list[Path] = []
+        for item in map(Path, items):
+            files += channel_files(item, None) if item.is_dir() else [item]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing or not files:
+            raise UserError(f"No such data file: {', '.join(missing) or paths}.")
+        return cls.open(files, content_type, ReadOptions(target, header, not labels))
 
     @classmethod
     def open(cls, files: list[Path], content_type: str | None, options: ReadOptions,
