@@ -131,8 +131,10 @@ def main() -> None:
               f"{time.perf_counter() - started:.0f} s")
         results: dict[str, list[dict[str, float]]] = {"streamed": [], "in-memory": []}
         for _ in range(args.repeats):  # alternate, so load changes hit both alike
-            results["streamed"].append(run("streamed", folder, args.rows))
-            results["in-memory"].append(run("in-memory", folder, args.subset))
+            for mode, n in (("streamed", args.rows), ("in-memory", args.subset)):
+                results[mode].append(run(mode, folder, n))
+                print(f"{mode}: {results[mode][-1]} (load {os.getloadavg()[0]:.2f})",
+                      flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     report(args, results)

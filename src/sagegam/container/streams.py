@@ -15,7 +15,9 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,6 +52,8 @@ class FileSource:
     options: ReadOptions
     names: tuple[str, ...]  # the feature columns (the target left out)
     rows: int = STREAM_ROWS
+    threads: int = 0  # files read at once; 0: one per core (numpy and pyarrow let go of
+    # the interpreter lock in the work that counts: decoding, arithmetic, bincounts)
 
     @classmethod
     def of(cls, paths: str | Path | list[str | Path], *, target: int | str = -1,
@@ -84,7 +88,11 @@ class FileSource:
         return len(self.names)
 
     def map(self, task: Task[T]) -> list[T]:
-        return [task(i, self.chunks(i)) for i in range(len(self.files))]
+        threads = min(self.threads or os.cpu_count() or 1, len(self.files))
+        if threads <= 1:
+            return [task(i, self.chunks(i)) for i in range(len(self.files))]
+        with ThreadPoolExecutor(max_workers=threads) as pool:  # map keeps the files' order
+            return list(pool.map(lambda i: task(i, self.chunks(i)), range(len(self.files))))
 
     def chunks(self, piece: int) -> Iterator[Chunk]:
         return file_chunks(self.files[piece], self.content_type, self.options, self.names,
