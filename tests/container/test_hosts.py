@@ -70,7 +70,7 @@ def single_host(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], P
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("distribution", ["ShardedByS3Key", "FullyReplicated"])
+@pytest.mark.parametrize("distribution", ["ShardedByS3Key"])  # replicated: tests/local
 def test_two_hosts_write_the_single_host_model_and_wait_for_it(single_host, tmp_path,
                                                                distribution):
     files, single_model = single_host
