@@ -3,6 +3,7 @@ the model the in-memory job writes from the same data."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -70,11 +71,8 @@ def _feed(fifo_dir: Path, channel: str, payload: bytes, stop: threading.Event) -
         if fd is None:
             return
         os.set_blocking(fd, True)
-        with os.fdopen(fd, "wb") as pipe:
-            try:
-                pipe.write(payload)
-            except BrokenPipeError:
-                pass
+        with os.fdopen(fd, "wb") as pipe, contextlib.suppress(BrokenPipeError):
+            pipe.write(payload)
         n += 1
 
 

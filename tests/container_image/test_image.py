@@ -225,6 +225,7 @@ def test_the_image_is_labelled_and_holds_no_build_leftovers(engine, image):
                                           capture_output=True, text=True, check=True).stdout)[0]
     labels = inspected.get("Labels") or inspected["Config"].get("Labels")
     assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    assert labels["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
     print(f"\nimage size {inspected['Size'] / 1e6:.0f} MB")
     # What the Dockerfile strips to keep the image small: build tools, test suites, sources.
     found = subprocess.run([engine, "run", "--rm", "--network", "none", "--entrypoint",

@@ -37,10 +37,16 @@ def test_a_streamed_gaussian_fit_equals_the_in_memory_fit(options):
     _same_model(streamed, in_memory)
     assert streamed.predictor_.info["train_r2"] == pytest.approx(
         in_memory.predictor_.info["train_r2"], abs=1e-10)
-    # Survey; bins, sums and the whole working model; deviance (and, screening: the main
-    # effects' deviance, the residuals screened, the pairs' sums).
+    # Survey; bins, sums and the whole working model; deviance (and, screening: the rows
+    # screened, gathered). The pairs chosen and their statistics are the in-memory ones.
     screened = options.get("interactions") == "auto"
-    assert streamed.predictor_.info["passes"] == (6 if screened else 3)
+    assert streamed.predictor_.info["passes"] == (4 if screened else 3)
+    if screened:
+        chosen = [in_memory.predictor_.info["interactions_chosen"],
+                  streamed.predictor_.info["interactions_chosen"]]
+        assert [[c["pair"] for c in pairs] for pairs in chosen] == [[["a", "b"]]] * 2
+        assert chosen[1][0]["f_statistic"] == pytest.approx(chosen[0][0]["f_statistic"],
+                                                            rel=1e-8)
 
 
 @pytest.mark.slow
@@ -98,5 +104,5 @@ def test_files_or_a_folder_fit_through_file_source(tmp_path):
     reference = GAMRegressor().fit(X, eta)
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=0, atol=1e-9)
     (tmp_path / "c.csv").write_text("a,b,c,y\n1,2,p,3\n1,x,q,4\n2,3,p,5\n")
-    with pytest.raises(UserError, match="c.csv, line 3, column 'b'"):
+    with pytest.raises(UserError, match=r"c\.csv, line 3, column 'b'"):
         GAMRegressor().fit(FileSource.of(tmp_path / "c.csv", target="y"))

@@ -22,6 +22,7 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,16 @@ def train(base_dir: str | None = None) -> int:
     """Run one training job rooted at ``base_dir`` (else $SAGEGAM_BASE_DIR, else /opt/ml);
     returns the process exit code."""
     paths = MLPaths.resolve(base_dir)
+    return execute(paths, lambda stopper, progress: run(paths, stopper, progress))
+
+
+def execute(paths: MLPaths, job: Callable[[StopOnSigterm, Progress], None]) -> int:
+    """Run ``job`` under the training contract: SIGTERM stops it, and any failure ends with
+    its root cause in ``paths.failure_file`` and the exit code of the table above."""
     progress = Progress()
     with StopOnSigterm().installed() as stopper:
         try:
-            run(paths, stopper, progress)
+            job(stopper, progress)
             return 0
         except UserError as error:
             reason, code = f"UserError: {error}", EXIT_USER
@@ -100,17 +107,31 @@ def _fail(paths: MLPaths, reason: str, code: int) -> int:
 
 
 def run(paths: MLPaths, stopper: StopOnSigterm, progress: Progress) -> None:
-    settings = hyperparameters.parse(_read_json(paths.hyperparameters, default={}))
-    cluster = hosts.Cluster.of(_read_json(paths.resource_config, default={}))
+    """A training job as SageMaker lays it out: the configuration files under ``paths``."""
+    fit_job(paths, _read_json(paths.hyperparameters, default={}),
+            _read_json(paths.resource_config, default={}),
+            _read_json(paths.input_data_config, default={}), stopper, progress)
+
+
+def fit_job(paths: MLPaths, raw_hyperparameters: dict[str, Any],
+            resource_config: dict[str, Any], input_data_config: dict[str, Any],
+            stopper: StopOnSigterm, progress: Progress) -> None:
+    """Read the channels, fit, print the metrics and write the outputs; the configuration
+    comes from the files (``run``) or from script mode's SM_* variables.
+
+    On a job of several hosts the first one fits, on all hosts' statistics (a Dask
+    cluster of the hosts); the others serve as workers until it has saved the model.
+    """
+    settings = hyperparameters.parse(raw_hyperparameters)
+    cluster = hosts.Cluster.of(resource_config)
     if not cluster.is_leader:
         hosts.work(paths, cluster, stopper, log)  # returns once the leader saved the model
         return
     _check_writable(paths.model_dir, paths.output_data_dir)  # before an hour of fitting
-    config = _read_json(paths.input_data_config, default={})
     classification = settings["task"] == "classification"
     options = ReadOptions(settings["target"], settings["header"], not classification)
-    with hosts.leading(paths, cluster, config, stopper, log) as shards:
-        data = _training_data(paths, settings, config, options, shards)
+    with hosts.leading(paths, cluster, input_data_config, stopper, log) as shards:
+        data = _training_data(paths, settings, input_data_config, options, shards)
         model = _fit(settings, data.train)
         metrics = _metrics(model, data, classification)
         for name, value in metrics.items():
@@ -118,14 +139,14 @@ def run(paths: MLPaths, stopper: StopOnSigterm, progress: Progress) -> None:
         with stopper.deferred():
             _save(model, paths.model_dir)
             progress.model_saved = True
-    _write_outputs(paths, model, data.sample, metrics)
+    _write_outputs(paths, model, data, metrics)
 
 
 @dataclass(frozen=True)
 class TrainingData:
     train: Table | ChunkSource  # a table in memory, or a stream of chunks
     validation: Table | ChunkSource | None
-    sample: Table | None  # rows for the plot's partial residuals
+    sample: Table | None  # rows for the plot's partial residuals and the report
 
 
 def _training_data(paths: MLPaths, settings: hyperparameters.TrainingSettings,
@@ -274,16 +295,21 @@ def _classification_metrics(model: Any, X: Any, y: Any, prefix: str) -> dict[str
     return metrics
 
 
-def _write_outputs(paths: MLPaths, model: Any, train: Table | None,
+def _write_outputs(paths: MLPaths, model: Any, data: TrainingData,
                    metrics: dict[str, float]) -> None:
     out = paths.output_data_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
                                           encoding="utf-8")
-        plot = _plot(model, train, out / "partial-effects.png")
-        write_report(out / "report.html", model.predictor_, metrics, plot,
-                     job_name=paths.base.name if paths.base.name != "ml" else "training job")
+        # A streamed channel is not in memory: its sample stands in, and the report
+        # shows no validation rows.
+        validation = data.validation if isinstance(data.validation, Table) else None
+        _plot(model, data.sample, out / "partial-effects.png")
+        sets = [(t.X, t.y) if t else None for t in (data.sample, validation)]
+        write_report(out / "report.html", model.predictor_, metrics,
+                     job_name=paths.base.name if paths.base.name != "ml" else "training job",
+                     train=sets[0], validation=sets[1])
     except OSError as error:
         raise UserError(f"The model is saved, but writing the outputs to {out} failed: "
                         f"{error}") from None

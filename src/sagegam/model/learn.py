@@ -56,11 +56,13 @@ def fit_model(problem: Problem, classes: tuple[Label, ...] | None) -> GAMPredict
     pairs = resolve_pairs(schema, problem.interactions)
     screening: dict[str, Any] = {}
     if isinstance(pairs, (str, int)):
-        # The residuals to screen need main effects, not the best penalty structure.
+        # The residuals to screen need main effects, not the best penalty structure, and
+        # a few hundred thousand rows tell a pair from noise as well as all of them.
         plain = replace(settings, adaptive=False)
-        main = fit_terms(terms, alphas, codes, y, weights, problem.family, plain,
-                         schema.names)
-        pairs, screening = _screen(main, codes, y, weights, problem, pairs)
+        rows = interactions.screening_rows(len(y))
+        main = fit_terms(terms, alphas, codes[rows], y[rows], weights[rows], problem.family,
+                         plain, schema.names)
+        pairs, screening = _screen(main, codes[rows], y[rows], weights[rows], problem, pairs)
     terms += [pair_term(schema, codes, pair, settings) for pair in pairs]
     alphas += [problem.pair_alpha] * len(pairs)
     fit = fit_terms(terms, alphas, codes, y, weights, problem.family, settings, schema.names)

@@ -80,6 +80,10 @@ def penalized_irls(
         selector.resume(start.log_lambda)
         reusable = start.working
     previous = np.inf
+    # The deviance at theta, carried between steps: the penalized objective at the old
+    # theta needs only its penalty recomputed when the smoothing parameters move.
+    deviance = np.inf if start is None else family.deviance(y, family.inverse_link(eta),
+                                                             weights)
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
@@ -94,7 +98,8 @@ def penalized_irls(
             # Least squares needs no step control: the first solution is the solution.
             theta, eta, converged = theta_new, design.linear_predictor(theta_new), True
             break
-        theta, eta, objective = _step(design, y, weights, family, selector, theta, theta_new)
+        theta, eta, objective, deviance = _step(design, y, weights, family, selector, theta,
+                                                deviance, theta_new)
         if abs(previous - objective) <= tol * (abs(objective) + 0.1):
             converged = True
             break
@@ -145,23 +150,28 @@ def _step(
     family: Family,
     selector: Smoothness,
     theta_old: Array,
+    old_deviance: float,
     theta_new: Array,
-) -> tuple[Array, Array, float]:
-    """Take the IRLS step, halving it while the penalized deviance gets worse."""
+) -> tuple[Array, Array, float, float]:
+    """Take the IRLS step, halving it while the penalized deviance gets worse.
 
-    def objective(theta: Array) -> tuple[float, Array]:
+    Returns the new coefficients, their linear predictor, penalized deviance and deviance.
+    """
+
+    def deviance(theta: Array) -> tuple[float, Array]:
         eta = design.linear_predictor(theta)
-        mu = family.inverse_link(eta)
-        return family.deviance(y, mu, weights) + selector.penalty_value(theta), eta
+        return family.deviance(y, family.inverse_link(eta), weights), eta
 
-    old_value = objective(theta_old)[0] if np.any(theta_old) else np.inf
-    value, eta = objective(theta_new)
+    old_value = old_deviance + selector.penalty_value(theta_old)
+    new_deviance, eta = deviance(theta_new)
+    value = new_deviance + selector.penalty_value(theta_new)
     for _ in range(30):
         if np.isfinite(value) and value <= old_value * (1 + 1e-12) + 1e-12:
             break
         theta_new = 0.5 * (theta_old + theta_new)
-        value, eta = objective(theta_new)
-    return theta_new, eta, value
+        new_deviance, eta = deviance(theta_new)
+        value = new_deviance + selector.penalty_value(theta_new)
+    return theta_new, eta, value, new_deviance
 
 
 def _summarize(

@@ -12,8 +12,9 @@ passes instead:
 3. penalized IRLS: the subsample's fit (in memory, the same code) chooses the penalty
    structure and starts the full fit, whose every step is a pass
    (:class:`~sagegam.model.streamed.StreamedDesign`);
-4. with ``interactions="auto"``, the main effects' residuals at the screening rows, then
-   steps 2 and 3 for the model with its pairs; finally one pass for the training metrics.
+4. with ``interactions="auto"``, before step 2: the screening rows gathered in one pass,
+   and the main effects fitted and screened on them in memory, as in memory; finally one
+   pass for the training metrics.
 
 Up to 200,000 rows (where the in-memory fit uses no subsample) the rows are gathered and
 fitted in memory. So the model equals the in-memory fit of the same rows up to the order
@@ -23,7 +24,7 @@ of additions (tested to 1e-8), and memory holds one chunk per task plus statisti
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -43,10 +44,10 @@ from sagegam.model.fitting import (
     Settings,
     fit_terms,
     is_discrete,
-    pairable,
     resolve_pairs,
 )
-from sagegam.model.learn import _info
+from sagegam.model.learn import Problem, _info
+from sagegam.model.learn import _screen as screen_pairs
 from sagegam.model.passes import CollectTask, PassResult, PassTask, Plan
 from sagegam.model.predictor import GAMPredictor
 from sagegam.model.schema import Schema
@@ -200,7 +201,6 @@ class _Problem:
     alphas: list[float | None]
     pair_alpha: float | None
     interactions: Any
-    known_bins: dict[tuple[int, int], FeatureBins] = field(default_factory=dict)
     subsample_target: tuple[Array, Array] = (np.zeros(0), np.zeros(0))
 
     def fit(self) -> tuple[GAMPredictor, Scores | None]:
@@ -211,16 +211,14 @@ class _Problem:
         alphas = list(self.alphas)
         pairs = resolve_pairs(self.schema, self.interactions)
         screening: dict[str, Any] = {}
-        design = None
+        passes = 1  # the survey
         if isinstance(pairs, (str, int)):
-            design = self._design(terms, positions)
-            plain = replace(self.settings, adaptive=False)
-            main = self._fit(terms, alphas, design, plain)
-            pairs, screening = self._screen(main, design, pairs)
+            pairs, screening = self._screen(terms, alphas, pairs)
+            passes += 1
         terms += [self._pair_term(pair) for pair in pairs]
         alphas += [self.pair_alpha] * len(pairs)
-        if design is None or pairs:
-            design = self._design(terms, positions, design)
+        design = self._design(terms, positions)
+        design.passes += passes
         design.score = True
         fit = self._fit(terms, alphas, design, self.settings)
         info = _info(fit, np.array([self.survey.target.sum_w])) | screening
@@ -273,26 +271,19 @@ class _Problem:
         return Plan(self.schema, self.family, self.classes, terms, layout)
 
     def _bins(self, terms: list[Term]) -> dict[tuple[int, int], FeatureBins]:
-        """Every bin the terms read, and (for screening) each pairable feature's."""
+        """Every bin the terms read."""
         keys = {(m.feature, MAIN_BINS if len(t.margins) == 1 else PAIR_BINS)
                 if isinstance(m, SplineMargin) else (m.feature, 0)
                 for t in terms for m in t.margins}
-        if isinstance(resolve_pairs(self.schema, self.interactions), (str, int)):
-            keys |= {(j, PAIR_BINS) for j, f in enumerate(self.schema.features)
-                     if not f.categorical and pairable(self.schema, j)}
-        known, bins = self.known_bins, {}
+        bins = {}
         for j, limit in sorted(keys):
-            if (j, limit) in known:  # means from an earlier pass
-                bins[(j, limit)] = known[(j, limit)]
-                continue
             feature, column = self.schema.features[j], self.survey.columns[j]
             bins[(j, limit)] = feature_bins(j, feature.categorical, feature.n_codes,
                                             feature.missing, column.distinct, column.lower,
                                             column.upper, limit)
         return bins
 
-    def _design(self, terms: list[Term], positions: NDArray[np.intp],
-                previous: StreamedDesign | None = None) -> StreamedDesign:
+    def _design(self, terms: list[Term], positions: NDArray[np.intp]) -> StreamedDesign:
         """A pass for the bins, the constraints' sums, the subsample and the null
         deviance (and a linear model's working model), then the design."""
         plan = self._plan(terms)
@@ -303,31 +294,24 @@ class _Problem:
                              layout.table_cells() <= TABLE_CELLS)
         task = PassTask(plan, self.survey.offsets, bin_sums=pending, column_sums=True,
                         linear_tables=tables,
-                        null_mu=None if previous else self.survey.target.sum_wy /
-                        self.survey.target.sum_w,
-                        gather=None if previous else positions)
+                        null_mu=self.survey.target.sum_wy / self.survey.target.sum_w,
+                        gather=positions)
         result = self._run(task)
         if layout is not None:
             for key, (counts, sums) in result.bins.items():
                 layout.bins[key].set_means(counts, sums)
-            self.known_bins.update(layout.bins)
             layout.finish()
             assert result.term_counts is not None and result.margin_counts is not None
             column_sums = binned_column_sums(layout, result.term_counts, result.margin_counts)
         else:
             assert result.column_sums is not None
             column_sums = result.column_sums
-        if previous is None:
-            codes, y, weights, _ = result.gathered_rows()
-            self.subsample_target = (y, weights)
-            subsample: tuple[NDArray[np.intp], Array] | None = (positions, codes)
-            null_deviance = result.null_deviance
-        else:
-            subsample, null_deviance = previous.subsample, previous.null_deviance
+        codes, y, weights, _ = result.gathered_rows()
+        self.subsample_target = (y, weights)
         design = StreamedDesign(self.source, plan, self.survey.offsets, self.survey.n_rows,
-                                self.survey.target.sum_w, column_sums, null_deviance, subsample,
-                                result.tables if tables else None)
-        design.passes = (previous.passes if previous else 1) + 1
+                                self.survey.target.sum_w, column_sums, result.null_deviance,
+                                (positions, codes), result.tables if tables else None)
+        design.passes = 1
         return design
 
     def _run(self, task: PassTask) -> PassResult:
@@ -336,29 +320,18 @@ class _Problem:
             total.merge(result)
         return total
 
-    def _screen(self, main: Fit, design: StreamedDesign,
+    def _screen(self, terms: list[Term], alphas: list[float | None],
                 setting: str | int) -> tuple[list[tuple[int, int]], dict[str, Any]]:
-        """:func:`~sagegam.model.learn._screen` on the rows it would screen."""
-        n_rows = self.survey.n_rows
-        rows = np.arange(n_rows) if n_rows <= interactions.SCREEN_ROWS else np.sort(
-            np.random.default_rng(0).choice(n_rows, interactions.SCREEN_ROWS, replace=False))
-        task = PassTask(design.plan, self.survey.offsets, coef=main.coef, gather=rows)
-        result = design.run(task)
-        codes, y, weights, eta = result.gathered_rows()
-        assert eta is not None
-        family = self.family
-        mu = family.inverse_link(eta)
-        slope = family.dmu_deta(eta)
-        working_weights = weights * slope * slope / family.variance(mu)
-        residuals = (y - mu) / slope
-        allowed = [j for j in range(len(self.schema.features)) if pairable(self.schema, j)]
-        candidates = interactions.candidate_pairs(len(self.schema.features), allowed)
-        scores = interactions.screen(codes, self.schema, residuals, working_weights,
-                                     candidates)
-        chosen = interactions.choose_pairs(scores, setting)
-        names = self.schema.names
-        by_pair = {s.pair: s for s in scores}
-        return chosen, {"interactions_screened": len(scores), "interactions_chosen": [
-            {"pair": [names[a], names[b]], "f_statistic": by_pair[(a, b)].f_statistic,
-             "log10_p_value": by_pair[(a, b)].log_p_value / np.log(10)} for a, b in chosen]}
-
+        """Pairs chosen as :func:`~sagegam.model.learn.fit_model` chooses them: the main
+        effects fitted on the screening rows (gathered in one pass; a sample of at most
+        SCREEN_ROWS, so in memory) and their working residuals screened."""
+        rows = interactions.screening_rows(self.survey.n_rows)
+        plan = Plan(self.schema, self.family, self.classes, terms, None)
+        codes, y, weights, _ = self._run(PassTask(plan, self.survey.offsets,
+                                                  gather=rows)).gathered_rows()
+        plain = replace(self.settings, adaptive=False)
+        main = fit_terms(terms, alphas, codes, y, weights, self.family, plain,
+                         self.schema.names)
+        problem = Problem(self.schema, codes, y, weights, self.family, plain, alphas,
+                          self.pair_alpha, setting)
+        return screen_pairs(main, codes, y, weights, problem, setting)

@@ -299,7 +299,7 @@ def to_codes(decoded: Decoded, schema: Schema, sent: Sequence[int],
             numbers = _numbers_at_once(decoded, schema.names, sent)
             if numbers is not None:
                 return schema.encode(numbers, unknown)
-        return schema.encode(_columns(decoded, schema, sent), unknown)
+        return schema.encode_columns(_columns(decoded, schema, sent), unknown)
     except UnknownValueError as error:
         raise bad_request(_at_position(str(error), error.column, schema, sent),
                           error.row + 1) from None
