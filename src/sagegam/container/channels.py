@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from sagegam.container.errors import UserError
+from sagegam.container.paths import MLPaths
 from sagegam.container.streams import FileSource, PipeSource
 from sagegam.container.tabular import ReadOptions, channel_files
 from sagegam.model.chunks import ChunkSource
@@ -39,7 +40,8 @@ class Channel:
     distribution: str
 
     @classmethod
-    def of(cls, data_dir: Path, name: str, config: dict[str, Any]) -> Channel:
+    def of(cls, paths: MLPaths, name: str, config: dict[str, Any]) -> Channel:
+        """Channel ``name`` where ``paths`` puts it (script mode: ``SM_CHANNEL_NAME``)."""
         entry = config.get(name) or {}
         mode = str(entry.get("TrainingInputMode") or "File")
         if mode not in INPUT_MODES:
@@ -49,7 +51,7 @@ class Channel:
         if wrapper != "None":
             raise UserError(f"Channel '{name}' has RecordWrapperType {wrapper!r}; sagegam "
                             "reads plain CSV, Parquet or JSON Lines: use RecordWrapperType None.")
-        return cls(name, data_dir / name, data_dir, entry.get("ContentType"), mode,
+        return cls(name, paths.channel(name), paths.data_dir, entry.get("ContentType"), mode,
                    str(entry.get("S3DistributionType") or "FullyReplicated"))
 
     @property

@@ -152,9 +152,9 @@ class TrainingData:
 def _training_data(paths: MLPaths, settings: hyperparameters.TrainingSettings,
                    config: dict[str, Any], options: ReadOptions,
                    shards: hosts.Shards | None) -> TrainingData:
-    train = Channel.of(paths.data_dir, "train", config)
-    names = [n for n in VALIDATION_CHANNELS if Channel.of(paths.data_dir, n, config).present]
-    validation = Channel.of(paths.data_dir, names[0], config) if names else None
+    train = Channel.of(paths, "train", config)
+    names = [n for n in VALIDATION_CHANNELS if Channel.of(paths, n, config).present]
+    validation = Channel.of(paths, names[0], config) if names else None
     if validation is None and settings["test-file"] is not None:
         raise UserError("Hyperparameter 'test-file' is set but there is no 'validation' or "
                         "'test' channel.")
