@@ -305,7 +305,7 @@ def _write_outputs(paths: MLPaths, model: Any, data: TrainingData,
         # A streamed channel is not in memory: its sample stands in, and the report
         # shows no validation rows.
         validation = data.validation if isinstance(data.validation, Table) else None
-        _plot(model, data.sample, out / "partial-effects.png")
+        plot = _plot(model, data.sample, out / "partial-effects.png")
         sets = [(t.X, t.y) if t else None for t in (data.sample, validation)]
         write_report(out / "report.html", model.predictor_, metrics,
                      job_name=paths.base.name if paths.base.name != "ml" else "training job",
@@ -313,7 +313,8 @@ def _write_outputs(paths: MLPaths, model: Any, data: TrainingData,
     except OSError as error:
         raise UserError(f"The model is saved, but writing the outputs to {out} failed: "
                         f"{error}") from None
-    log(f"wrote metrics.json, partial-effects.png and report.html to {out}")
+    written = ["metrics.json", "report.html"] + ([plot.name] if plot else [])
+    log(f"wrote {', '.join(written)} to {out}")
 
 
 def _plot(model: Any, train: Table | None, path: Path) -> Path | None:
@@ -323,6 +324,8 @@ def _plot(model: Any, train: Table | None, path: Path) -> Path | None:
         plot_terms(model.predictor_, path=path, X=None if train is None else train.X,
                    y=None if train is None else train.y)
     except ImportError:
-        log("matplotlib is not installed: no plot (install sagegam[plot])")
+        # The image leaves matplotlib out (about 90 MB): report.html draws the same charts.
+        log(f"matplotlib is not installed, so no {path.name} (report.html has the same "
+            "charts; the image draws it when built with EXTRAS=plot, pip with sagegam[plot])")
         return None
     return path
