@@ -10,14 +10,15 @@ FROM ${BASE_IMAGE} AS build
 # into docker/wheels/ (what `sagegam image build --offline` does): no network in the build.
 ARG PIP_OPTIONS=""
 # Optional extras: "plot" adds matplotlib (about 90 MB) for the training job's PNG beside its
-# HTML report; "parquet" adds Parquet input (pyarrow, about 120 MB).
+# HTML report; "parquet" adds Parquet input (pyarrow, about 120 MB). "cluster" (Dask's
+# distributed scheduler, about 10 MB) is always in: training on several hosts needs it.
 ARG EXTRAS=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/venv
 COPY docker/wheels/ /wheels/
 COPY pyproject.toml README.md /src/
 COPY src/ /src/src/
-RUN /opt/venv/bin/pip install ${PIP_OPTIONS} "/src${EXTRAS:+[$EXTRAS]}" \
+RUN /opt/venv/bin/pip install ${PIP_OPTIONS} "/src[cluster${EXTRAS:+,$EXTRAS}]" \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools wheel \
  && find /opt/venv -depth -type d \( -name tests -o -name test -o -name include \) \
       -path "*site-packages/*" -exec rm -rf {} + \

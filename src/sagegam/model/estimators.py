@@ -29,6 +29,7 @@ from sklearn.utils.validation import (
 )
 
 from sagegam.model.basis import EXTRAPOLATIONS
+from sagegam.model.dask_collections import dask_aware
 from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
 from sagegam.model.features import (
     categorical_mask,
@@ -42,6 +43,7 @@ from sagegam.model.interpret import summary_text
 from sagegam.model.learn import Problem, fit_model
 from sagegam.model.predictor import Label
 from sagegam.model.schema import HANDLE_UNKNOWN, Schema, UnknownCells
+from sagegam.model.streaming import fit_out_of_memory, out_of_memory
 from sagegam.model.terms import TermEffect
 from sagegam.model.threads import single_threaded_blas
 
@@ -134,24 +136,12 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
 
     def _fit_family(self, schema: Schema, codes: Array, y: Array, sample_weight: Any,
                     family: Family, classes: tuple[Label, ...] | None = None) -> None:
-        df = self._df_per_feature(len(schema.features))
-        for name, size in [("df", d) for d in df] + [("interaction_df", self.interaction_df)]:
-            if size <= self.degree:
-                raise ValueError(
-                    f"{name}={size} must exceed degree={self.degree}: a degree-{self.degree} "
-                    f"spline needs at least {self.degree + 1} basis functions. Raise {name} "
-                    "or lower degree.")
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64,
                                        ensure_non_negative=True)
         if not weights.sum() > 0:
             raise ValueError("sample_weight must have at least one positive value.")
-        settings = Settings(tuple(df), self.degree, self.adaptive, self.extrapolation,
-                            self.max_iter, self.tol, self.interaction_df, self.discrete)
-        alphas = self._alpha_per_feature(len(schema.features))
-        pair_alpha = _one_alpha(self.alpha) if not isinstance(
-            self.alpha, (list, tuple, dict, np.ndarray)) else None
-        problem = Problem(schema, codes, y, weights, family, settings, alphas, pair_alpha,
-                          self.interactions)
+        problem = Problem(schema, codes, y, weights, family, *self._fit_settings(len(
+            schema.features)), self.interactions)
         with single_threaded_blas():
             self.predictor_ = fit_model(problem, classes)
         if not self.predictor_.info["converged"]:
@@ -159,6 +149,22 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                 f"Penalized IRLS did not converge in max_iter={self.max_iter} iterations; "
                 "raise max_iter or check the data.", ConvergenceWarning, stacklevel=3)
         self.n_iter_ = self.predictor_.info["n_iter"]
+
+    def _fit_settings(self, n_features: int) -> tuple[Settings, list[float | None],
+                                                      float | None]:
+        """Settings, penalty weight per feature (None: REML) and the pairs' weight."""
+        df = self._df_per_feature(n_features)
+        for name, size in [("df", d) for d in df] + [("interaction_df", self.interaction_df)]:
+            if size <= self.degree:
+                raise ValueError(
+                    f"{name}={size} must exceed degree={self.degree}: a degree-{self.degree} "
+                    f"spline needs at least {self.degree + 1} basis functions. Raise {name} "
+                    "or lower degree.")
+        settings = Settings(tuple(df), self.degree, self.adaptive, self.extrapolation,
+                            self.max_iter, self.tol, self.interaction_df, self.discrete)
+        pair_alpha = _one_alpha(self.alpha) if not isinstance(
+            self.alpha, (list, tuple, dict, np.ndarray)) else None
+        return settings, self._alpha_per_feature(n_features), pair_alpha
 
     def _df_per_feature(self, n_features: int) -> list[int]:
         """``df`` as one basis size per feature (a dict keys some by name)."""
@@ -216,6 +222,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                           f"{unknown.sentences()[0]}.", UserWarning, stacklevel=3)
         return codes
 
+    @dask_aware
     def contributions(self, X: Any) -> Array:
         """Each term's additive part per row, on the link scale (columns: ``term_names_``).
 
@@ -385,8 +392,14 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         self.family = family
 
     @_fit_context(prefer_skip_nested_validation=True)  # type: ignore[misc]
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GAMRegressor:
-        """Fit the model; ``X`` numeric or mixed (numpy or pandas), ``y`` numeric."""
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GAMRegressor:
+        """Fit the model; ``X`` numeric or mixed (numpy or pandas), ``y`` numeric.
+
+        ``X`` may also be data too large for memory: a Dask collection (``y`` one too) or
+        a chunk source (:mod:`~sagegam.model.chunks`: files, shards), fitted in passes.
+        """
+        if out_of_memory(X):
+            return fit_out_of_memory(self, X, y, sample_weight)  # type: ignore[no-any-return]
         schema, codes, y = self._validated(X, y, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         family = FAMILIES[self.family]
@@ -404,6 +417,7 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         self.predictor_.info["train_rmse"] = float(np.sqrt(mse))
         return self
 
+    @dask_aware
     def predict(self, X: Any) -> Array:
         """Expected response (the inverse link of the linear predictor)."""
         codes = self._checked(X)
@@ -429,8 +443,11 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
     """
 
     @_fit_context(prefer_skip_nested_validation=True)  # type: ignore[misc]
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GAMClassifier:
-        """Fit the model; ``y`` must hold exactly two classes (any labels)."""
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GAMClassifier:
+        """Fit the model; ``y`` must hold exactly two classes (any labels). ``X`` may be
+        data too large for memory, as for :meth:`GAMRegressor.fit`."""
+        if out_of_memory(X):
+            return fit_out_of_memory(self, X, y, sample_weight)  # type: ignore[no-any-return]
         schema, codes, y = self._validated(X, y)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
@@ -451,16 +468,19 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
             np.average((p > 0.5) == (target > 0.5), weights=weights))
         return self
 
+    @dask_aware
     def decision_function(self, X: Any) -> Array:
         """The linear predictor (log-odds of ``classes_[1]``)."""
         codes = self._checked(X)
         return self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1)
 
+    @dask_aware
     def predict_proba(self, X: Any) -> Array:
         eta = self.decision_function(X)
         positive = self.predictor_.family.inverse_link(eta)
         return np.column_stack([1.0 - positive, positive])
 
+    @dask_aware
     def predict(self, X: Any) -> NDArray[Any]:
         positive = self.decision_function(X) > 0
         return self.classes_[positive.astype(np.intp)]  # type: ignore[no-any-return]

@@ -33,6 +33,7 @@ from sagegam.model.terms import (
 Array = NDArray[np.float64]
 AnyDesign = TermDesign | BinnedDesign
 SUBSAMPLE_ROWS = 100_000
+PLATEAU = 12.0  # |log lambda| from which a subsample's smoothing parameter is not trusted
 DISCRETE_ROWS = 100_000  # from here on "auto" fits on discretized covariates
 MAX_PAIR_CODES = 50  # levels of a factor in an interaction (its columns multiply)
 
@@ -121,11 +122,15 @@ def _spline_margin(codes: Array, j: int, df: int, settings: Settings) -> SplineM
 
 def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
               weights: Array, family: Family, settings: Settings,
-              names: tuple[str, ...]) -> Fit:
-    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight."""
-    discrete = settings.discrete is True or (settings.discrete == "auto" and
-                                             len(codes) >= DISCRETE_ROWS)
-    design = (BinnedDesign if discrete else TermDesign)(terms, codes, names)
+              names: tuple[str, ...], design: Any = None) -> Fit:
+    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight.
+
+    ``design``: rows that are not in memory (:mod:`~sagegam.model.streamed`), in place of
+    ``codes``.
+    """
+    if design is None:
+        design = (BinnedDesign if is_discrete(settings, len(codes)) else TermDesign)(
+            terms, codes, names)
     blocks = [term.constraint(sums) for term, sums in zip(terms, design.column_sums(weights),
                                                           strict=True)]
     design.constrain(blocks)
@@ -137,6 +142,12 @@ def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Ar
     covariance = design.raw_covariance(result.covariance)
     return Fit(terms, coef, covariance, result, bool(structure.split), alphas, design,
                builder.free, structure.owners)
+
+
+def is_discrete(settings: Settings, n_rows: int) -> bool:
+    """Whether a fit of ``n_rows`` rows (of positive weight) discretizes its covariates."""
+    return settings.discrete is True or (settings.discrete == "auto" and
+                                         n_rows >= DISCRETE_ROWS)
 
 
 def _free_blocks(blocks: list[Array]) -> list[slice]:
@@ -222,7 +233,12 @@ class _Structures:
                                                        replace=False))
         rough, structure = self._choose(design.subset(rows), y[rows], weights[rows],
                                         max(self.tol, 1e-6))
-        warm = WarmStart(rough.warm_start.theta, rough.warm_start.log_lambda)
+        # A parameter near its bound on the subsample sits on the criterion's plateau (the
+        # term is nearly a straight line there), where rounding decides where Newton stops;
+        # started that far out, the full fit could not find an optimum inside. So it
+        # starts from no further out than PLATEAU.
+        warm = WarmStart(rough.warm_start.theta,
+                         np.clip(rough.warm_start.log_lambda, -PLATEAU, PLATEAU))
         return self._run(design, y, weights, structure, warm, self.tol), structure
 
     def _choose(self, design: AnyDesign, y: Array, weights: Array,
@@ -253,8 +269,9 @@ class _Structures:
 
     def _run(self, design: AnyDesign, y: Array, weights: Array, structure: _Structure,
              start: WarmStart | None, tol: float) -> FitResult:
-        return penalized_irls(design, y, weights, self.family, structure.penalties,
-                              max_iter=self.max_iter, tol=tol, start=start)
+        irls = getattr(design, "irls", penalized_irls)  # a streamed design runs its passes
+        return irls(design, y, weights, self.family, structure.penalties,
+                    max_iter=self.max_iter, tol=tol, start=start)
 
 
 def term_statistics(fit: Fit) -> dict[str, list[Any]]:
