@@ -18,12 +18,18 @@ RUN python3 -m venv /opt/venv
 COPY docker/wheels/ /wheels/
 COPY pyproject.toml README.md /src/
 COPY src/ /src/src/
+# Bytecode is kept for what `serve` imports (numpy, uvicorn, sagegam: workers start fast) and
+# dropped for what only the training job imports (scipy, scikit-learn, pandas, Dask): 42 MB
+# less, for about 2 s of compiling at the start of a job.
 RUN /opt/venv/bin/pip install ${PIP_OPTIONS} "/src[cluster${EXTRAS:+,$EXTRAS}]" \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools wheel \
  && find /opt/venv -depth -type d \( -name tests -o -name test -o -name include \) \
       -path "*site-packages/*" -exec rm -rf {} + \
  && find /opt/venv -name "*.pyx" -delete -o -name "*.pxd" -delete -o -name "*.pyi" -delete \
- && rm -rf /wheels
+ && rm -rf /wheels \
+ && for package in scipy sklearn pandas dask distributed; do \
+      find /opt/venv/lib/python3*/site-packages/$package -name __pycache__ -type d -prune \
+        -exec rm -rf {} +; done
 
 # The runtime's files: the base without what only a package manager or a reader of manuals
 # uses (apt's lists and caches, docs, man pages, translations, the standard library's GUI,
