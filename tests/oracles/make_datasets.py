@@ -95,6 +95,20 @@ def counts(rng: np.random.Generator) -> Columns:
     return {"x1": x1, "x2": x2, "f": levels, "y": y}
 
 
+def weak(rng: np.random.Generator) -> Columns:
+    """Effects of every strength for the tests' p-values: moderate, weak, none, none, and a
+    weak factor; gaussian, count and binary outcomes on the same predictors."""
+    n = 500
+    x1, x2, x3, x4 = (rng.uniform(0, 1, n) for _ in range(4))
+    f = factor(rng, {"a": 150, "b": 120, "c": 100, "d": 80, "e": 50})
+    eta = 0.3 * np.sin(2 * np.pi * x1) + 0.25 * x2 + effects(
+        f, {"a": 0.0, "b": 0.1, "c": -0.15, "d": 0.2, "e": -0.1})
+    return {"x1": x1, "x2": x2, "x3": x3, "x4": x4, "f": f,
+            "y": 3.0 + eta + rng.normal(0, 1.0, n),
+            "count": rng.poisson(np.exp(1.0 + eta)),
+            "event": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)}
+
+
 DATASETS: dict[str, tuple[int, Callable[[np.random.Generator], Columns]]] = {
     "additive": (101, additive),
     "factor_main": (102, factor_main),
@@ -102,6 +116,7 @@ DATASETS: dict[str, tuple[int, Callable[[np.random.Generator], Columns]]] = {
     "factor_pair": (104, factor_pair),
     "binary": (105, binary),
     "counts": (106, counts),
+    "weak": (107, weak),
 }
 
 

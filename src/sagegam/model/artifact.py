@@ -33,7 +33,7 @@ from sagegam.model.schema import HANDLE_UNKNOWN, Feature, Schema
 from sagegam.model.terms import FactorMargin, SplineMargin, SplineTerm, Term, term_from_spec
 
 FORMAT_NAME = "sagegam-gam"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # the newest this version reads and writes
 METADATA_FILE = "sagegam-model.json"
 ARRAYS_FILE = "sagegam-arrays.npz"
 ARRAY_NAMES = ("coef", "covariance")
@@ -89,7 +89,7 @@ def _metadata(predictor: GAMPredictor) -> dict[str, Any]:
 
     return {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version(predictor),
         "written_by": {"sagegam": __version__, "numpy": np.__version__,
                        "python": platform.python_version()},
         "task": predictor.task,
@@ -102,6 +102,17 @@ def _metadata(predictor: GAMPredictor) -> dict[str, Any]:
         "classes": None if predictor.classes is None else list(predictor.classes),
         "info": _jsonable(predictor.info),
     }
+
+
+def format_version(predictor: GAMPredictor) -> int:
+    """The oldest format that holds this model, so older servers load what they can.
+
+    Format 3 adds what an older reader would ignore and then predict wrongly with: knots
+    that are not equally spaced.
+    """
+    uneven = any(isinstance(m, SplineMargin) and m.knots is not None
+                 for term in predictor.terms for m in term.margins)
+    return 3 if uneven else 2
 
 
 def _feature_spec(feature: Feature) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from sklearn.utils.validation import (
 )
 
 from sagegam.model.basis import EXTRAPOLATIONS
+from sagegam.model.diagnostics import FitWarning
 from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
 from sagegam.model.features import (
     categorical_mask,
@@ -39,8 +40,9 @@ from sagegam.model.features import (
 )
 from sagegam.model.fitting import Settings
 from sagegam.model.interpret import summary_text
+from sagegam.model.knots import PLACEMENTS
 from sagegam.model.learn import Problem, fit_model
-from sagegam.model.predictor import Label
+from sagegam.model.predictor import Label, PredictionInterval
 from sagegam.model.schema import HANDLE_UNKNOWN, Schema, UnknownCells
 from sagegam.model.terms import TermEffect
 from sagegam.model.threads import single_threaded_blas
@@ -54,6 +56,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
     _parameter_constraints: dict[str, list[Any]] = {
         "df": [Interval(Integral, 4, None, closed="left"), dict],
         "degree": [Interval(Integral, 1, 5, closed="both")],
+        "knots": [StrOptions(set(PLACEMENTS))],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left"), list, tuple,
                   dict, np.ndarray],
         "adaptive": [StrOptions({"auto"}), "boolean"],
@@ -73,6 +76,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         *,
         df: int = 25,
         degree: int = 3,
+        knots: str = "auto",
         alpha: Any = "auto",
         adaptive: Any = "auto",
         extrapolation: str = "linear",
@@ -86,6 +90,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
     ) -> None:
         self.df = df
         self.degree = degree
+        self.knots = knots
         self.alpha = alpha
         self.adaptive = adaptive
         self.extrapolation = extrapolation
@@ -143,10 +148,13 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                     "or lower degree.")
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64,
                                        ensure_non_negative=True)
-        if not weights.sum() > 0:
-            raise ValueError("sample_weight must have at least one positive value.")
+        positive = int(np.count_nonzero(weights))
+        if positive < 2:
+            raise ValueError(f"sample_weight gives {positive} row(s) a positive weight; a fit "
+                             "needs at least 2.")
         settings = Settings(tuple(df), self.degree, self.adaptive, self.extrapolation,
-                            self.max_iter, self.tol, self.interaction_df, self.discrete)
+                            self.max_iter, self.tol, self.interaction_df, self.discrete,
+                            self.knots)
         alphas = self._alpha_per_feature(len(schema.features))
         pair_alpha = _one_alpha(self.alpha) if not isinstance(
             self.alpha, (list, tuple, dict, np.ndarray)) else None
@@ -154,10 +162,9 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                           self.interactions)
         with single_threaded_blas():
             self.predictor_ = fit_model(problem, classes)
-        if not self.predictor_.info["converged"]:
-            warnings.warn(
-                f"Penalized IRLS did not converge in max_iter={self.max_iter} iterations; "
-                "raise max_iter or check the data.", ConvergenceWarning, stacklevel=3)
+        for finding in self.predictor_.info["warnings"]:
+            category = ConvergenceWarning if finding["kind"] == "convergence" else FitWarning
+            warnings.warn(finding["message"], category, stacklevel=3)
         self.n_iter_ = self.predictor_.info["n_iter"]
 
     def _df_per_feature(self, n_features: int) -> list[int]:
@@ -231,9 +238,18 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self)
         return self.predictor_.partial_dependence(term, grid, level=level)
 
+    def predict_interval(self, X: Any, level: float = 0.95) -> PredictionInterval:
+        """Predictions with standard errors and a pointwise ``level`` confidence interval
+        for the mean (a probability for a classifier), on the link and response scales
+        (:class:`~sagegam.model.predictor.PredictionInterval`). The uncertainty is the
+        Bayesian posterior covariance of all coefficients, intercept included (mgcv's
+        ``predict(se.fit = TRUE)``)."""
+        return self.predictor_.predict_interval_of(self._checked(X), level)
+
     def summary(self) -> str:
-        """A table of every term: edf, penalty weight and how it was chosen, its range or
-        levels, and each level's effect for a categorical feature."""
+        """A table of every term: edf, its test of being zero (reference df, statistic,
+        approximate p-value: Wood 2013), penalty weight and how it was chosen, its range
+        or levels, and each level's effect for a categorical feature."""
         check_is_fitted(self)
         return summary_text(self.predictor_)
 
@@ -272,6 +288,13 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self)
         return np.asarray(self.predictor_.info["edf"], dtype=float)
 
+    @property
+    def p_values_(self) -> Array:
+        """Approximate p-value per term of the test that it is zero (nan: no columns)."""
+        check_is_fitted(self)
+        return np.array([np.nan if test is None else test["p_value"]
+                         for test in self.predictor_.info["tests"]])
+
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "predictor_")
 
@@ -294,6 +317,12 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         headroom for sharp features.
     degree : int, default=3
         Spline degree (3: cubic).
+    knots : {"auto", "uniform", "quantile", "balanced"}, default="auto"
+        Where a numeric feature's knots go: equally spaced over its range, at quantiles
+        of its distinct values, or balanced (half the intervals at quantiles, half
+        spread over the range). "auto" keeps equally spaced knots unless an interval
+        would hold more than 5 times its share of the values (outliers, long tails),
+        and then balances them, so that one outlier cannot flatten a term.
     alpha : "auto", float, sequence or dict, default="auto"
         Weight of each term's penalty. "auto" selects it by REML; a number fixes it for
         every term; a sequence (one per feature) or a dict keyed by feature name mixes
@@ -357,6 +386,7 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         *,
         df: int = 25,
         degree: int = 3,
+        knots: str = "auto",
         alpha: Any = "auto",
         adaptive: Any = "auto",
         family: str = "gaussian",
@@ -369,7 +399,7 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         max_iter: int = 100,
         tol: float = 1e-9,
     ) -> None:
-        super().__init__(df=df, degree=degree, alpha=alpha, adaptive=adaptive,
+        super().__init__(df=df, degree=degree, knots=knots, alpha=alpha, adaptive=adaptive,
                          extrapolation=extrapolation, categorical_features=categorical_features,
                          interactions=interactions, interaction_df=interaction_df,
                          handle_unknown=handle_unknown, discrete=discrete, max_iter=max_iter,
@@ -385,7 +415,7 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         problem = family.valid_target(y)
         if problem is not None:
             raise ValueError(f"The target must hold {problem}; got values in "
-                             f"[{y.min()!r}, {y.max()!r}].")
+                             f"[{y.min():g}, {y.max():g}].")
         self._fit_family(schema, codes, y, sample_weight, family)
         residual = y - self.predictor_.family.inverse_link(
             self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
@@ -396,9 +426,14 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         self.predictor_.info["train_rmse"] = float(np.sqrt(mse))
         return self
 
-    def predict(self, X: Any) -> Array:
-        """Expected response (the inverse link of the linear predictor)."""
+    def predict(self, X: Any, return_std: bool = False) -> Array | tuple[Array, Array]:
+        """Expected response (the inverse link of the linear predictor); with
+        ``return_std``, also its standard error (delta method on the Bayesian posterior
+        covariance; :meth:`predict_interval` gives intervals on both scales)."""
         codes = self._checked(X)
+        if return_std:
+            interval = self.predictor_.predict_interval_of(codes)
+            return interval.mean, interval.std
         return self.predictor_.family.inverse_link(
             self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
 

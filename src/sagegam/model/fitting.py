@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from sagegam.model.binned import BinnedDesign
 from sagegam.model.design import TermDesign, is_identity
 from sagegam.model.families import Family
+from sagegam.model.knots import place_knots
 from sagegam.model.reml import Penalty
 from sagegam.model.schema import Schema
 from sagegam.model.solver import FitResult, WarmStart, penalized_irls
@@ -49,6 +50,7 @@ class Settings:
     tol: float = 1e-9
     interaction_df: int = 7
     discrete: bool | str = "auto"
+    knots: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,15 @@ class Fit:
     design: AnyDesign
     free: list[slice]  # each term's free coefficients
     owners: list[int]  # the term of each penalty the fit used
+    fully_penalized: list[bool]  # per term: REML-weighted penalties of full rank (a
+    # random effect: no unpenalized direction)
 
 
 def main_terms(schema: Schema, codes: Array, settings: Settings) -> list[Term]:
     """One term per feature: a factor for a categorical one, else a smooth."""
     return [FactorTerm(_factor_margin(schema, j)) if feature.categorical else
-            SplineTerm(_spline_margin(codes, j, settings.df[j], settings), feature.missing)
+            SplineTerm(_spline_margin(schema, codes, j, settings.df[j], settings),
+                       feature.missing)
             for j, feature in enumerate(schema.features)]
 
 
@@ -104,18 +109,32 @@ def _factor_margin(schema: Schema, j: int) -> FactorMargin:
 def _pair_margin(schema: Schema, codes: Array, j: int, settings: Settings) -> Margin:
     if schema.features[j].categorical:
         return _factor_margin(schema, j)
-    return _spline_margin(codes, j, settings.interaction_df, settings)
+    return _spline_margin(schema, codes, j, settings.interaction_df, settings)
 
 
-def _spline_margin(codes: Array, j: int, df: int, settings: Settings) -> SplineMargin:
+def _spline_margin(schema: Schema, codes: Array, j: int, df: int,
+                   settings: Settings) -> SplineMargin:
     """Range from the data; a constant gets no basis; few distinct values, fewer."""
     values = codes[:, j][~np.isnan(codes[:, j])]
     if values.size == 0:
         return SplineMargin(j, 0.0, 0.0, 0, settings.degree, settings.extrapolation)
     distinct = np.unique(values).size
     n_basis = min(df, max(settings.degree + 1, distinct)) if distinct > 1 else 0
-    return SplineMargin(j, float(values.min()), float(values.max()), int(n_basis),
-                        settings.degree, settings.extrapolation)
+    lower, upper = float(values.min()), float(values.max())
+    if n_basis and not _divisible(lower, upper, n_basis - settings.degree):
+        raise ValueError(f"Feature '{schema.names[j]}' spans [{lower:g}, {upper:g}], a width a "
+                         "double cannot divide into knot intervals; rescale it (e.g. divide "
+                         "by its largest absolute value) or transform it (e.g. a log).")
+    knots = place_knots(values, n_basis - settings.degree, settings.knots) if n_basis else None
+    return SplineMargin(j, lower, upper, int(n_basis), settings.degree, settings.extrapolation,
+                        knots)
+
+
+def _divisible(lower: float, upper: float, intervals: int) -> bool:
+    """Whether ``[lower, upper]`` splits into intervals of a finite, invertible width."""
+    with np.errstate(over="ignore", divide="ignore"):
+        width = (np.float64(upper) - np.float64(lower)) / intervals
+        return bool(np.isfinite(width) and width > 0 and np.isfinite(1.0 / width))
 
 
 def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
@@ -139,7 +158,22 @@ def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Ar
     coef = design.raw_coef(result.coef)
     covariance = design.raw_covariance(result.covariance)
     return Fit(terms, coef, covariance, result, adaptive, alphas, design, free,
-               split_owners if adaptive else plain_owners)
+               split_owners if adaptive else plain_owners,
+               _fully_penalized(plain, plain_owners, free))
+
+
+def _fully_penalized(penalties: list[Penalty], owners: list[int],
+                     free: list[slice]) -> list[bool]:
+    out = []
+    for t, block in enumerate(free):
+        mine = [p for p, owner in zip(penalties, owners, strict=True) if owner == t]
+        size = block.stop - block.start
+        if not mine or size == 0 or any(p.alpha == 0 for p in mine):
+            out.append(False)
+            continue
+        total = sum(p.matrix / max(float(np.linalg.norm(p.matrix)), 1e-300) for p in mine)
+        out.append(bool(np.linalg.matrix_rank(total) == size))
+    return out
 
 
 def _free_blocks(blocks: list[Array]) -> list[slice]:

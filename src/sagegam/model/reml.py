@@ -71,6 +71,7 @@ class WorkingModel:
     rhs: Array
     zwz: float
     n_obs: float
+    ridge: float = 0.0  # added to the gram's diagonal (solver.RIDGE), for what needs X'WX
 
 
 class Smoothness:

@@ -32,6 +32,7 @@ __all__ = ["FitResult", "Penalty", "WarmStart", "penalized_irls"]
 Array = NDArray[np.float64]
 RIDGE = 1e-9
 SELECTION_ITERATIONS = 15
+STALLED = 1e-13  # a relative step this small moves no prediction measurably
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class FitResult:
     scale: float
     n_iter: int
     converged: bool
+    last_step: Array  # the last IRLS step in ``coef``: where a fit that did not converge moved
+    smoothness_converged: bool  # the REML search of the last selection reached its optimum
 
 
 def penalized_irls(
@@ -82,6 +85,7 @@ def penalized_irls(
     previous = np.inf
     converged = False
     n_iter = 0
+    step = np.zeros(n_free)
     for n_iter in range(1, max_iter + 1):
         working = reusable or _working_model(design, y, weights, family, eta)
         reusable = None
@@ -94,14 +98,21 @@ def penalized_irls(
             # Least squares needs no step control: the first solution is the solution.
             theta, eta, converged = theta_new, design.linear_predictor(theta_new), True
             break
+        old = theta
         theta, eta, objective = _step(design, y, weights, family, selector, theta, theta_new)
-        if abs(previous - objective) <= tol * (abs(objective) + 0.1):
+        step = theta - old
+        # Converged when the penalized deviance stops changing, or when the coefficients
+        # do (at a tight tol the deviance's last digits are rounding, not progress).
+        stalled = np.max(np.abs(step), initial=0.0) <= STALLED * (
+            1.0 + np.max(np.abs(theta), initial=0.0))
+        if abs(previous - objective) <= tol * (abs(objective) + 0.1) or stalled:
             converged = True
             break
         previous = objective
     # The last step's working model serves for the covariance and the edf: at convergence
     # its weights are those of the solution (as in mgcv), and another pass would cost a Gram.
-    return _summarize(working, y, weights, family, selector, theta, eta, n_iter, converged)
+    return _summarize(working, y, weights, family, selector, theta, eta, n_iter, converged,
+                      step)
 
 
 @dataclass(frozen=True)
@@ -125,17 +136,15 @@ def _is_linear(family: Family) -> bool:
 def _working_model(
     design: Design, y: Array, weights: Array, family: Family, eta: Array
 ) -> WorkingModel:
-    mu = family.inverse_link(eta)
-    slope = family.dmu_deta(eta)
-    w = weights * slope * slope / family.variance(mu)
-    z = eta + (y - mu) / slope
+    unit, z = family.working(y, eta)
+    w = weights * unit
     gram, rhs = design.cross_products(w, z)
     # A ridge far below the data's scale keeps X'WX + S positive definite when the data
     # cannot identify every unpenalized direction (more features than rows, a binary
     # feature's spline), so the solution never hinges on rounding.
     ridge = RIDGE * max(float(np.trace(gram)) / len(gram), 1e-300)
     gram[np.diag_indices_from(gram)] += ridge
-    return WorkingModel(gram, rhs, float(np.dot(w, z * z)), float(weights.sum()))
+    return WorkingModel(gram, rhs, float(np.dot(w, z * z)), float(weights.sum()), ridge)
 
 
 def _step(
@@ -174,6 +183,7 @@ def _summarize(
     eta: Array,
     n_iter: int,
     converged: bool,
+    step: Array,
 ) -> FitResult:
     factor = cholesky(working.gram + selector.total(selector.alphas))
     inverse = linalg.cho_solve(factor, np.eye(selector.n_free))
@@ -184,7 +194,7 @@ def _summarize(
     null_mu = np.full_like(y, np.average(y, weights=weights))
     scale = 1.0
     if not family.scale_known:
-        pearson = float(np.dot(weights, (y - mu) ** 2 / family.variance(mu)))
+        pearson = float(np.dot(weights, family.pearson(y, eta)))
         scale = pearson / max(float(weights.sum()) - edf_total, 1.0)
     return FitResult(
         coef=theta,
@@ -197,6 +207,8 @@ def _summarize(
         scale=scale,
         n_iter=n_iter,
         converged=converged,
+        last_step=step,
+        smoothness_converged=selector.converged,
         warm_start=WarmStart(theta, selector.log_lambda.copy(), eta, working),
         criterion=selector.criterion,
     )

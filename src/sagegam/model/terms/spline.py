@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from sagegam.model.basis import difference_penalty
 from sagegam.model.schema import Schema
 from sagegam.model.terms.base import Array, ColumnSums, Evaluator, Term, TermEffect, centering
 from sagegam.model.terms.margins import MarginValues, Nonzeros, SplineMargin
@@ -54,8 +53,8 @@ class SplineTerm(Term):
         n = self.margin.n_basis
         if n == 0:
             return []
-        matrices = [_weighted_difference_penalty(n, w) for w in _hat_weights(max(n - 2, 1),
-                                                                             pieces)]
+        D = self.margin.differences()
+        matrices = [D.T @ (w[:, None] * D) for w in _hat_weights(max(n - 2, 1), pieces)]
         if self.missing:
             matrices = [np.pad(S, ((0, 1), (0, 1))) for S in matrices]
         return matrices
@@ -89,10 +88,3 @@ def _hat_weights(positions: int, pieces: int) -> list[Array]:
     spacing = nodes[1] - nodes[0]
     grid = np.arange(positions, dtype=float)
     return [np.maximum(0.0, 1.0 - np.abs(grid - node) / spacing) for node in nodes]
-
-
-def _weighted_difference_penalty(n_basis: int, weights: Array) -> Array:
-    if n_basis <= 2:
-        return difference_penalty(n_basis)
-    D = np.diff(np.eye(n_basis), n=2, axis=0)
-    return D.T @ (weights[:, None] * D)
