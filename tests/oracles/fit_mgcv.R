@@ -136,6 +136,50 @@ weak_model <- function(response, family) {
        k = c(x1 = 10, x2 = 10, x3 = 10, x4 = 10), formula = formula, terms = weak_terms())
 }
 
+# Families with a parameter of their own, estimated by mgcv with the smoothness (tw(): the
+# Tweedie power, nb(): the negative binomial's theta).
+family_models <- function() {
+  list(
+    tweedie = list(
+      data = "claims", family = tw(), name = "tweedie",
+      k = c(age = 10, engine = 10),
+      formula = y ~ s(age, bs = "ps", m = c(2, 2), k = 10) +
+        s(engine, bs = "ps", m = c(2, 2), k = 10) + s(region, bs = "re"),
+      terms = list(term("s(age)", "spline", list(spline("age", 10)), S_TERM),
+                   term("s(engine)", "spline", list(spline("engine", 10)), S_TERM),
+                   term("s(region)", "factor", list(level("region")), NO_CONSTRAINT))),
+    negative_binomial = list(
+      data = "visits", family = nb(), name = "negative_binomial",
+      k = c(x1 = 10, x2 = 10),
+      formula = y ~ s(x1, bs = "ps", m = c(2, 2), k = 10) + s(x2, bs = "ps", m = c(2, 2), k = 10) +
+        s(group, bs = "re"),
+      terms = list(term("s(x1)", "spline", list(spline("x1", 10)), S_TERM),
+                   term("s(x2)", "spline", list(spline("x2", 10)), S_TERM),
+                   term("s(group)", "factor", list(level("group")), NO_CONSTRAINT))))
+}
+
+# The parameter mgcv estimated, on the scale sagegam uses: a Tweedie's power p, a negative
+# binomial's theta (both from the family's getTheta(TRUE)).
+family_record <- function(fit, spec) {
+  record <- fit$record
+  record$family <- spec$name
+  value <- fit$model$family$getTheta(TRUE)
+  record$family_parameters <- if (spec$name == "tweedie") list(power = value) else
+    list(theta = value)
+  record
+}
+
+# mgcv's Tweedie log density (ldTweedie) on a grid, against which the series that sagegam
+# sums is checked.
+tweedie_density_record <- function() {
+  grid <- expand.grid(y = c(0, 0.01, 0.3, 1, 2.5, 7, 30), mu = c(0.2, 1.5, 12),
+                      phi = c(0.4, 2), p = c(1.05, 1.3, 1.6, 1.95))
+  log_density <- mapply(function(y, mu, phi, p) ldTweedie(y, mu, p = p, phi = phi)[1, 1],
+                        grid$y, grid$mu, grid$phi, grid$p)
+  list(y = I(grid$y), mu = I(grid$mu), phi = I(grid$phi), power = I(grid$p),
+       log_density = I(log_density))
+}
+
 models <- function(data) {
   P <- identity_penalty(data$factor_pair$g)
   by_terms <- lapply(levels(data$factor_pair$g), function(l) {
@@ -204,6 +248,14 @@ models <- function(data) {
 
 # ---- fitting and recording ---------------------------------------------------------------
 
+# A family whose parameter the fit estimated, with that parameter fixed: a refit at the same
+# smoothing parameters then solves the same problem.
+fixed_family <- function(family) {
+  if (grepl("^Tweedie", family$family)) return(Tweedie(p = family$getTheta(TRUE), link = "log"))
+  if (grepl("^Negative Binomial", family$family)) return(negbin(family$getTheta(TRUE)))
+  family
+}
+
 fit_one <- function(spec, d) {
   knots <- lapply(names(spec$k), function(v) ps_knots(d[[v]], spec$k[[v]]))
   names(knots) <- names(spec$k)
@@ -220,7 +272,7 @@ fit_one <- function(spec, d) {
   # smoothing parameters moves no fitted value by more than 1e-10; the drift is recorded.
   inner_drift <- NULL
   if (!model$converged) {
-    again <- suppressWarnings(gam(spec$formula, data = d, family = spec$family,
+    again <- suppressWarnings(gam(spec$formula, data = d, family = fixed_family(model$family),
                                   method = "REML", knots = knots, sp = model$sp,
                                   control = gam.control(epsilon = 1e-13, maxit = 1000)))
     inner_drift <- max(abs(again$fitted.values - model$fitted.values))
@@ -343,18 +395,22 @@ inference_record <- function(model, spec) {
 
 main <- function() {
   names <- c("additive", "factor_main", "numeric_pair", "factor_pair", "binary", "counts",
-             "weak")
+             "weak", "claims", "visits")
   data <- lapply(names, read_data)
   names(data) <- names
   specs <- models(data)
   fits <- lapply(specs, function(spec) fit_one(spec, data[[spec$data]]))
+  family_specs <- family_models()
+  family_fits <- lapply(family_specs, function(spec) fit_one(spec, data[[spec$data]]))
   out <- list(
     generated_by = "tests/oracles/fit_mgcv.R",
     mgcv_version = as.character(packageVersion("mgcv")),
     r_version = R.version.string,
     models = lapply(fits, function(fit) fit$record),
     inference = mapply(inference_record, lapply(fits, function(fit) fit$model), specs,
-                       SIMPLIFY = FALSE))
+                       SIMPLIFY = FALSE),
+    families = mapply(family_record, family_fits, family_specs, SIMPLIFY = FALSE),
+    tweedie_density = tweedie_density_record())
   writeLines(to_json(out), file.path(HERE, "mgcv.json"))
 }
 

@@ -41,6 +41,17 @@ def names() -> list[str]:
     return list(_records()["models"])
 
 
+def family_model(name: str) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A model of a family with its own parameter (the ``families`` section), and its data."""
+    record = _records()["families"][name]
+    return record, _read(record["data"])
+
+
+def tweedie_density() -> dict[str, Any]:
+    """mgcv's ldTweedie on a grid of (y, mu, phi, power)."""
+    return dict(_records()["tweedie_density"])
+
+
 def inference(name: str) -> dict[str, Any]:
     """What mgcv's summary() and predict(se.fit = TRUE) said about one model."""
     return dict(_records()["inference"][name])
@@ -58,11 +69,15 @@ def response(record: dict[str, Any], data: pd.DataFrame) -> Array:
 
 def load(name: str) -> tuple[dict[str, Any], pd.DataFrame]:
     record = _records()["models"][name]
-    data = pd.read_csv(HERE / record["data"])
+    return record, _read(record["data"])
+
+
+def _read(file: str) -> pd.DataFrame:
+    data = pd.read_csv(HERE / file)
     for column in data.columns:
         if not pd.api.types.is_numeric_dtype(data[column]):
             data[column] = pd.Categorical(data[column], categories=sorted(set(data[column])))
-    return record, data
+    return data
 
 
 def knots(x: Array, k: int) -> Array:

@@ -87,7 +87,11 @@ def _arrays(predictor: GAMPredictor) -> dict[str, Any]:
 def _metadata(predictor: GAMPredictor) -> dict[str, Any]:
     from sagegam import __version__
 
-    return {
+    # Format 3's keys appear only when the model needs them (format_version says so).
+    needs: dict[str, Any] = {}
+    if predictor.family.parameters:
+        needs["family_parameters"] = predictor.family.parameters
+    return needs | {
         "format": FORMAT_NAME,
         "format_version": format_version(predictor),
         "written_by": {"sagegam": __version__, "numpy": np.__version__,
@@ -107,12 +111,13 @@ def _metadata(predictor: GAMPredictor) -> dict[str, Any]:
 def format_version(predictor: GAMPredictor) -> int:
     """The oldest format that holds this model, so older servers load what they can.
 
-    Format 3 adds what an older reader would ignore and then predict wrongly with: knots
-    that are not equally spaced.
+    Format 3 adds what an older reader would ignore, or not know, and then predict wrongly
+    with: knots that are not equally spaced, a family with a parameter (Tweedie, negative
+    binomial).
     """
     uneven = any(isinstance(m, SplineMargin) and m.knots is not None
                  for term in predictor.terms for m in term.margins)
-    return 3 if uneven else 2
+    return 3 if uneven or predictor.family.parameters else 2
 
 
 def _feature_spec(feature: Feature) -> dict[str, Any]:
@@ -185,7 +190,8 @@ def _read_arrays(path: Path, expected_sha256: str,
 
 def _build(metadata: dict[str, Any], arrays: dict[str, Any]) -> GAMPredictor:
     try:
-        family = FAMILIES[metadata["family"]]
+        family = FAMILIES[metadata["family"]].with_parameters(
+            metadata.get("family_parameters") or {})
         if metadata["format_version"] == 1:
             schema, terms = _version_1(metadata, arrays)
         else:

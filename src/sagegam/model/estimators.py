@@ -42,6 +42,13 @@ from sagegam.model.fitting import Settings
 from sagegam.model.interpret import summary_text
 from sagegam.model.knots import PLACEMENTS
 from sagegam.model.learn import Problem, fit_model
+from sagegam.model.options import (
+    alpha_per_feature,
+    df_per_feature,
+    monotone_per_feature,
+    pair_alpha,
+    regression_family,
+)
 from sagegam.model.predictor import Label, PredictionInterval
 from sagegam.model.schema import HANDLE_UNKNOWN, Schema, UnknownCells
 from sagegam.model.terms import TermEffect
@@ -57,6 +64,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         "df": [Interval(Integral, 4, None, closed="left"), dict],
         "degree": [Interval(Integral, 1, 5, closed="both")],
         "knots": [StrOptions(set(PLACEMENTS))],
+        "monotonic_cst": ["array-like", dict, None],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left"), list, tuple,
                   dict, np.ndarray],
         "adaptive": [StrOptions({"auto"}), "boolean"],
@@ -77,6 +85,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         df: int = 25,
         degree: int = 3,
         knots: str = "auto",
+        monotonic_cst: Any = None,
         alpha: Any = "auto",
         adaptive: Any = "auto",
         extrapolation: str = "linear",
@@ -91,6 +100,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         self.df = df
         self.degree = degree
         self.knots = knots
+        self.monotonic_cst = monotonic_cst
         self.alpha = alpha
         self.adaptive = adaptive
         self.extrapolation = extrapolation
@@ -138,8 +148,10 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
             f"x{j}" for j in range(n_features)]
 
     def _fit_family(self, schema: Schema, codes: Array, y: Array, sample_weight: Any,
-                    family: Family, classes: tuple[Label, ...] | None = None) -> None:
-        df = self._df_per_feature(len(schema.features))
+                    family: Family, classes: tuple[Label, ...] | None = None, *,
+                    estimate_family: bool = False) -> None:
+        names = self._names(len(schema.features))
+        df = df_per_feature(self.df, names)
         for name, size in [("df", d) for d in df] + [("interaction_df", self.interaction_df)]:
             if size <= self.degree:
                 raise ValueError(
@@ -152,56 +164,20 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         if positive < 2:
             raise ValueError(f"sample_weight gives {positive} row(s) a positive weight; a fit "
                              "needs at least 2.")
+        monotone = monotone_per_feature(self.monotonic_cst, names,
+                                        [f.categorical for f in schema.features])
         settings = Settings(tuple(df), self.degree, self.adaptive, self.extrapolation,
                             self.max_iter, self.tol, self.interaction_df, self.discrete,
-                            self.knots)
-        alphas = self._alpha_per_feature(len(schema.features))
-        pair_alpha = _one_alpha(self.alpha) if not isinstance(
-            self.alpha, (list, tuple, dict, np.ndarray)) else None
-        problem = Problem(schema, codes, y, weights, family, settings, alphas, pair_alpha,
-                          self.interactions)
+                            self.knots, monotone)
+        problem = Problem(schema, codes, y, weights, family, settings,
+                          alpha_per_feature(self.alpha, names), pair_alpha(self.alpha),
+                          self.interactions, estimate_family)
         with single_threaded_blas():
             self.predictor_ = fit_model(problem, classes)
         for finding in self.predictor_.info["warnings"]:
             category = ConvergenceWarning if finding["kind"] == "convergence" else FitWarning
             warnings.warn(finding["message"], category, stacklevel=3)
         self.n_iter_ = self.predictor_.info["n_iter"]
-
-    def _df_per_feature(self, n_features: int) -> list[int]:
-        """``df`` as one basis size per feature (a dict keys some by name)."""
-        if not isinstance(self.df, dict):
-            return [int(self.df)] * n_features
-        names = self._names(n_features)
-        unknown = set(map(str, self.df)) - set(names)
-        if unknown:
-            raise ValueError(f"df names unknown features {sorted(unknown)}; the features are "
-                             f"{names}.")
-        values = {str(k): v for k, v in self.df.items()}
-        sizes = [values.get(name, 25) for name in names]
-        for name, size in zip(names, sizes, strict=True):
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4:
-                raise ValueError(f"df[{name!r}] must be an integer >= 4; got {size!r}.")
-        return [int(size) for size in sizes]
-
-    def _alpha_per_feature(self, n_features: int) -> list[float | None]:
-        """The ``alpha`` setting as one weight (or None: choose it) per feature."""
-        setting = self.alpha
-        if isinstance(setting, dict):
-            names = self._names(n_features)
-            unknown = set(map(str, setting)) - set(names)
-            if unknown:
-                raise ValueError(f"alpha names unknown features {sorted(unknown)}; the "
-                                 f"features are {names}.")
-            lookup = {str(k): v for k, v in setting.items()}
-            values: list[Any] = [lookup.get(n, "auto") for n in names]
-        elif isinstance(setting, (list, tuple, np.ndarray)):
-            values = list(setting)
-            if len(values) != n_features:
-                raise ValueError(f"alpha has {len(values)} values but X has {n_features} "
-                                 "features; give one per feature or a single value.")
-        else:
-            values = [setting] * n_features
-        return [_one_alpha(v) for v in values]
 
     # -- prediction and interpretation ---------------------------------------------------
 
@@ -317,6 +293,12 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         headroom for sharp features.
     degree : int, default=3
         Spline degree (3: cubic).
+    monotonic_cst : array-like of {-1, 0, 1}, dict or None, default=None
+        Shape constraints per numeric feature (scikit-learn's HistGradientBoosting
+        convention): 1 increasing, -1 decreasing, 0 none; a dict sets some by name or index.
+        Guaranteed everywhere the model predicts, beyond the training range included:
+        the term's B-spline coefficients are fitted as non-negative increments
+        (smoothness still by REML). A constrained feature cannot be in an interaction.
     knots : {"auto", "uniform", "quantile", "balanced"}, default="auto"
         Where a numeric feature's knots go: equally spaced over its range, at quantiles
         of its distinct values, or balanced (half the intervals at quantiles, half
@@ -332,8 +314,18 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         local penalty weights per term). "auto" keeps the adaptive fit only when its
         restricted likelihood beats the plain one by more than one unit per added
         weight (an AIC-style test); True always keeps it; False never tries it.
-    family : {"gaussian", "poisson", "gamma"}, default="gaussian"
-        Response distribution, with identity (gaussian) or log link.
+    family : {"gaussian", "poisson", "gamma", "tweedie", "negative_binomial"}, \
+default="gaussian"
+        Response distribution, with identity (gaussian) or log link. Tweedie (variance
+        ``phi mu^power``, a mass at 0 and a continuous part: insurance claims) and the
+        negative binomial (variance ``mu + mu^2 / theta``: over-dispersed counts) have
+        a parameter of their own, below.
+    power : "auto" or float in (1, 2), default="auto"
+        The Tweedie family's variance power; "auto" estimates it by maximum likelihood
+        (in [1.01, 1.99]) with the smoothness. Only with ``family="tweedie"``.
+    theta : "auto" or float > 0, default="auto"
+        The negative binomial's shape; "auto" estimates it by maximum likelihood with the
+        smoothness. Only with ``family="negative_binomial"``.
     extrapolation : {"linear", "constant", "error"}, default="linear"
         What a smooth does outside its training range: continue along its tangent, hold
         its boundary value, or refuse with a ValueError.
@@ -379,6 +371,8 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
     _parameter_constraints = {
         **_GAM._parameter_constraints,
         "family": [StrOptions(set(REGRESSION_FAMILIES))],
+        "power": [StrOptions({"auto"}), Interval(Real, 1, 2, closed="neither")],
+        "theta": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -387,9 +381,12 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         df: int = 25,
         degree: int = 3,
         knots: str = "auto",
+        monotonic_cst: Any = None,
         alpha: Any = "auto",
         adaptive: Any = "auto",
         family: str = "gaussian",
+        power: Any = "auto",
+        theta: Any = "auto",
         extrapolation: str = "linear",
         categorical_features: Any = "from_dtype",
         interactions: Any = None,
@@ -399,24 +396,27 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         max_iter: int = 100,
         tol: float = 1e-9,
     ) -> None:
-        super().__init__(df=df, degree=degree, knots=knots, alpha=alpha, adaptive=adaptive,
+        super().__init__(df=df, degree=degree, knots=knots, monotonic_cst=monotonic_cst,
+                         alpha=alpha, adaptive=adaptive,
                          extrapolation=extrapolation, categorical_features=categorical_features,
                          interactions=interactions, interaction_df=interaction_df,
                          handle_unknown=handle_unknown, discrete=discrete, max_iter=max_iter,
                          tol=tol)
         self.family = family
+        self.power = power
+        self.theta = theta
 
     @_fit_context(prefer_skip_nested_validation=True)  # type: ignore[misc]
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GAMRegressor:
         """Fit the model; ``X`` numeric or mixed (numpy or pandas), ``y`` numeric."""
         schema, codes, y = self._validated(X, y, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
-        family = FAMILIES[self.family]
+        family, estimate = regression_family(self.family, self.power, self.theta)
         problem = family.valid_target(y)
         if problem is not None:
             raise ValueError(f"The target must hold {problem}; got values in "
                              f"[{y.min():g}, {y.max():g}].")
-        self._fit_family(schema, codes, y, sample_weight, family)
+        self._fit_family(schema, codes, y, sample_weight, family, estimate_family=estimate)
         residual = y - self.predictor_.family.inverse_link(
             self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64)
@@ -436,6 +436,23 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
             return interval.mean, interval.std
         return self.predictor_.family.inverse_link(
             self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
+
+    @property
+    def power_(self) -> float:
+        """The Tweedie family's variance power, as given or estimated."""
+        return self._family_parameter("power")
+
+    @property
+    def theta_(self) -> float:
+        """The negative binomial's theta, as given or estimated."""
+        return self._family_parameter("theta")
+
+    def _family_parameter(self, name: str) -> float:
+        check_is_fitted(self)
+        parameters = self.predictor_.family.parameters
+        if name not in parameters:
+            raise AttributeError(f"A {self.predictor_.family.name} model has no {name}_.")
+        return parameters[name]
 
 
 class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
@@ -512,13 +529,3 @@ def _pandas_categories(X: Any, mask: NDArray[np.bool_]) -> dict[int, list[Any]]:
         return {}
     return {j: list(X.iloc[:, j].cat.categories) for j, dtype in enumerate(dtypes)
             if mask[j] and str(dtype) == "category"}
-
-
-def _one_alpha(value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and value == "auto"):
-        return None
-    if isinstance(value, (Real, np.floating, np.integer)):
-        number = float(value)
-        if np.isfinite(number) and number >= 0:
-            return number
-    raise ValueError(f"Each alpha must be 'auto' or a finite number >= 0; got {value!r}.")

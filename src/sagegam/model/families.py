@@ -120,6 +120,16 @@ class Family:
     def deviance(self, y: Array, mu: Array, weights: Array) -> float:
         return float(np.dot(weights, self.unit_deviance(y, mu)))
 
+    def null_mean(self, y: Array, weights: Array, offset: Array) -> Array:
+        """The intercept-only model's means (with the offset): the deviance explained
+        is measured against it."""
+        if self.link == "identity":
+            return offset + np.average(y - offset, weights=weights)
+        if self.link == "log":
+            exposure = np.exp(offset)
+            return exposure * float(np.dot(weights, y)) / float(np.dot(weights, exposure))
+        return np.full_like(y, np.average(y, weights=weights))
+
     def starting_mu(self, y: Array) -> Array:
         if self.name == "binomial":
             return (y + 0.5) / 2.0
@@ -180,4 +190,5 @@ FAMILIES: dict[str, Family] = {
     "tweedie": Family("tweedie", "log", scale_known=False, power=1.5),
     "negative_binomial": Family("negative_binomial", "log", scale_known=True),
 }
-REGRESSION_FAMILIES: tuple[str, ...] = ("gaussian", "poisson", "gamma")
+REGRESSION_FAMILIES: tuple[str, ...] = ("gaussian", "poisson", "gamma", "tweedie",
+                                         "negative_binomial")

@@ -51,6 +51,7 @@ class Settings:
     interaction_df: int = 7
     discrete: bool | str = "auto"
     knots: str = "auto"
+    monotone: tuple[int, ...] = ()  # per feature: +1 increasing, -1 decreasing, 0 free
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def main_terms(schema: Schema, codes: Array, settings: Settings) -> list[Term]:
     """One term per feature: a factor for a categorical one, else a smooth."""
     return [FactorTerm(_factor_margin(schema, j)) if feature.categorical else
             SplineTerm(_spline_margin(schema, codes, j, settings.df[j], settings),
-                       feature.missing)
+                       feature.missing, settings.monotone[j] if settings.monotone else 0)
             for j, feature in enumerate(schema.features)]
 
 
@@ -84,17 +85,25 @@ def pair_term(schema: Schema, codes: Array, pair: tuple[int, int], settings: Set
     return interaction(first, second)
 
 
-def pairable(schema: Schema, j: int) -> bool:
-    """Whether feature ``j`` may enter an interaction (a factor's columns multiply)."""
+def pairable(schema: Schema, j: int, monotone: tuple[int, ...] = ()) -> bool:
+    """Whether feature ``j`` may enter an interaction (a factor's columns multiply; a
+    monotone feature's effect could change direction through a pair)."""
     feature = schema.features[j]
+    if monotone and monotone[j]:
+        return False
     return not feature.categorical or feature.n_codes <= MAX_PAIR_CODES
 
 
-def pair_problem(schema: Schema, pair: tuple[int, int]) -> str | None:
+def pair_problem(schema: Schema, pair: tuple[int, int],
+                 monotone: tuple[int, ...] = ()) -> str | None:
     """Why a pair cannot be an interaction term, or None."""
     if pair[0] == pair[1]:
         return f"a feature cannot interact with itself ({schema.names[pair[0]]!r})"
     for j in pair:
+        if monotone and monotone[j]:
+            return (f"monotonic_cst constrains '{schema.names[j]}', and an interaction could "
+                    "make its effect change direction; set its constraint to 0 or drop the "
+                    "pair")
         if not pairable(schema, j):
             feature = schema.features[j]
             return (f"'{feature.name}' has {feature.n_codes} levels; a categorical feature in "
@@ -137,10 +146,23 @@ def _divisible(lower: float, upper: float, intervals: int) -> bool:
         return bool(np.isfinite(width) and width > 0 and np.isfinite(1.0 / width))
 
 
-def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
-              weights: Array, family: Family, settings: Settings, names: tuple[str, ...],
-              start: WarmStart | None = None) -> Fit:
-    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight."""
+@dataclass(frozen=True)
+class Sample:
+    """The target and weights of the rows a fit sees."""
+
+    y: Array
+    weights: Array
+
+    def subset(self, rows: NDArray[np.intp]) -> Sample:
+        return Sample(self.y[rows], self.weights[rows])
+
+
+def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, sample: Sample,
+              family: Family, settings: Settings, names: tuple[str, ...],
+              start: WarmStart | None = None, estimate_family: bool = False) -> Fit:
+    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight;
+    with ``estimate_family`` the family's free parameter is estimated too."""
+    weights = sample.weights
     discrete = settings.discrete is True or (settings.discrete == "auto" and
                                              len(codes) >= DISCRETE_ROWS)
     design = (BinnedDesign if discrete else TermDesign)(terms, codes, names)
@@ -153,13 +175,26 @@ def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Ar
     pieces = [_pieces(terms[t], alphas[t]) for t in dict.fromkeys(plain_owners)
               if alphas[t] is None]
     structures = _Structures(plain, split, pieces, settings.adaptive, family,
-                             settings.max_iter, settings.tol)
-    result, adaptive = structures.fit(design, y, weights, start)
+                             settings.max_iter, settings.tol, estimate_family,
+                             _nonnegative(terms, free))
+    result, adaptive = structures.fit(design, sample, start)
     coef = design.raw_coef(result.coef)
     covariance = design.raw_covariance(result.covariance)
     return Fit(terms, coef, covariance, result, adaptive, alphas, design, free,
                split_owners if adaptive else plain_owners,
                _fully_penalized(plain, plain_owners, free))
+
+
+def _nonnegative(terms: list[Term], free: list[slice]) -> NDArray[np.bool_] | None:
+    """Which free coefficients shape constraints keep >= 0 (intercept first), if any."""
+    masks = [term.bounded() for term in terms]
+    if all(mask is None for mask in masks):
+        return None
+    out = np.zeros(1 + sum(block.stop - block.start for block in free), dtype=bool)
+    for mask, block in zip(masks, free, strict=True):
+        if mask is not None:
+            out[block] = mask
+    return out
 
 
 def _fully_penalized(penalties: list[Penalty], owners: list[int],
@@ -222,42 +257,47 @@ class _Structures:
     family: Family
     max_iter: int
     tol: float
+    estimate_family: bool = False
+    nonnegative: NDArray[np.bool_] | None = None
 
-    def fit(self, design: AnyDesign, y: Array, weights: Array,
+    def fit(self, design: AnyDesign, sample: Sample,
             start: WarmStart | None) -> tuple[FitResult, bool]:
         if design.n_rows <= 2 * SUBSAMPLE_ROWS:
-            return self._choose(design, y, weights, start)
+            return self._choose(design, sample, start)
         rows = np.sort(np.random.default_rng(0).choice(design.n_rows, SUBSAMPLE_ROWS,
                                                        replace=False))
-        rough, adaptive = self._choose(design.subset(rows), y[rows], weights[rows], start,
+        rough, adaptive = self._choose(design.subset(rows), sample.subset(rows), start,
                                        tol=1e-6)
         warm = WarmStart(rough.warm_start.theta, rough.warm_start.log_lambda)
         penalties = self.split if adaptive else self.plain
-        return self._run(design, y, weights, penalties, warm, self.tol), adaptive
+        return self._run(design, sample, penalties, warm, self.tol, rough.family), adaptive
 
-    def _choose(self, design: AnyDesign, y: Array, weights: Array, start: WarmStart | None,
+    def _choose(self, design: AnyDesign, sample: Sample, start: WarmStart | None,
                 tol: float | None = None) -> tuple[FitResult, bool]:
         tol = self.tol if tol is None else max(self.tol, tol)
         has_pieces = any(p > 1 for p in self.pieces)
         if self.setting is True and has_pieces:
-            return self._run(design, y, weights, self.split, _split_start(start, self), tol), True
-        plain = self._run(design, y, weights, self.plain, start, tol)
+            return self._run(design, sample, self.split, _split_start(start, self), tol,
+                             self.family), True
+        plain = self._run(design, sample, self.plain, start, tol, self.family)
         if self.setting is False or not has_pieces:
             return plain, False
         previous = plain.warm_start
         resumed = WarmStart(previous.theta, _repeat(previous.log_lambda, self),
                             previous.eta, previous.working)
-        candidate = self._run(design, y, weights, self.split, resumed, tol)
+        candidate = self._run(design, sample, self.split, resumed, tol, plain.family)
         # An AIC-style test on the restricted likelihood: keep the local smoothing
         # parameters only if they buy more than one log-likelihood unit each.
         if plain.criterion - candidate.criterion > len(self.split) - len(self.plain):
             return candidate, True
         return plain, False
 
-    def _run(self, design: AnyDesign, y: Array, weights: Array, penalties: list[Penalty],
-             start: WarmStart | None, tol: float) -> FitResult:
-        return penalized_irls(design, y, weights, self.family, penalties,
-                              max_iter=self.max_iter, tol=tol, start=start)
+    def _run(self, design: AnyDesign, sample: Sample, penalties: list[Penalty],
+             start: WarmStart | None, tol: float, family: Family) -> FitResult:
+        return penalized_irls(design, sample.y, sample.weights, family, penalties,
+                              max_iter=self.max_iter, tol=tol, start=start,
+                              estimate_family=self.estimate_family,
+                              nonnegative=self.nonnegative)
 
 
 def _repeat(log_lambda: Array, structures: _Structures) -> Array:
@@ -314,7 +354,7 @@ def term_statistics(fit: Fit) -> dict[str, list[Any]]:
 MERGE_ROWS = 50_000
 
 
-def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Array, Array]:
+def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Sample]:
     """The data as a weighted set: rows with zero weight dropped and, up to MERGE_ROWS
     rows, identical rows merged (weights summed) in sorted order.
 
@@ -326,16 +366,17 @@ def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Array,
     keep = weights > 0
     codes, y, weights = codes[keep], y[keep], weights[keep]
     if codes.shape[0] > MERGE_ROWS:
-        return codes, y, weights
+        return codes, Sample(y, weights)
     # Missing values (NaN) compare unequal to themselves: a sentinel lets them merge.
     table = np.where(np.isnan(codes), -np.inf, codes)
     rows, inverse = np.unique(np.column_stack([table, y]), axis=0, return_inverse=True)
     merged = np.bincount(inverse.ravel(), weights=weights, minlength=rows.shape[0])
     features = np.where(np.isinf(rows[:, :-1]), np.nan, rows[:, :-1])
-    return np.ascontiguousarray(features), rows[:, -1].copy(), merged.astype(np.float64)
+    return np.ascontiguousarray(features), Sample(rows[:, -1].copy(), merged.astype(np.float64))
 
 
-def resolve_pairs(schema: Schema, setting: Any) -> list[tuple[int, int]] | str | int:
+def resolve_pairs(schema: Schema, setting: Any,
+                  monotone: tuple[int, ...] = ()) -> list[tuple[int, int]] | str | int:
     """``interactions`` as index pairs, or "auto" / a count for screening to decide."""
     if setting is None:
         return []
@@ -352,7 +393,7 @@ def resolve_pairs(schema: Schema, setting: Any) -> list[tuple[int, int]] | str |
         if len(pair) != 2:
             raise ValueError(f"interactions holds {item!r}; each interaction is a pair of "
                              "features.")
-        problem = pair_problem(schema, (pair[0], pair[1]))
+        problem = pair_problem(schema, (pair[0], pair[1]), monotone)
         if problem:
             raise ValueError(f"interactions cannot include {item!r}: {problem}.")
         if (pair[0], pair[1]) not in pairs and (pair[1], pair[0]) not in pairs:

@@ -46,28 +46,34 @@ class Problem:
     alphas: list[float | None]  # per feature; pairs use ``pair_alpha``
     pair_alpha: float | None
     interactions: Any
+    estimate_family: bool = False  # the family's free parameter is left to the data
 
 
 def fit_model(problem: Problem, classes: tuple[Label, ...] | None) -> GAMPredictor:
-    codes, y, weights = distinct_rows(problem.codes, problem.y, problem.weights)
+    codes, sample = distinct_rows(problem.codes, problem.y, problem.weights)
+    y, weights = sample.y, sample.weights
     settings, schema = problem.settings, problem.schema
     terms: list[Term] = main_terms(schema, codes, settings)
     if not any(term.n_coef for term in terms):
         raise ValueError(_all_constant(schema, codes))
     alphas = list(problem.alphas)
-    pairs = resolve_pairs(schema, problem.interactions)
+    pairs = resolve_pairs(schema, problem.interactions, settings.monotone)
     screening: dict[str, Any] = {}
     if isinstance(pairs, (str, int)):
         # The residuals to screen need main effects, not the best penalty structure.
         plain = replace(settings, adaptive=False)
-        main = fit_terms(terms, alphas, codes, y, weights, problem.family, plain,
-                         schema.names)
+        main = fit_terms(terms, alphas, codes, sample, problem.family, plain, schema.names,
+                         estimate_family=problem.estimate_family)
         pairs, screening = _screen(main, codes, y, weights, problem, pairs)
     terms += [pair_term(schema, codes, pair, settings) for pair in pairs]
     alphas += [problem.pair_alpha] * len(pairs)
-    fit = fit_terms(terms, alphas, codes, y, weights, problem.family, settings, schema.names)
-    info = _info(fit, weights, problem.family) | screening
-    predictor = GAMPredictor(schema, tuple(terms), fit.coef, fit.covariance, problem.family,
+    fit = fit_terms(terms, alphas, codes, sample, problem.family, settings, schema.names,
+                    estimate_family=problem.estimate_family)
+    family = fit.result.family
+    info = _info(fit, weights, family) | screening
+    if family.parameters:
+        info["family_parameters"] = family.parameters | {"estimated": problem.estimate_family}
+    predictor = GAMPredictor(schema, tuple(terms), fit.coef, fit.covariance, family,
                              classes, info)
     info["warnings"] = [finding.as_info() for finding in _findings(fit, predictor, codes, y,
                                                                    weights, settings)]
@@ -106,12 +112,14 @@ def _shown(feature: Any, code: float) -> str:
 def _screen(main: Fit, codes: Array, y: Array, weights: Array, problem: Problem,
             setting: str | int) -> tuple[list[tuple[int, int]], dict[str, Any]]:
     """Pairs chosen on the main-effects fit's working residuals."""
-    family = problem.family
-    eta = main.design.linear_predictor(main.result.coef)
+    family = main.result.family
+    eta = main.result.warm_start.eta
+    assert eta is not None
     unit, working = family.working(y, eta)
     working_weights = weights * unit
     residuals = working - eta
-    allowed = [j for j in range(len(problem.schema.features)) if pairable(problem.schema, j)]
+    allowed = [j for j in range(len(problem.schema.features))
+               if pairable(problem.schema, j, problem.settings.monotone)]
     candidates = interactions.candidate_pairs(len(problem.schema.features), allowed)
     scores = interactions.screen(codes, problem.schema, residuals, working_weights, candidates)
     chosen = interactions.choose_pairs(scores, setting)
