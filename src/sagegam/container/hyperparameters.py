@@ -132,6 +132,21 @@ def _interactions(name: str, value: ParsedValue) -> str | int | list[tuple[Any, 
     return pairs  # type: ignore[return-value]
 
 
+def _monotone(name: str, value: ParsedValue) -> dict[int | str, int] | None:
+    """'none', or 'a:1,b:-1': features (names or indices) and their direction."""
+    text = str(value).strip()
+    if text.lower() in ("none", ""):
+        return None
+    directions: dict[int | str, int] = {}
+    for item in text.split(","):
+        feature, _, direction = (part.strip() for part in item.rpartition(":"))
+        if not feature or direction not in ("1", "+1", "-1", "0"):
+            raise _invalid(name, value, "'none' or features with their direction written "
+                           "name:1 (increasing) or name:-1 (decreasing), separated by commas")
+        directions[int(feature) if feature.isdigit() else feature] = int(direction)
+    return directions
+
+
 def _invalid(name: str, value: ParsedValue, expected: str) -> UserError:
     return UserError(f"Hyperparameter '{name}' must be {expected}; got {value!r}.")
 
@@ -150,8 +165,10 @@ SETTINGS: tuple[Setting, ...] = (
             "with a non-numeric cell)."),
     Setting("task", "regression", _choice("regression", "classification"),
             "'classification' fits a binary GAMClassifier."),
-    Setting("family", "gaussian", _choice("gaussian", "poisson", "gamma"),
-            "Response family of a regression."),
+    Setting("family", "gaussian",
+            _choice("gaussian", "poisson", "gamma", "tweedie", "negative_binomial"),
+            "Response family of a regression (tweedie's power and negative_binomial's theta "
+            "are estimated from the data)."),
     Setting("df", 25, _integer(4), "Basis functions per feature."),
     Setting("degree", 3, _integer(1), "Spline degree."),
     Setting("alpha", "auto", _alpha,
@@ -176,6 +193,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("discrete", "auto", _boolean_or_auto,
             "Fit on covariates rounded to at most 256 values: 'auto' (from 100,000 rows), "
             "'true' or 'false'."),
+    Setting("monotonic-cst", None, _monotone,
+            "Shape constraints on numeric features: 'none', or name:1 (increasing) and "
+            "name:-1 (decreasing) separated by commas (names or 0-based feature indices). "
+            "A constrained feature cannot be in an interaction."),
     Setting("max-iter", 100, _integer(1), "Iterations of penalized IRLS."),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -218,7 +239,7 @@ class TrainingSettings:
                   "interactions": self["interactions"],
                   "interaction_df": self["interaction-df"],
                   "handle_unknown": self["handle-unknown"], "discrete": self["discrete"],
-                  "max_iter": self["max-iter"]}
+                  "monotonic_cst": self["monotonic-cst"], "max_iter": self["max-iter"]}
         if self.classification:
             return GAMClassifier(**common)
         return GAMRegressor(family=self["family"], **common)
