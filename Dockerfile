@@ -32,6 +32,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     MPLBACKEND=Agg \
     MPLCONFIGDIR=/tmp/matplotlib
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      com.amazonaws.sagemaker.capabilities.multi-models=true \
       org.opencontainers.image.title="sagegam" \
       org.opencontainers.image.description="GAM training and serving under SageMaker's container contract"
 # SageMaker mounts /opt/ml; creating it world-writable lets serverless endpoints, which do

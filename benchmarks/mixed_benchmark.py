@@ -62,6 +62,7 @@ R_LARGE = ("y ~ " + " + ".join(f"s({x})" for x in data.LARGE_NUMERIC)
 ANCHORS: dict[str, list[Anchor]] = {
     "wage": [
         Anchor("sagegam", "auto", 'categorical_features="from_dtype", interactions="auto"'),
+        Anchor("sagegam", "1", "interactions=1 (the strongest pair)"),
         Anchor("mgcv", f'gam({R_WAGE}, method = "REML")',
                'gam(wage ~ s(age) + s(year, k=5) + education, method="REML")'),
         Anchor("pygam", "wage", "LinearGAM(s(age) + s(year) + f(education)).gridsearch"),
@@ -97,7 +98,8 @@ TARGET = {"wage": "wage", "pair": "y", "large": "y"}
 def fit_sagegam(task: str, setting: str, train: pd.DataFrame) -> Predict:
     from sagegam import GAMRegressor
 
-    interactions: Any = data.LARGE_PAIRS if setting == "pairs" else setting
+    interactions: Any = data.LARGE_PAIRS if setting == "pairs" else \
+        int(setting) if setting.isdigit() else setting
     model = GAMRegressor(categorical_features="from_dtype", interactions=interactions)
     model.fit(train[FEATURES[task]], train[TARGET[task]])
     return lambda frame: model.predict(frame[FEATURES[task]])

@@ -66,6 +66,30 @@ def test_endpoints_lists_json_for_scripts(tmp_path: Path, monkeypatch):
     assert result.exit_code == 0 and result.output.strip() == "[]"
 
 
+def test_fit_reads_text_columns_as_categorical_and_takes_the_jobs_settings(tmp_path: Path):
+    rng = np.random.default_rng(1)
+    data = tmp_path / "wage.csv"
+    levels = ["1. < HS Grad", "2. HS Grad", "3. Some College"]
+    rows = [f"{age:.1f},{levels[i % 3]},{30 + age / 2 + 10 * (i % 3) + rng.normal(0, 2):.2f}"
+            for i, age in enumerate(rng.uniform(18, 80, 400))]
+    data.write_text("age,education,wage\n" + "\n".join(rows) + "\n")
+    result = CliRunner().invoke(cli, ["fit", str(data), "-y", "wage", "-H",
+                                      "interactions=age:education", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "age:education" in result.output and "2. HS Grad" in result.output
+    from sagegam import load
+
+    assert load(tmp_path / "out" / "model").term_names == ("age", "education", "age:education")
+
+
+def test_fit_refuses_a_setting_given_twice(tmp_path: Path):
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n1,2\n2,3\n")
+    result = CliRunner().invoke(cli, ["fit", str(data), "--df", "10", "-H", "df=12"])
+    assert result.exit_code == 2
+    assert "df is given both as --df and as -H" in result.output
+
+
 def test_demo_fits_gauss3_and_reproduces_the_reference_r2(tmp_path: Path):
     result = CliRunner().invoke(cli, ["demo", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -95,7 +95,7 @@ class Recorded:
 
 
 _TARGETS = {"SageMaker": "sagemaker", "AmazonEC2ContainerRegistry_V20150921": "ecr",
-            "Logs_20140328": "logs"}
+            "Logs_20140328": "logs", "AnyScaleFrontendService": "application-autoscaling"}
 
 
 def _parse(entry: dict[str, Any]) -> Recorded:
@@ -111,7 +111,8 @@ def _parse(entry: dict[str, Any]) -> Recorded:
     if invocation:
         params = {"EndpointName": urllib.parse.unquote(invocation.group(1)), "Body": body,
                   "ContentType": headers.get("content-type"), "Accept": headers.get("accept"),
-                  "CustomAttributes": headers.get("x-amzn-sagemaker-custom-attributes")}
+                  "CustomAttributes": headers.get("x-amzn-sagemaker-custom-attributes"),
+                  "TargetModel": headers.get("x-amzn-sagemaker-target-model")}
         return Recorded("sagemaker-runtime", "InvokeEndpoint",
                         {k: v for k, v in params.items() if v is not None})
     action = re.search(rb"Action=(\w+)", body)

@@ -32,6 +32,12 @@ NOT_CALLS = {
     "ecr:BatchGetImage": "the engine's push (existing manifests)",
     "iam:PassRole": "checked by SageMaker when the role is passed; no call of its own",
     "s3:AbortMultipartUpload": "boto3 aborts a failed multipart upload",
+    "sagemaker:UpdateEndpoint": "deploy to an existing endpoint; moto implements no "
+                                "UpdateEndpoint, so no command here reaches it",
+    "cloudwatch:PutMetricAlarm": "Application Auto Scaling makes the policy's alarms as the caller",
+    "cloudwatch:DescribeAlarms": "Application Auto Scaling makes the policy's alarms as the caller",
+    "cloudwatch:DeleteAlarms": "Application Auto Scaling makes the policy's alarms as the caller",
+    "iam:CreateServiceLinkedRole": "Application Auto Scaling creates its role on first use",
 }
 FREE = {"GetCallerIdentity"}  # STS needs no permission for it
 
@@ -66,7 +72,7 @@ def test_the_documented_policies_are_well_formed(name):
 
 
 def _iam_action(request: Recorded) -> str | None:
-    if request.service in ("sagemaker", "ecr", "logs"):
+    if request.service in ("sagemaker", "ecr", "logs", "application-autoscaling"):
         return f"{request.service}:{request.operation}"
     if request.service == "sagemaker-runtime":
         return f"sagemaker:{request.operation}"
@@ -109,6 +115,13 @@ def _prepare(url: str, keys: dict[str, str]) -> None:
     client("logs").create_log_stream(logGroupName=group, logStreamName=stream)
     client("logs").put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
         {"timestamp": int(time.time() * 1000), "message": "metric: train_r2=0.99;"}])
+    # ...and the log an endpoint gam would write.
+    group = "/aws/sagemaker/Endpoints/gam"
+    client("logs").create_log_group(logGroupName=group)
+    client("logs").create_log_stream(logGroupName=group, logStreamName="AllTraffic/i-1")
+    client("logs").put_log_events(logGroupName=group, logStreamName="AllTraffic/i-1",
+                                  logEvents=[{"timestamp": int(time.time() * 1000),
+                                              "message": "serve: model /opt/ml/model"}])
     _queue_answer(url)
 
 
@@ -122,11 +135,16 @@ def _every_command(run: Callable[..., Any], env: dict[str, str], tmp_path: Path,
          "--poll", "0", "-H", "df=12"],
         ["deploy", "--name", "gam", "--image", IMAGE, "--model-data", "s3://b/m.tar.gz",
          "--role", ROLE, "--poll", "0"],
+        ["deploy", "--name", "gam-sl", "--image", IMAGE, "--model-data", "s3://b/m.tar.gz",
+         "--role", ROLE, "--poll", "0", "--serverless-memory", "1024"],
+        ["autoscale", "gam", "--min", "1", "--max", "2", "--target-invocations", "100"],
+        ["logs", "gam"],
         ["invoke", "--name", "gam", "--input", str(data)],
         ["transform", "--model", "gam", "--input", str(data), "--job-name", "t1",
          "--poll", "0"],
         ["ls"],
         ["delete", "--name", "gam"],
+        ["delete", "--name", "gam-half"],  # nothing there: each kind is looked for by name
     ]
     for args in commands:
         result = run(*args, env=env)

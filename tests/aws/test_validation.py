@@ -42,6 +42,9 @@ NOT_SENT = {
              "--dry-run": "prints instead of pushing"},
     "delete": {},
     "ls": {"--json": "output format"},
+    "autoscale": {},
+    "logs": {"NAME": "names the log group /aws/sagemaker/Endpoints/NAME; checked as the "
+                     "EndpointName it names (sagegam.aws.fields.ENDPOINT_NAME)"},
 }
 
 # Fields the recorded push (a dry run: it creates and pushes nothing) does not send, with
@@ -56,11 +59,19 @@ GOOD: dict[str, dict[str, Any]] = {
               "--output-path": "s3://data/out", "--instance-type": "ml.c5.xlarge",
               "--instance-count": "2", "--max-runtime": "600", "-H": {"df": "12"},
               "--job-name": "gam-1", "--no-wait": None},
-    "deploy": {"--name": "gam", "--image": IMAGE, "--model-data": "s3://data/m.tar.gz",
-               "--role": ROLE, "--instance-type": "ml.t2.medium", "--instance-count": "2",
-               "--poll": "0"},
+    # Serverless, asynchronous and multi-model endpoints exclude each other: three runs.
+    "deploy": [{"--name": "gam", "--image": IMAGE, "--model-data": "s3://data/m.tar.gz",
+                "--role": ROLE, "--instance-type": "ml.t2.medium", "--instance-count": "2",
+                "--async-output": "s3://data/async", "--env": {"SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"},
+                "--poll": "0"},
+               {"--name": "gam-sl", "--image": IMAGE, "--model-data": "s3://data/m.tar.gz",
+                "--role": ROLE, "--serverless-memory": "2048", "--max-concurrency": "7",
+                "--poll": "0"},
+               {"--name": "gam-mm", "--image": IMAGE, "--multi-model": "s3://data/models/",
+                "--role": ROLE, "--poll": "0"}],
+    "autoscale": {"NAME": "gam", "--min": "1", "--max": "3", "--target-invocations": "250.0"},
     "invoke": {"--name": "gam", "--input": BODY, "--content-type": "text/csv",
-               "--accept": "text/csv"},
+               "--accept": "text/csv", "--target-model": "store-1.tar.gz"},
     "transform": {"--model": "gam", "--input": "s3://data/in", "--output": "s3://data/out",
                   "--job-name": "t-1", "--content-type": "text/csv", "--accept": "text/csv",
                   "--split-type": "Line", "--batch-strategy": "SingleRecord",
@@ -74,9 +85,22 @@ GOOD: dict[str, dict[str, Any]] = {
 }
 
 
+def _runs(command: str) -> list[dict[str, Any]]:
+    good = GOOD[command]
+    return good if isinstance(good, list) else [good]
+
+
+def _good(command: str, option: str) -> dict[str, Any]:
+    """The first valid run of ``command`` that gives ``option``."""
+    return next(run for run in _runs(command) if option in run)
+
+
 def _args(command: str, values: dict[str, Any], tmp_path: Any) -> list[str]:
     args = [command]
+    positional = [value for option, value in values.items() if not option.startswith("-")]
     for option, value in values.items():
+        if not option.startswith("-"):
+            continue
         if isinstance(value, dict):
             for key, item in value.items():
                 args += [option, f"{key}={item}"]
@@ -86,7 +110,7 @@ def _args(command: str, values: dict[str, Any], tmp_path: Any) -> list[str]:
             args += [option, str(path)]
         else:
             args += [option] if value is None else [option, str(value)]
-    return args
+    return [*args, "--", *map(str, positional)] if positional else args
 
 
 def _shape(field: Field) -> Any:
@@ -134,6 +158,8 @@ def _values_at(params: Any, path: str) -> list[Any]:
 
 
 def _sent_value(shape: Any, value: Any) -> Any:
+    if shape.type_name in ("float", "double"):
+        return float(value)
     return int(value) if shape.type_name in NUMBERS else value
 
 
@@ -144,7 +170,7 @@ def _sent_value(shape: Any, value: Any) -> Any:
 def test_every_option_of_a_command_is_validated_or_named_local_only(command):
     listed = {field.option for field in FIELDS.get(command, ())}
     for param in aws_group.commands[command].params:
-        names = set(param.opts) | set(param.secondary_opts)
+        names = set(param.opts) | set(param.secondary_opts) | {param.human_readable_name}
         assert names & (listed | set(NOT_SENT[command])), \
             f"`aws {command}` option {sorted(names)} is neither in FIELDS nor local-only"
 
@@ -154,7 +180,7 @@ def test_every_option_of_a_command_is_validated_or_named_local_only(command):
 
 def _prepare(command: str, client: Any, moto_url: str) -> None:
     api = client("sagemaker")
-    if command == "delete":
+    if command in ("delete", "autoscale"):
         api.create_model(ModelName="gam", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
         api.create_endpoint_config(EndpointConfigName="gam", ProductionVariants=[{
             "VariantName": "AllTraffic", "ModelName": "gam", "InitialInstanceCount": 1,
@@ -171,26 +197,37 @@ def _prepare(command: str, client: Any, moto_url: str) -> None:
             headers={"Content-Type": "application/json"}, method="POST"), timeout=10).close()
 
 
+def _record_runs(command: str, run_in_process: Any, recorder: Any,
+                 tmp_path: Any) -> list[tuple[dict[str, Any], list[Any]]]:
+    recorded = []
+    for values in _runs(command):
+        recorder.start()
+        result = run_in_process(*_args(command, values, tmp_path))
+        recorded.append((values, recorder.stop()))
+        assert result.exit_code == 0, result.output
+    return recorded
+
+
 @pytest.mark.parametrize("command", sorted(GOOD))
 def test_each_field_carries_its_option_and_everything_sent_fits_the_model(
     command, run_in_process, recorder, client, role_arn, moto_url, tmp_path
 ):
     _prepare(command, client, moto_url)
-    recorder.start()
-    result = run_in_process(*_args(command, GOOD[command], tmp_path))
-    sent = recorder.stop()
-    assert result.exit_code == 0, result.output
+    recorded = _record_runs(command, run_in_process, recorder, tmp_path)
     for field in FIELDS[command]:
         if field.operation in UNRECORDED:
             assert _shape(field).name == UNRECORDED[field.operation]
             continue
+        values, sent = next((v, s) for v, s in recorded if field.option in v)
         requests = [r for r in sent if (r.service, r.operation) == (field.service,
                                                                      field.operation)]
         assert requests, f"{field} was never sent"
-        expected = _sent_value(_shape(field), GOOD[command][field.option])
+        expected = _sent_value(_shape(field), values[field.option])
         for request in requests:
             assert expected in _values_at(request.params, field.path), (field, request)
-    modelled = [r for r in sent if r.service in ("sagemaker", "sagemaker-runtime", "ecr")]
+    sent = [request for _, requests in recorded for request in requests]
+    modelled = [r for r in sent if r.service in ("sagemaker", "sagemaker-runtime", "ecr",
+                                                 "application-autoscaling")]
     assert modelled
     for request in modelled:
         shape = MODELS.get_service_model(request.service).operation_model(
@@ -249,7 +286,7 @@ def _cases() -> Iterator[Any]:
     for command, fields in FIELDS.items():
         for field in fields:
             limits = DOCUMENTED.get((field.operation, field.path), Extra())
-            good = GOOD[command][field.option]
+            good = _good(command, field.option)[field.option]
             for constraint, bad in _bad_values(_shape(field), limits, good):
                 key = (command, field.option, repr(bad))
                 if key not in seen:
@@ -268,7 +305,7 @@ def test_a_value_its_field_would_refuse_is_refused_in_one_line_before_any_call(
     command, option, bad, run_in_process, recorder, tmp_path
 ):
     recorder.start()
-    result = run_in_process(*_args(command, {**GOOD[command], option: bad}, tmp_path))
+    result = run_in_process(*_args(command, {**_good(command, option), option: bad}, tmp_path))
     sent = recorder.stop()
     assert result.exit_code != 0, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]

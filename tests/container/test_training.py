@@ -38,7 +38,7 @@ def test_reference_hyperparameters_train_gauss3_without_a_header(job):
     assert predictor.n_features == 1 and predictor.info["n_obs"] == 187
     outputs = {p.name for p in (job.base / "output" / "data").iterdir()}
     assert outputs == {"metrics.json", "partial-effects.png", "report.html"}
-    assert "data:image/png;base64," in (job.base / "output" / "data" / "report.html").read_text()
+    assert 'id="sagegam-data"' in (job.base / "output" / "data" / "report.html").read_text()
     assert not (job.base / "output" / "failure").exists()
 
 
@@ -161,11 +161,32 @@ def test_non_numeric_cell_names_file_line_and_column(job):
     assert "data.csv, line 9, column 'dose': 'lots' is not a number" in job.failure
 
 
-def test_empty_cell_names_file_line_and_column(job):
-    (job.channel("train") / "data.csv").write_text("a,b,y\n1,2,3\n4,,6\n7,8,9\n")
+def test_empty_and_na_cells_are_missing_values_with_an_effect_of_their_own(job):
+    rows = [f"{i % 7},{'' if i % 5 == 0 else 'NA' if i % 5 == 1 else i % 4},{i % 3}"
+            for i in range(60)]
+    (job.channel("train") / "data.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    result = job.config({}).run()
+    assert result.returncode == 0, job.failure
+    model = load(job.base / "model")
+    assert model.schema.features[1].missing and not model.schema.features[0].missing
+
+
+def test_an_empty_target_names_file_line_and_column(job):
+    (job.channel("train") / "data.csv").write_text("a,b,y\n1,2,3\n4,5,\n7,8,9\n")
     result = job.config({}).run()
     assert result.returncode == 2
-    assert "data.csv, line 3, column 'b': the value is empty" in job.failure
+    assert "data.csv, line 3, column 'y': the value is empty" in job.failure
+
+
+def test_text_columns_are_categorical_features_through_the_job(job):
+    levels = ["HS Grad", "College", "Advanced, or more"]
+    rows = [f'{20 + i % 50},"{levels[i % 3]}",{i % 3 + (i % 50) / 50}' for i in range(300)]
+    (job.channel("train") / "data.csv").write_text("age,education,wage\n" + "\n".join(rows))
+    result = job.config({"interactions": "age:education"}).run()
+    assert result.returncode == 0, job.failure
+    model = load(job.base / "model")
+    assert model.schema.features[1].levels == ("Advanced, or more", "College", "HS Grad")
+    assert model.term_names == ("age", "education", "age:education")
 
 
 def test_hyperparameters_json_must_be_valid(job):

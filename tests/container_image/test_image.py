@@ -9,6 +9,7 @@ import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -77,11 +78,47 @@ def test_train_in_the_image_with_a_header_and_named_target(engine, image, tmp_pa
 
 
 def test_bad_training_input_writes_the_failure_file_and_exits_non_zero(engine, image, tmp_path):
-    base = _job(tmp_path / "ml", {}, {"data.csv": "a,b\n1,2\n3,oops\n"})
+    rows = "".join(f"{i},{i % 4}\n" for i in range(8))
+    base = _job(tmp_path / "ml", {}, {"data.csv": "a,b\n" + rows + "3,oops\n"})
     result = _train(engine, image, base)
     assert result.returncode == 2
     assert (base / "output" / "failure").read_text().startswith(
-        "UserError: data.csv, line 3, column 'b': 'oops' is not a number")
+        "UserError: data.csv, line 10, column 'b': 'oops' is not a number")
+
+
+def test_text_columns_train_and_serve_in_the_image(engine, image, tmp_path):
+    # Categorical features end to end: text in the training CSV, an interaction with
+    # them, the model packed as SageMaker packs it, and text in CSV and JSON requests.
+    rng = np.random.default_rng(3)
+    levels = ["HS Grad", "College", "Advanced, or more"]
+    frame = pd.DataFrame({"age": rng.uniform(18, 80, 600), "education": rng.choice(levels, 600)})
+    effect = frame["education"].map(dict(zip(levels, [0.0, 1.0, 2.0], strict=True)))
+    frame["wage"] = np.sin(frame["age"] / 10) * (1 + effect) + rng.normal(0, 0.1, 600)
+    base = _job(tmp_path / "ml", {"target": "wage", "interactions": "auto"},
+                {"wage.csv": frame.to_csv(index=False)})
+    result = _train(engine, image, base)
+    assert result.returncode == 0, result.stdout + result.stderr
+    model = load(base / "model")
+    assert model.term_names == ("age", "education", "age:education")
+    rows = frame.iloc[:4][["age", "education"]]
+    expected = model.predict(rows)
+    with _serving(engine, image, base / "model") as (_, url, _):
+        bodies = {"text/csv": rows.to_csv(index=False).encode(),
+                  "application/json": orjson.dumps({"instances": rows.to_dict("records")})}
+        for content_type, body in bodies.items():
+            response = httpx.post(url + "/invocations", content=body, headers={
+                "Content-Type": content_type, "Accept": "application/json",
+                "X-Amzn-SageMaker-Custom-Attributes": "explain=true"})
+            assert response.status_code == 200, response.text
+            document = response.json()
+            np.testing.assert_allclose(document["predictions"], expected, rtol=1e-12)
+            first = document["explanations"][0]
+            assert first["intercept"] + sum(first["contributions"].values()) == pytest.approx(
+                expected[0], rel=1e-12)
+        refused = httpx.post(url + "/invocations", content=b"30,Kindergarten\n",
+                             headers={"Content-Type": "text/csv"})
+        assert refused.status_code == 400
+        assert "'Kindergarten' is not a level" in refused.json()["message"]
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +132,13 @@ def served(engine: str, image: str, trained: Path,
     model_dir = tmp_path_factory.mktemp("model")
     with tarfile.open(archive) as tar:
         tar.extractall(model_dir, filter="data")
+    with _serving(engine, image, model_dir) as serving:
+        yield serving
+
+
+@contextmanager
+def _serving(engine: str, image: str, model_dir: Path) -> Iterator[tuple[str, str, float]]:
+    """A serving container on a free port: its name, URL and seconds to the first /ping."""
     port = free_port()
     name = f"sagegam-test-{port}"
     started = time.monotonic()
@@ -103,8 +147,7 @@ def served(engine: str, image: str, trained: Path,
                    capture_output=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        first_ping = _wait_for_ping(url, started)
-        yield name, url, first_ping
+        yield name, url, _wait_for_ping(url, started)
     finally:
         subprocess.run([engine, "rm", "-f", name], capture_output=True)
 
@@ -182,6 +225,7 @@ def test_the_image_is_labelled_and_holds_no_build_leftovers(engine, image):
                                           capture_output=True, text=True, check=True).stdout)[0]
     labels = inspected.get("Labels") or inspected["Config"].get("Labels")
     assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    assert labels["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
     print(f"\nimage size {inspected['Size'] / 1e6:.0f} MB")
     # What the Dockerfile strips to keep the image small: build tools, test suites, sources.
     found = subprocess.run([engine, "run", "--rm", "--network", "none", "--entrypoint",

@@ -29,11 +29,16 @@ class Extra:
     maximum: int | None = None
     scheme: str | None = None  # the URI scheme sagegam sends, e.g. "s3://"
     pattern: str | None = None
+    step: int | None = None  # numbers: a multiple of this
     why: str = ""
 
 
 _TRAIN, _TRANSFORM = "CreateTrainingJob", "CreateTransformJob"
 _S3_INPUT = "InputDataConfig[].DataSource.S3DataSource.S3Uri"
+_SERVERLESS = "ProductionVariants[].ServerlessConfig"
+_SCALING = "application-autoscaling"
+# `aws logs NAME` reads /aws/sagemaker/Endpoints/NAME: NAME is checked as this field.
+ENDPOINT_NAME = Field("NAME", "DescribeEndpoint", "EndpointName")
 
 FIELDS: dict[str, tuple[Field, ...]] = {
     "train": (
@@ -55,16 +60,30 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("--name", "CreateEndpoint", "EndpointName"),
         Field("--image", "CreateModel", "PrimaryContainer.Image"),
         Field("--model-data", "CreateModel", "PrimaryContainer.ModelDataUrl"),
+        Field("--multi-model", "CreateModel", "PrimaryContainer.ModelDataUrl"),
         Field("--role", "CreateModel", "ExecutionRoleArn"),
         Field("--instance-type", "CreateEndpointConfig", "ProductionVariants[].InstanceType"),
         Field("--instance-count", "CreateEndpointConfig",
               "ProductionVariants[].InitialInstanceCount"),
+        Field("--serverless-memory", "CreateEndpointConfig", _SERVERLESS + ".MemorySizeInMB"),
+        Field("--max-concurrency", "CreateEndpointConfig", _SERVERLESS + ".MaxConcurrency"),
+        Field("--async-output", "CreateEndpointConfig",
+              "AsyncInferenceConfig.OutputConfig.S3OutputPath"),
+        Field("--env", "CreateModel", "PrimaryContainer.Environment"),
+    ),
+    "autoscale": (
+        Field("NAME", "DescribeEndpoint", "EndpointName"),
+        Field("--min", "RegisterScalableTarget", "MinCapacity", _SCALING),
+        Field("--max", "RegisterScalableTarget", "MaxCapacity", _SCALING),
+        Field("--target-invocations", "PutScalingPolicy",
+              "TargetTrackingScalingPolicyConfiguration.TargetValue", _SCALING),
     ),
     "invoke": (
         Field("--name", "InvokeEndpoint", "EndpointName", "sagemaker-runtime"),
         Field("--input", "InvokeEndpoint", "Body", "sagemaker-runtime"),
         Field("--content-type", "InvokeEndpoint", "ContentType", "sagemaker-runtime"),
         Field("--accept", "InvokeEndpoint", "Accept", "sagemaker-runtime"),
+        Field("--target-model", "InvokeEndpoint", "TargetModel", "sagemaker-runtime"),
     ),
     "transform": (
         Field("--job-name", _TRANSFORM, "TransformJobName"),
@@ -107,6 +126,11 @@ DOCUMENTED: dict[tuple[str, str], Extra] = {
         minimum=1, maximum=100,
         why="100 MB is SageMaker's limit; 0 (chunked bodies) makes the container refuse "
             "every mini-batch"),
+    ("CreateEndpointConfig", _SERVERLESS + ".MemorySizeInMB"): Extra(
+        step=1024, why="serverless memory comes in steps of 1 GB, 1024 to 6144 MB"),
+    ("CreateEndpointConfig", "AsyncInferenceConfig.OutputConfig.S3OutputPath"): _S3,
+    ("RegisterScalableTarget", "MinCapacity"): Extra(
+        minimum=1, why="an endpoint on instances keeps at least one"),
     (_TRAIN, _S3_INPUT): _S3,
     (_TRAIN, "OutputDataConfig.S3OutputPath"): _S3,
     ("CreateModel", "PrimaryContainer.ModelDataUrl"): _S3,

@@ -1,4 +1,4 @@
-"""What bills (endpoints, running jobs) and deleting an endpoint with its config and model.
+"""What bills: endpoints, and training and transform jobs that run; existence by name.
 
 Every list goes through botocore's paginators: the APIs answer 10 items per call unless
 asked for more, and the rest only to a NextToken.
@@ -6,7 +6,7 @@ asked for more, and the rest only to a NextToken.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,28 +61,9 @@ def running(aws: Aws) -> list[dict[str, str]]:
     return rows
 
 
-def _exists(client: Any, listing: Listing, name: str) -> bool:
+def exists(client: Any, listing: Listing, name: str) -> bool:
+    """Whether an item called exactly ``name`` exists (read from the list API, so no error
+    message has to be interpreted)."""
     # NameContains narrows the listing; the exact name decides.
     return any(item[listing.name] == name
                for item in items(client, listing, NameContains=name))
-
-
-def delete(aws: Aws, name: str) -> list[str]:
-    """Delete endpoint, endpoint config and model called ``name``; return what was deleted.
-
-    Whatever does not exist (a half-finished deploy) is skipped: existence is read from
-    the list APIs, so no error message has to be interpreted.
-    """
-    sm = aws.client("sagemaker")
-    deletions: tuple[tuple[Listing, Callable[[], Any]], ...] = (
-        (ENDPOINTS, lambda: sm.delete_endpoint(EndpointName=name)),
-        (CONFIGS, lambda: sm.delete_endpoint_config(EndpointConfigName=name)),
-        (MODELS, lambda: sm.delete_model(ModelName=name)),
-    )
-    deleted: list[str] = []
-    with api_errors():
-        for listing, call in deletions:
-            if _exists(sm, listing, name):
-                call()
-                deleted.append(f"{listing.kind} {name}")
-    return deleted

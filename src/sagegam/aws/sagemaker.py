@@ -1,4 +1,4 @@
-"""SageMaker: training jobs, models, endpoint configs, endpoints, invocations, transforms.
+"""SageMaker: training jobs, invocations and transforms (endpoints: :mod:`sagegam.aws.endpoints`).
 
 Each function makes the documented API calls and returns plain dicts/strings so the CLI and
 the tests can read back exactly what was requested. Option values are checked before any
@@ -125,20 +125,23 @@ def wait(
         time.sleep(poll)
 
 
+TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"  # streams JOB/algo-N-TIME
+ENDPOINT_LOGS = "/aws/sagemaker/Endpoints/{name}"  # streams VARIANT/INSTANCE
+
+
 class LogFollower:
-    """New CloudWatch lines of a training job's streams on each call (like `aws logs tail`)."""
+    """New CloudWatch lines of a log group's streams on each call (like `aws logs tail`)."""
 
-    GROUP = "/aws/sagemaker/TrainingJobs"
-
-    def __init__(self, aws: Aws, job_name: str) -> None:
+    def __init__(self, aws: Aws, group: str, prefix: str = "") -> None:
         self._logs = aws.client("logs")
-        self._prefix = f"{job_name}/"
+        self._group = group
+        self._prefix = prefix
         self._tokens: dict[str, str] = {}
 
     def _streams(self) -> list[str]:
+        prefix = {"logStreamNamePrefix": self._prefix} if self._prefix else {}
         pages = self._logs.get_paginator("describe_log_streams").paginate(
-            logGroupName=self.GROUP, logStreamNamePrefix=self._prefix
-        )
+            logGroupName=self._group, **prefix)
         return [str(s["logStreamName"]) for page in pages for s in page.get("logStreams", [])]
 
     def _stream_lines(self, name: str) -> list[str]:
@@ -147,7 +150,7 @@ class LogFollower:
             kwargs: dict[str, Any] = {"startFromHead": True}
             if name in self._tokens:
                 kwargs["nextToken"] = self._tokens[name]
-            page = self._logs.get_log_events(logGroupName=self.GROUP, logStreamName=name,
+            page = self._logs.get_log_events(logGroupName=self._group, logStreamName=name,
                                              **kwargs)
             events = page.get("events", [])
             lines.extend(str(event["message"]) for event in events)
@@ -157,16 +160,33 @@ class LogFollower:
             if ended:
                 return lines
 
+    def read(self) -> list[str]:
+        """New lines since the last call; botocore's ClientError if there is no group."""
+        return [line for stream in self._streams() for line in self._stream_lines(stream)]
+
     def new_lines(self) -> list[str]:
         from botocore.exceptions import ClientError
 
         try:
-            return [line for stream in self._streams() for line in self._stream_lines(stream)]
+            return self.read()
         except ClientError as error:
             # The group and streams appear only once the instances start; not an error.
             if error_code(error) != "ResourceNotFoundException":
                 raise PreflightError(explain(error)) from error
         return []
+
+
+def endpoint_log(aws: Aws, name: str) -> list[str] | None:
+    """Every line of the endpoint's log group, stream by stream; None without the group."""
+    from botocore.exceptions import ClientError
+
+    follower = LogFollower(aws, ENDPOINT_LOGS.format(name=name))
+    try:
+        return follower.read()
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        raise PreflightError(explain(error)) from error
 
 
 def wait_training(
@@ -179,7 +199,7 @@ def wait_training(
 ) -> dict[str, Any]:
     """Follow a training job's status and log until it ends; raise unless Completed."""
     sm = aws.client("sagemaker")
-    follower = LogFollower(aws, job_name)
+    follower = LogFollower(aws, TRAINING_LOGS, f"{job_name}/")
 
     def describe() -> dict[str, Any]:
         state: dict[str, Any] = sm.describe_training_job(TrainingJobName=job_name)
@@ -197,55 +217,6 @@ def wait_training(
         raise PreflightError(
             f"training job {job_name} {state['TrainingJobStatus']}: {reason} Remedy: the "
             "reason above is the container's; see docs/training.md for its errors."
-        )
-    return state
-
-
-@dataclass
-class Deployment:
-    name: str  # of the model, the endpoint config and the endpoint
-    image: str
-    model_data: str
-    role_arn: str
-    instance_type: str = "ml.m5.large"
-    instance_count: int = 1
-    environment: Mapping[str, str] = field(default_factory=dict)
-
-
-def deploy(
-    aws: Aws,
-    request: Deployment,
-    wait_timeout: float = 1800,
-    poll: float = 15,
-    on_status: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Create model, endpoint config and endpoint (all named alike); wait for InService."""
-    sm, name = aws.client("sagemaker"), request.name
-    with api_errors():
-        sm.create_model(
-            ModelName=name,
-            PrimaryContainer={"Image": request.image, "ModelDataUrl": request.model_data,
-                              "Environment": dict(request.environment)},
-            ExecutionRoleArn=request.role_arn,
-        )
-        sm.create_endpoint_config(
-            EndpointConfigName=name,
-            ProductionVariants=[{
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InitialInstanceCount": request.instance_count,
-                "InstanceType": request.instance_type,
-                "InitialVariantWeight": 1.0,
-            }],
-        )
-        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    state = wait(lambda: sm.describe_endpoint(EndpointName=name), "EndpointStatus",
-                 {"InService", "Failed", "OutOfService"}, wait_timeout, poll, on_status)
-    if state["EndpointStatus"] != "InService":
-        raise PreflightError(
-            f"endpoint {name} is {state['EndpointStatus']}: {state.get('FailureReason', '')} "
-            f"Remedy: read its log in CloudWatch (/aws/sagemaker/Endpoints/{name}), then "
-            f"`sagegam aws delete --name {name}`."
         )
     return state
 
@@ -268,9 +239,11 @@ def encode(rows: Sequence[Sequence[float]], content_type: str) -> bytes:
 
 
 def invoke(
-    aws: Aws, endpoint: str, body: bytes, content_type: str, accept: str, attributes: str = ""
+    aws: Aws, endpoint: str, body: bytes, content_type: str, accept: str, attributes: str = "",
+    target_model: str | None = None,
 ) -> tuple[str, bytes]:
-    """InvokeEndpoint; returns (response content type, body)."""
+    """InvokeEndpoint (of ``target_model`` on a multi-model endpoint); returns (response
+    content type, body)."""
     runtime = aws.client("sagemaker-runtime")
     with api_errors():
         answer = runtime.invoke_endpoint(
@@ -280,6 +253,7 @@ def invoke(
             Accept=accept,
             # The serving container reads explain=/output= from this header (docs/serving.md).
             **({"CustomAttributes": attributes} if attributes else {}),
+            **({"TargetModel": target_model} if target_model else {}),
         )
         return str(answer.get("ContentType", "")), bytes(answer["Body"].read())
 

@@ -39,6 +39,7 @@ HINTS = {
     "RoleArn": "an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME",
     "S3Uri": _URI,
     "Url": _URI,
+    "DestinationS3Uri": _URI,
     "RepositoryName": "lowercase letters and digits in groups joined by . _ - or /",
     "ContainerImage": _IMAGE,
     "AlgorithmImage": _IMAGE,
@@ -52,8 +53,15 @@ _JAVA_CLASSES = {"ASCII": r"\x00-\x7F", "Print": r"\x20-\x7E", "Alnum": "A-Za-z0
 _JAVA_DOT = "[^\n\r\u0085\u2028\u2029]"  # Java's `.` stops at every line terminator
 
 
+def _code_point(pair: re.Match[str]) -> str:
+    high, low = int(pair.group(1), 16), int(pair.group(2), 16)
+    return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08X}"
+
+
 def python_pattern(java: str) -> str:
     """An AWS model pattern (Java syntax) as a Python regex with the same meaning."""
+    # Java spells characters beyond U+FFFF as UTF-16 surrogate pairs (\uD800\uDC00).
+    java = re.sub(r"\\u(D[89AB][0-9A-Fa-f]{2})\\u(D[C-Fc-f][0-9A-Fa-f]{2})", _code_point, java)
     out: list[str] = []
     in_class, index = False, 0
     while index < len(java):
@@ -126,6 +134,9 @@ def _bounds(shape: Any, limits: Extra) -> tuple[Any, Any]:
 
 def _number(label: str, shape: Any, value: Any, limits: Extra) -> str | None:
     lower, upper = _bounds(shape, limits)
+    if limits.step and (lower is None or value >= lower) and (upper is None or value <= upper) \
+            and value % limits.step:
+        return f"{label} must be a multiple of {limits.step:,} ({limits.why}); got {value}."
     if (lower is None or value >= lower) and (upper is None or value <= upper):
         return None
     span = f"from {lower:,} to {upper:,}" if lower is not None and upper is not None else \
@@ -204,12 +215,16 @@ def violation(label: str, shape: Any, value: Any, limits: Extra | None = None) -
 def check(command: str, values: Mapping[str, Any]) -> None:
     """Refuse the first option value of ``command`` its API field would refuse."""
     for field in FIELDS[command]:
-        value = values.get(field.option)
-        if value is None:
-            continue
-        problem = violation(field.option, shape(field), value, extra(field))
-        if problem:
-            raise PreflightError(problem)
+        check_one(field, values.get(field.option))
+
+
+def check_one(field: Field, value: Any) -> None:
+    """Refuse ``value`` if ``field`` would (None: the option was not given)."""
+    if value is None:
+        return
+    problem = violation(field.option, shape(field), value, extra(field))
+    if problem:
+        raise PreflightError(problem)
 
 
 def check_hyperparameter_names(values: Mapping[str, str]) -> None:

@@ -11,6 +11,7 @@ import click
 from sagegam import __version__
 from sagegam.cli.aws_commands import aws
 from sagegam.cli.container_commands import serve, train
+from sagegam.cli.explore_commands import explore
 from sagegam.cli.image_commands import image
 from sagegam.cli.local_commands import local
 from sagegam.cli.model_commands import datasets, demo, fit, plot
@@ -25,6 +26,7 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(fit)
 cli.add_command(plot)
+cli.add_command(explore)
 cli.add_command(datasets)
 cli.add_command(local)
 cli.add_command(train)

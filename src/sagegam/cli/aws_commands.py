@@ -10,52 +10,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
+from sagegam.cli.aws_endpoint_commands import autoscale, delete, deploy, logs
+from sagegam.cli.aws_support import (
+    connect,
+    one_line_errors,
+    role_option,
+    s3_uri,
+    status,
+    warn,
+)
 from sagegam.cli.options import TransformOptions, hyperparameter_option, transform_options
 
-ROLE_ENV = "SAGEGAM_ROLE_ARN"
 CONTENT_TYPES = ["application/x-npy", "text/csv", "application/json", "application/jsonlines"]
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    from sagegam.aws.errors import PreflightError, aws_exceptions, describe
-    from sagegam.local.engines import EngineError
-
-    try:
-        yield
-    except (PreflightError, EngineError) as error:
-        raise click.ClickException(str(error)) from error
-    except aws_exceptions() as error:  # anything a call site did not translate itself
-        raise click.ClickException(describe(error)) from error
-
-
-def _connect(ctx: click.Context) -> Any:
-    from sagegam.aws.session import connect
-
-    return connect(region=ctx.obj.get("region"), profile=ctx.obj.get("profile"))
-
-
-def _status(what: str) -> Callable[[str], None]:
-    return lambda status: click.echo(f"{what}: {status}", err=True)
-
-
-def _warn(message: str) -> None:
-    click.echo(message, err=True)
-
-
-def _s3(value: str | None) -> str | None:
-    """The value if it is an S3 URI (checked against its field), else None (a local path)."""
-    return value if value and value.startswith("s3://") else None
-
-
-role_option = click.option("--role", envvar=ROLE_ENV, default=None,
-                           help=f"Execution role ARN [env {ROLE_ENV}]; see docs/aws.md.")
 
 
 @click.group("aws")
@@ -104,15 +74,15 @@ def push(ctx: click.Context, local_image: str, repository: str, tag: str, engine
     """
     from sagegam.aws import ecr, validation
 
-    with _one_line_errors():
+    with one_line_errors():
         validation.check("push", {"--repository": repository, "--tag": tag})
         executable, image_present = _push_engine(engine, local_image, dry_run)
-        session = _connect(ctx)
+        session = connect(ctx)
         login = ecr.registry_login(session)
         if dry_run:
             uri = ecr.find_repository(session, repository)
             if uri is None:
-                _warn(f"note: the push would create the ECR repository {repository!r}.")
+                warn(f"note: the push would create the ECR repository {repository!r}.")
                 uri = f"{login.registry}/{repository}"
         else:
             uri = ecr.ensure_repository(session, repository)
@@ -122,7 +92,7 @@ def push(ctx: click.Context, local_image: str, repository: str, tag: str, engine
             for command in commands:
                 click.echo(" ".join(command))
             if not image_present:
-                _warn(f"note: {executable} has no image {local_image!r} yet: run "
+                warn(f"note: {executable} has no image {local_image!r} yet: run "
                       f"`sagegam image build --tag {local_image}` before pushing.")
         else:
             ecr.run_push(commands, login.password)
@@ -164,24 +134,24 @@ def train(ctx: click.Context, image: str, role: str | None, train_data: str,
     from sagegam.aws import validation as checks
     from sagegam.aws.roles import check_role
 
-    with _one_line_errors():
+    with one_line_errors():
         name = job_name or sm.unique_name("sagegam")
         sources = {"train": train_data, **({"validation": validation} if validation else {})}
         for channel, source in sources.items():
             checks.check_source(f"--{channel}", source)
         checks.check("train", {
-            "--job-name": name, "--image": image, "--role": role, "--train": _s3(train_data),
-            "--validation": _s3(validation), "--content-type": content_type,
+            "--job-name": name, "--image": image, "--role": role, "--train": s3_uri(train_data),
+            "--validation": s3_uri(validation), "--content-type": content_type,
             "--output-path": output_path, "--instance-type": instance_type,
             "--instance-count": instance_count, "--max-runtime": max_runtime,
             "-H": hyperparameters})
         checks.check_hyperparameter_names(hyperparameters)
-        session = _connect(ctx)
-        role_arn = check_role(session, role, warn=_warn)
+        session = connect(ctx)
+        role_arn = check_role(session, role, warn=warn)
         local_data = any(not source.startswith("s3://") for source in sources.values())
         root = output_path or s3.default_root(s3.default_bucket(session))
         if local_data:
-            _warn(f"uploading to {s3.job_prefix(root, name)}/input/")
+            warn(f"uploading to {s3.job_prefix(root, name)}/input/")
         request = sm.TrainingRequest(
             image=image, role_arn=role_arn, output_path=root, content_type=content_type,
             channels={channel: s3.upload(session, source, f"{s3.job_prefix(root, name)}"
@@ -190,48 +160,13 @@ def train(ctx: click.Context, image: str, role: str | None, train_data: str,
             instance_type=instance_type, instance_count=instance_count,
             max_runtime_seconds=max_runtime, hyperparameters=hyperparameters, job_name=name)
         sm.create_training_job(session, request)
-        _warn(f"training job {name} created")
+        warn(f"training job {name} created")
         if not wait:
             click.echo(name)
             return
-        state = sm.wait_training(session, name, poll=poll, on_status=_status(name),
-                                 on_log=_warn)
+        state = sm.wait_training(session, name, poll=poll, on_status=status(name),
+                                 on_log=warn)
     click.echo(state["ModelArtifacts"]["S3ModelArtifacts"])
-
-
-@aws.command()
-@click.option("--name", required=True, help="Name for the model, endpoint config and endpoint.")
-@click.option("--image", required=True, help="ECR image URI (from `sagegam aws push`).")
-@click.option("--model-data", required=True, help="s3://.../model.tar.gz from `aws train`.")
-@role_option
-@click.option("--instance-type", default="ml.m5.large", show_default=True)
-@click.option("--instance-count", default=1, show_default=True, type=int)
-@click.option("--timeout", default=1800.0, show_default=True, help="Seconds to wait for InService.")
-@click.option("--poll", default=15.0, show_default=True, help="Seconds between status checks.")
-@click.pass_context
-def deploy(ctx: click.Context, name: str, image: str, model_data: str, role: str | None,
-           instance_type: str, instance_count: int, timeout: float, poll: float) -> None:
-    """Create model, endpoint config and endpoint; wait until InService.
-
-    \b
-    Example:
-      sagegam aws deploy --name gauss3 --image $IMAGE --model-data s3://b/job/output/model.tar.gz
-    """
-    from sagegam.aws import sagemaker as sm
-    from sagegam.aws import validation
-    from sagegam.aws.roles import check_role
-
-    with _one_line_errors():
-        validation.check("deploy", {
-            "--name": name, "--image": image, "--model-data": model_data, "--role": role,
-            "--instance-type": instance_type, "--instance-count": instance_count})
-        session = _connect(ctx)
-        request = sm.Deployment(name=name, image=image, model_data=model_data,
-                                role_arn=check_role(session, role, warn=_warn),
-                                instance_type=instance_type, instance_count=instance_count)
-        state = sm.deploy(session, request, wait_timeout=timeout, poll=poll,
-                          on_status=_status(name))
-    click.echo(state["EndpointArn"])
 
 
 @aws.command()
@@ -243,9 +178,12 @@ def deploy(ctx: click.Context, name: str, image: str, model_data: str, role: str
 @click.option("--accept", default="application/json", show_default=True)
 @click.option("--explain", is_flag=True, help="Ask for per-feature contributions too.")
 @click.option("--labels", is_flag=True, help="Classifiers: labels instead of probabilities.")
+@click.option("--target-model", default=None, metavar="FILE",
+              help="Multi-model endpoints: the model.tar.gz below the endpoint's prefix, e.g. "
+                   "store-12.tar.gz.")
 @click.pass_context
 def invoke(ctx: click.Context, name: str, source: Any, content_type: str, accept: str,
-           explain: bool, labels: bool) -> None:
+           explain: bool, labels: bool, target_model: str | None) -> None:
     """Send one request body (at most 6 MB) to an endpoint and write the answer to stdout.
 
     \b
@@ -256,14 +194,16 @@ def invoke(ctx: click.Context, name: str, source: Any, content_type: str, accept
     from sagegam.aws import validation
 
     body = source.read()
-    with _one_line_errors():
+    with one_line_errors():
         validation.check("invoke", {"--name": name, "--input": body,
-                                    "--content-type": content_type, "--accept": accept})
-        session = _connect(ctx)
+                                    "--content-type": content_type, "--accept": accept,
+                                    "--target-model": target_model})
+        session = connect(ctx)
         attributes = ",".join(
             flag for flag, on in (("explain=true", explain), ("output=label", labels)) if on
         )
-        _, answer = sm.invoke(session, name, body, content_type, accept, attributes)
+        _, answer = sm.invoke(session, name, body, content_type, accept, attributes,
+                              target_model)
     sys.stdout.buffer.write(answer)
     sys.stdout.flush()
 
@@ -292,11 +232,11 @@ def transform(ctx: click.Context, model_name: str, input_uri: str, output_uri: s
     from sagegam.aws import s3, validation
     from sagegam.aws import sagemaker as sm
 
-    with _one_line_errors():
+    with one_line_errors():
         name = job_name or sm.unique_name(model_name)
         validation.check_source("--input", input_uri)
         validation.check("transform", {
-            "--job-name": name, "--model": model_name, "--input": _s3(input_uri),
+            "--job-name": name, "--model": model_name, "--input": s3_uri(input_uri),
             "--output": output_uri, "--content-type": transform.content_type,
             "--accept": transform.response_type, "--split-type": transform.split_type,
             "--batch-strategy": transform.batch_strategy,
@@ -306,8 +246,8 @@ def transform(ctx: click.Context, model_name: str, input_uri: str, output_uri: s
             "--input-filter": transform.input_filter,
             "--output-filter": transform.output_filter, "--instance-type": instance_type,
             "--instance-count": instance_count})
-        session = _connect(ctx)
-        needs_bucket = _s3(input_uri) is None or output_uri is None
+        session = connect(ctx)
+        needs_bucket = s3_uri(input_uri) is None or output_uri is None
         prefix = s3.job_prefix(s3.default_root(s3.default_bucket(session)), name) \
             if needs_bucket else ""
         request = sm.TransformRequest(
@@ -320,7 +260,7 @@ def transform(ctx: click.Context, model_name: str, input_uri: str, output_uri: s
             output_filter=transform.output_filter, instance_type=instance_type,
             instance_count=instance_count, job_name=name)
         sm.create_transform_job(session, request)
-        _warn(f"transform job {name} created")
+        warn(f"transform job {name} created")
         if wait:
             _wait_transform(session, name, poll)
     click.echo(request.output_uri)
@@ -333,33 +273,12 @@ def _wait_transform(session: Any, name: str, poll: float) -> None:
     client = session.client("sagemaker")
     state = sm.wait(lambda: client.describe_transform_job(TransformJobName=name),
                     "TransformJobStatus", {"Completed", "Failed", "Stopped"}, 86400, poll,
-                    _status(name))
+                    status(name))
     if state["TransformJobStatus"] != "Completed":
         raise PreflightError(
             f"transform job {name} {state['TransformJobStatus']}: "
             f"{state.get('FailureReason', 'no reason given')} Remedy: see the job's log in "
             f"CloudWatch (/aws/sagemaker/TransformJobs, streams {name}/...).")
-
-
-@aws.command()
-@click.option("--name", required=True, help="Endpoint, endpoint config and model name.")
-@click.pass_context
-def delete(ctx: click.Context, name: str) -> None:
-    """Delete the endpoint, its endpoint config and its model (stops the billing).
-
-    \b
-    Example:
-      sagegam aws delete --name gauss3
-    """
-    from sagegam.aws import inventory, validation
-
-    with _one_line_errors():
-        validation.check("delete", {"--name": name})
-        deleted = inventory.delete(_connect(ctx), name)
-    for item in deleted:
-        click.echo(f"deleted {item}")
-    if not deleted:
-        click.echo(f"nothing named {name} to delete")
 
 
 @aws.command("ls")
@@ -374,8 +293,8 @@ def ls(ctx: click.Context, as_json: bool) -> None:
     """
     from sagegam.aws import inventory
 
-    with _one_line_errors():
-        rows = inventory.running(_connect(ctx))
+    with one_line_errors():
+        rows = inventory.running(connect(ctx))
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -383,3 +302,7 @@ def ls(ctx: click.Context, as_json: bool) -> None:
         click.echo("nothing running")
     for row in rows:
         click.echo(f"{row['kind']:<14} {row['status']:<12} {row['name']}")
+
+
+for command in (deploy, autoscale, logs, delete):
+    aws.add_command(command)

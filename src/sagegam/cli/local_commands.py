@@ -135,11 +135,14 @@ def describe(name: str) -> None:
               help="Server worker processes.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Loopback port; a free one when unset. A port in use is refused.")
+@click.option("--multi-model", is_flag=True,
+              help="MODEL is a folder of models (model.tar.gz files or artifact folders), "
+                   "each loaded on its first `invoke --target-model FILE`.")
 @engine_option
 @image_option
 @json_option
-def deploy(name: str, model: Path, workers: int, port: int | None, engine: str, image: str,
-           as_json: bool) -> None:
+def deploy(name: str, model: Path, workers: int, port: int | None, multi_model: bool,
+           engine: str, image: str, as_json: bool) -> None:
     """Start endpoint NAME serving MODEL (a model.tar.gz or an artifact folder).
 
     Waits for /ping like SageMaker; if the server never gets healthy, shows its log.
@@ -152,7 +155,8 @@ def deploy(name: str, model: Path, workers: int, port: int | None, engine: str, 
     from sagegam.local.state import LocalError
 
     try:
-        record = start(name, model, _engine(engine, image), workers=workers, port=port)
+        record = start(name, model, _engine(engine, image), workers=workers, port=port,
+                       multi_model=multi_model)
     except LocalError as error:
         raise click.ClickException(str(error)) from None
     _emit(record, as_json, f"endpoint {name}: InService at {record['Url']}")
@@ -168,8 +172,10 @@ def deploy(name: str, model: Path, workers: int, port: int | None, engine: str, 
 @click.option("--explain", is_flag=True, help="Ask for per-feature contributions.")
 @click.option("--output", "-o", type=click.File("wb"), default="-", help="Where the answer "
               "goes (stdout by default).")
+@click.option("--target-model", default=None, metavar="FILE",
+              help="Multi-model endpoints: the model (a file in the endpoint's folder).")
 def invoke(name: str, body: Any, content_type: str, accept: str | None, explain: bool,
-           output: Any) -> None:
+           output: Any, target_model: str | None) -> None:
     """Send BODY (a file, or stdin) to endpoint NAME and print the answer.
 
     \b
@@ -181,7 +187,7 @@ def invoke(name: str, body: Any, content_type: str, accept: str | None, explain:
 
     try:
         answer = send(name, body.read(), content_type, accept,
-                      "explain=true" if explain else None)
+                      "explain=true" if explain else None, target_model=target_model)
     except LocalError as error:
         raise click.ClickException(str(error)) from None
     if answer.status != 200:

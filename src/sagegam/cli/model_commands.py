@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from sagegam.cli.options import hyperparameter_option
+
 
 @click.command()
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
@@ -42,45 +44,57 @@ def demo(output: Path) -> None:
 
 @click.command()
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--target", "-y", default="-1", show_default=True,
-              help="Target column: a header name or a 0-based index (negative from the end).")
-@click.option("--task", type=click.Choice(["regression", "classification"]),
-              default="regression", show_default=True)
-@click.option("--family", type=click.Choice(["gaussian", "poisson", "gamma"]),
-              default="gaussian", show_default=True, help="Regression family.")
-@click.option("--df", type=int, default=25, show_default=True, help="Basis size per feature.")
+@click.option("--target", "-y", default=None,
+              help="Target column: a header name or a 0-based index (negative from the end); "
+                   "default the last column.")
+@click.option("--task", type=click.Choice(["regression", "classification"]), default=None,
+              help="classification fits a binary GAMClassifier; default regression.")
+@click.option("--family", type=click.Choice(["gaussian", "poisson", "gamma"]), default=None,
+              help="Regression family; default gaussian.")
+@click.option("--df", type=int, default=None, help="Basis size per numeric feature; default 25.")
+@hyperparameter_option
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
               default=Path("sagegam-fit"), show_default=True,
               help="Folder for the model, summary.txt and partial-effects.png.")
-def fit(data: Path, target: str, task: str, family: str, df: int, output: Path) -> None:
+def fit(data: Path, target: str | None, task: str | None, family: str | None, df: int | None,
+        hyperparameters: dict[str, str], output: Path) -> None:
     """Fit a GAM to a CSV, Parquet or JSON Lines file and report it.
 
+    Takes the training job's settings (-H, as in docs/training.md), so a fit tried here
+    runs unchanged as a SageMaker training job. Text columns are categorical features.
+
     \b
-    Example:
+    Examples:
       sagegam fit housing.csv --target price -o housing-gam
+      sagegam fit wage.csv -y wage -H interactions=auto
     """
     import time
 
-    import pandas as pd
-
-    from sagegam import GAMClassifier, GAMRegressor, save
+    from sagegam import save
+    from sagegam.container import hyperparameters as contract
     from sagegam.container.errors import UserError
     from sagegam.container.tabular import ReadOptions, read_table
     from sagegam.model.plotting import plot_terms
 
-    column: int | str = int(target) if target.lstrip("-").isdigit() else target
+    given = {"target": target, "task": task, "family": family, "df": df}
+    both = sorted(set(hyperparameters) & {k for k, v in given.items() if v is not None})
+    if both:
+        raise click.UsageError(f"{both[0]} is given both as --{both[0]} and as -H; give it once.")
+    raw = {**hyperparameters, **{k: str(v) for k, v in given.items() if v is not None}}
     try:
-        table = read_table([data], None, ReadOptions(column, "auto", task == "regression"),
+        settings = contract.parse(raw)
+        options = ReadOptions(settings["target"], settings["header"],
+                              not settings.classification)
+        table = read_table([data], None, options,
                            progress=lambda line: click.echo(line, err=True))
     except UserError as error:
         raise click.ClickException(str(error)) from None
-    model = GAMClassifier(df=df) if task == "classification" else GAMRegressor(df=df,
-                                                                               family=family)
-    X = pd.DataFrame(table.X, columns=table.feature_names)
-    click.echo(f"fitting {len(X):,} rows x {X.shape[1]} features ...", err=True)
+    model = settings.estimator()
+    click.echo(f"fitting {len(table.X):,} rows x {table.X.shape[1]} features "
+               f"({settings.describe()}) ...", err=True)
     started = time.perf_counter()
     try:
-        model.fit(X, table.y)
+        model.fit(table.X, table.y)
     except ValueError as error:
         raise click.ClickException(f"Cannot fit {data.name}: {error}") from None
     click.echo(f"fitted in {time.perf_counter() - started:.2f} s", err=True)

@@ -3,8 +3,8 @@
 Training files, request bodies and the local batch runtime all go through these few
 functions, so a quoted cell (``"x,1"``) or a quote inside a cell (``a"b``) means the same
 everywhere, and whether a first row is a header is decided by one rule. The standard
-library's ``csv`` module does the quoting; nothing here imports pandas or numpy, so the
-serving path stays light.
+library's ``csv`` module does the quoting; nothing here imports pandas, so the serving
+path stays light.
 
 Whether a body or file starts with a header is decided once per document: per training
 file, per real-time request (each request is a whole document), and by configuration in
@@ -17,7 +17,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from sagegam.model.schema import MISSING_TOKENS
 
 HeaderMode = Literal["auto", "present", "absent"]
 HEADER_MODES: tuple[HeaderMode, ...] = ("auto", "present", "absent")
@@ -51,22 +54,43 @@ def is_number(cell: str) -> bool:
     return True
 
 
-def looks_like_header(cells: Sequence[str]) -> bool:
-    """The one rule for ``auto``: a first row with any cell that is not a number.
+@dataclass(frozen=True)
+class Columns:
+    """What a model knows of the columns it reads: names, and which hold numbers."""
 
-    Every caller decides with this function, so a model-aware rule (text cells in
-    categorical columns are data, not names) changes here only.
+    names: tuple[str, ...]
+    numeric: tuple[bool, ...]
+
+
+def looks_like_header(cells: Sequence[str], columns: Columns | None = None) -> bool:
+    """The one rule for ``auto``, used by every caller.
+
+    Without a model (a training file): a first row none of whose cells is a number, since
+    data rows may hold text in categorical columns but a header holds names. With one (a
+    request): a row naming any of the model's features, or one with no number (nor missing
+    value) in any column where the model reads numbers; so a row of data with one typo is
+    still data, and its error names the cell.
     """
-    return any(not is_number(cell) for cell in cells)
+    stripped = [cell.strip() for cell in cells]
+    if columns is None:
+        return bool(stripped) and not any(is_number(cell) for cell in stripped)
+    if set(stripped) & set(columns.names):
+        return True
+    numeric = [cell for cell, wants_number in zip(stripped, columns.numeric, strict=False)
+               if wants_number]
+    if len(stripped) != len(columns.numeric) or not numeric:
+        return not any(is_number(cell) for cell in stripped)
+    return not any(is_number(cell) or cell in MISSING_TOKENS for cell in numeric)
 
 
-def has_header(first: Sequence[str] | None, mode: HeaderMode) -> bool:
+def has_header(first: Sequence[str] | None, mode: HeaderMode,
+               columns: Columns | None = None) -> bool:
     """Whether ``first`` (a document's first row) is a header under ``mode``."""
     if mode == "present":
         return first is not None
     if mode == "absent" or first is None:
         return False
-    return looks_like_header(first)
+    return looks_like_header(first, columns)
 
 
 def format_rows(rows: Iterable[Sequence[Any]]) -> str:

@@ -162,7 +162,7 @@ SETTINGS: tuple[Setting, ...] = (
             "name. Default: the last column."),
     Setting("header", "auto", _choice("auto", "true", "false"),
             "Whether CSV files start with a header row; 'auto' detects it (a first row "
-            "with a non-numeric cell)."),
+            "none of whose cells is a number)."),
     Setting("task", "regression", _choice("regression", "classification"),
             "'classification' fits a binary GAMClassifier."),
     Setting("family", "gaussian",

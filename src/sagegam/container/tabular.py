@@ -1,9 +1,11 @@
-"""Reading a training channel (CSV, gzip CSV, Parquet, JSON Lines) into arrays.
+"""Reading a training channel (CSV, gzip CSV, Parquet, JSON Lines) into a table.
 
-Files are read in chunks of ``CHUNK_ROWS`` rows and each chunk is converted to float64 at
-once, so a multi-gigabyte CSV never exists as text and numbers at the same time: the peak
-is about twice the final numeric array (the chunks plus their concatenation). Every
-problem is reported with the file, the 1-based line (or record) and the column at fault.
+Files are read in chunks of ``CHUNK_ROWS`` rows, each chunk typed at once by pandas:
+numeric columns become float64, text columns stay text (categorical features, which the
+model reads as levels), and the cells :data:`~sagegam.model.schema.MISSING_TOKENS` name
+are missing values, the same tokens a request body may use. So a multi-gigabyte CSV never
+exists as text and numbers at the same time. Every problem is reported with the file, the
+1-based line (or record) and the column at fault.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from numpy.typing import NDArray
 from sagegam.container import csvtext
 from sagegam.container.csvtext import HeaderMode
 from sagegam.container.errors import UserError
+from sagegam.model.features import mistyped_numbers
+from sagegam.model.schema import MISSING_TOKENS
 
 CHUNK_ROWS = 200_000
 CSV_TYPES = ("text/csv", "text/x-csv", "application/csv")
@@ -35,7 +39,7 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Table:
-    X: NDArray[np.float64]
+    X: pd.DataFrame  # the features: numeric columns as float64, text columns as text
     y: NDArray[Any]
     feature_names: list[str]
     target_name: str
@@ -103,7 +107,7 @@ def file_format(path: Path, content_type: str | None) -> str:
 def read_table(files: list[Path], content_type: str | None, options: ReadOptions,
                progress: Progress) -> Table:
     """All files of a channel as one table, with the same columns in each."""
-    parts_X: list[NDArray[np.float64]] = []
+    parts_X: list[pd.DataFrame] = []
     parts_y: list[NDArray[Any]] = []
     columns: list[str] | None = None
     for path in files:
@@ -124,7 +128,7 @@ def read_table(files: list[Path], content_type: str | None, options: ReadOptions
         raise UserError(f"No data rows in {', '.join(p.name for p in files)}.")
     target_index = _target_index(columns, options.target, files[0])
     features = [c for i, c in enumerate(columns) if i != target_index]
-    X = np.concatenate(parts_X)
+    X = pd.concat(parts_X, ignore_index=True) if len(parts_X) > 1 else parts_X[0]
     if X.shape[1] == 0:
         raise UserError("The data has only the target column; it needs at least one feature.")
     return Table(X, np.concatenate(parts_y), features, columns[target_index])
@@ -145,7 +149,8 @@ def _csv_frames(path: Path, header: str) -> Iterator[tuple[int, pd.DataFrame]]:
     try:
         reader = pd.read_csv(path, header=0 if present else None, chunksize=CHUNK_ROWS,
                              compression=_compression(path), skipinitialspace=True,
-                             low_memory=False)
+                             low_memory=False, keep_default_na=False,
+                             na_values=sorted(MISSING_TOKENS))
         line = 2 if present else 1
         with reader:
             for frame in reader:
@@ -228,11 +233,10 @@ def _target_index(columns: list[str], target: int | str, path: Path) -> int:
 
 
 def _split(frame: pd.DataFrame, path: Path, first_line: int,
-           options: ReadOptions) -> tuple[NDArray[np.float64], NDArray[Any]]:
+           options: ReadOptions) -> tuple[pd.DataFrame, NDArray[Any]]:
     columns = [str(c) for c in frame.columns]
     target_index = _target_index(columns, options.target, path)
-    features = frame.drop(columns=frame.columns[target_index])
-    X = _numeric(features, path, first_line)
+    X = _features(frame.drop(columns=frame.columns[target_index]), path, first_line)
     target = frame.iloc[:, target_index]
     if options.numeric_target:
         y = _numeric(target.to_frame(), path, first_line)[:, 0]
@@ -244,6 +248,32 @@ def _split(frame: pd.DataFrame, path: Path, first_line: int,
                             f"'{columns[target_index]}' is empty.")
         y = target.to_numpy()
     return X, y
+
+
+def _features(frame: pd.DataFrame, path: Path, first_line: int) -> pd.DataFrame:
+    """Numbers as float64, text as text; a numeric column with a stray word is refused
+    here, with its line, rather than read as a factor of every number."""
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_integer_dtype(column):
+            frame[name] = column.astype(np.float64)
+        elif column.dtype == object or pd.api.types.is_string_dtype(column):
+            row = mistyped_numbers(column)
+            if row is not None:
+                raise UserError(
+                    f"{path.name}, line {first_line + row}, column '{name}': "
+                    f"{str(column.iloc[row])[:40]!r} is not a number, though the column's "
+                    "other values are; fix the cell, or name the column in the "
+                    "categorical-features hyperparameter to read every value as a level.")
+    infinite = frame.select_dtypes("number").isin([np.inf, -np.inf])
+    if infinite.to_numpy().any():
+        row, col = (int(i) for i in np.argwhere(infinite.to_numpy())[0])
+        raise UserError(f"{path.name}, line {first_line + row}, column "
+                        f"'{infinite.columns[col]}': the value is infinite; numbers must be "
+                        "finite.")
+    return frame
 
 
 def _numeric(frame: pd.DataFrame, path: Path, first_line: int) -> NDArray[np.float64]:

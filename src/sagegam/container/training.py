@@ -22,6 +22,7 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,16 @@ def train(base_dir: str | None = None) -> int:
     """Run one training job rooted at ``base_dir`` (else $SAGEGAM_BASE_DIR, else /opt/ml);
     returns the process exit code."""
     paths = MLPaths.resolve(base_dir)
+    return execute(paths, lambda stopper, progress: run(paths, stopper, progress))
+
+
+def execute(paths: MLPaths, job: Callable[[StopOnSigterm, Progress], None]) -> int:
+    """Run ``job`` under the training contract: SIGTERM stops it, and any failure ends with
+    its root cause in ``paths.failure_file`` and the exit code of the table above."""
     progress = Progress()
     with StopOnSigterm().installed() as stopper:
         try:
-            run(paths, stopper, progress)
+            job(stopper, progress)
             return 0
         except UserError as error:
             reason, code = f"UserError: {error}", EXIT_USER
@@ -97,11 +104,22 @@ def _fail(paths: MLPaths, reason: str, code: int) -> int:
 
 
 def run(paths: MLPaths, stopper: StopOnSigterm, progress: Progress) -> None:
-    settings = hyperparameters.parse(_read_json(paths.hyperparameters, default={}))
-    if not _is_leader(_read_json(paths.resource_config, default={})):
+    """A training job as SageMaker lays it out: the configuration files under ``paths``."""
+    fit_job(paths, _read_json(paths.hyperparameters, default={}),
+            _read_json(paths.resource_config, default={}),
+            _read_json(paths.input_data_config, default={}), stopper, progress)
+
+
+def fit_job(paths: MLPaths, raw_hyperparameters: dict[str, Any],
+            resource_config: dict[str, Any], input_data_config: dict[str, Any],
+            stopper: StopOnSigterm, progress: Progress) -> None:
+    """Read the channels, fit, print the metrics and write the outputs; the configuration
+    comes from the files (``run``) or from script mode's SM_* variables."""
+    settings = hyperparameters.parse(raw_hyperparameters)
+    if not _is_leader(resource_config):
         return
     _check_writable(paths.model_dir, paths.output_data_dir)  # before an hour of fitting
-    content_types = _content_types(_read_json(paths.input_data_config, default={}))
+    content_types = _content_types(input_data_config)
     classification = settings["task"] == "classification"
     options = ReadOptions(settings["target"], settings["header"], not classification)
     train = _read_channel(paths, "train", settings["train-file"], content_types, options)
@@ -113,7 +131,7 @@ def run(paths: MLPaths, stopper: StopOnSigterm, progress: Progress) -> None:
     with stopper.deferred():
         _save(model, paths.model_dir)
         progress.model_saved = True
-    _write_outputs(paths, model, train, metrics)
+    _write_outputs(paths, model, train, validation, metrics)
 
 
 def _check_writable(*directories: Path) -> None:
@@ -191,10 +209,9 @@ def _read_validation(paths: MLPaths, only_file: str | None,
 
 
 def _fit(settings: hyperparameters.TrainingSettings, train: Table) -> Any:
-    import pandas as pd
 
     model = settings.estimator()
-    X = pd.DataFrame(train.X, columns=train.feature_names)
+    X = train.X
     log(f"fitting {type(model).__name__} on {len(X):,} rows x {X.shape[1]} features "
         f"({settings.describe()})")
     started = time.perf_counter()
@@ -215,9 +232,8 @@ def _metrics(model: Any, train: Table, validation: Table | None,
     sets = [("train", train)] + ([("validation", validation)] if validation else [])
     metrics: dict[str, float] = {}
     for prefix, table in sets:
-        import pandas as pd
 
-        X = pd.DataFrame(table.X, columns=table.feature_names)
+        X = table.X
         if table.X.shape[1] != model.n_features_in_:
             raise UserError(f"The {prefix} data has {table.X.shape[1]} features; the model "
                             f"was trained on {model.n_features_in_}.")
@@ -251,15 +267,18 @@ def _classification_metrics(model: Any, X: Any, y: Any, prefix: str) -> dict[str
     return metrics
 
 
-def _write_outputs(paths: MLPaths, model: Any, train: Table, metrics: dict[str, float]) -> None:
+def _write_outputs(paths: MLPaths, model: Any, train: Table, validation: Table | None,
+                   metrics: dict[str, float]) -> None:
     out = paths.output_data_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
                                           encoding="utf-8")
-        plot = _plot(model, train, out / "partial-effects.png")
-        write_report(out / "report.html", model.predictor_, metrics, plot,
-                     job_name=paths.base.name if paths.base.name != "ml" else "training job")
+        _plot(model, train, out / "partial-effects.png")
+        sets = [(t.X, t.y) if t else None for t in (train, validation)]
+        write_report(out / "report.html", model.predictor_, metrics,
+                     job_name=paths.base.name if paths.base.name != "ml" else "training job",
+                     train=sets[0], validation=sets[1])
     except OSError as error:
         raise UserError(f"The model is saved, but writing the outputs to {out} failed: "
                         f"{error}") from None

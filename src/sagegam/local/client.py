@@ -49,15 +49,15 @@ def healthy(url: str, endpoint_id: str | None) -> bool:
 
 def post(url: str, body: bytes, content_type: str, accept: str | None = None,
          custom_attributes: str | None = None, timeout: float = 60.0,
-         endpoint_id: str | None = None) -> Answer:
-    """POST /invocations; an HTTP error status is an Answer, no answer is Unreachable."""
+         endpoint_id: str | None = None, path: str = "/invocations") -> Answer:
+    """POST ``path`` (/invocations, or a multi-model route); an HTTP error status is an
+    Answer, no answer is Unreachable."""
     headers = {"Content-Type": content_type}
     if accept:
         headers["Accept"] = accept
     if custom_attributes:
         headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
-    request = urllib.request.Request(url + "/invocations", data=body, headers=headers,
-                                     method="POST")
+    request = urllib.request.Request(url + path, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = Answer(response.status, response.read(),

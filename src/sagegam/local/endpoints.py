@@ -43,8 +43,10 @@ SUBPROCESS = Engine()
 
 def deploy(name: str, model: Path, engine: Engine = SUBPROCESS, workers: int = 1,
            port: int | None = None, timeout: float = PING_TIMEOUT_SECONDS,
-           environment: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Start an endpoint serving ``model`` (a model.tar.gz or an artifact directory)."""
+           environment: Mapping[str, str] | None = None,
+           multi_model: bool = False) -> dict[str, Any]:
+    """Start an endpoint serving ``model`` (a model.tar.gz or an artifact directory), or,
+    ``multi_model``, the models in the folder ``model`` (``multimodel``)."""
     check_name(name, "endpoint")
     if port is not None and not 1 <= port <= 65535:
         raise LocalError(f"Port {port} is not a TCP port; use 1-65535, or leave it out.")
@@ -53,13 +55,19 @@ def deploy(name: str, model: Path, engine: Engine = SUBPROCESS, workers: int = 1
     folder = _claim(name)
     record: dict[str, Any] | None = None
     try:
-        model_dir = _unpack(Path(model), folder)
-        _check_loads(model, model_dir)
+        if multi_model:
+            from sagegam.local.multimodel import prepare
+
+            model_dir, extra = prepare(Path(model), folder), {"SAGEMAKER_MULTI_MODEL": "true"}
+        else:
+            model_dir, extra = _unpack(Path(model), folder), {}
+            _check_loads(model, model_dir)
         chosen = port or free_port()
         record = {"EndpointName": name, "EndpointId": uuid.uuid4().hex, "Port": chosen,
                   "Engine": engine.name, "Image": engine.image, "Workers": workers,
-                  "Model": str(Path(model).resolve()), "Url": f"http://127.0.0.1:{chosen}"}
-        env = {**(environment or {}), "SAGEGAM_ENDPOINT_ID": record["EndpointId"]}
+                  "Model": str(Path(model).resolve()), "Url": f"http://127.0.0.1:{chosen}",
+                  "MultiModel": multi_model}
+        env = {**(environment or {}), **extra, "SAGEGAM_ENDPOINT_ID": record["EndpointId"]}
         log = folder / "server.log"
         with log.open("w") as handle:
             process = subprocess.Popen(_serve_command(name, model_dir, engine, workers, chosen,
@@ -172,8 +180,9 @@ def _serve_command(name: str, model_dir: Path, engine: Engine, workers: int, por
     if engine.in_container:
         variables = {**environment, "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)}
         flags = [part for key, value in variables.items() for part in ("-e", f"{key}={value}")]
+        mount = "/opt/ml/models" if environment.get("SAGEMAKER_MULTI_MODEL") else "/opt/ml/model"
         return [engine.name, "run", "--rm", "--name", container_name(name), "-p",
-                f"127.0.0.1:{port}:8080", "-v", f"{model_dir}:/opt/ml/model:ro", *flags,
+                f"127.0.0.1:{port}:8080", "-v", f"{model_dir}:{mount}:ro", *flags,
                 engine.image, "serve"]
     return [sys.executable, "-m", "sagegam", "serve", "--model-dir", str(model_dir), "--host",
             "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -241,12 +250,18 @@ def list_endpoints() -> list[dict[str, Any]]:
 
 
 def invoke(name: str, body: bytes, content_type: str, accept: str | None = None,
-           custom_attributes: str | None = None, timeout: float = 60.0) -> Answer:
+           custom_attributes: str | None = None, timeout: float = 60.0,
+           target_model: str | None = None) -> Answer:
     record = describe(name)
     if record["EndpointStatus"] != "InService":
         raise LocalError(f"Endpoint {name!r} is not in service: {record['FailureReason']}")
+    path = "/invocations"
+    if record.get("MultiModel") or target_model is not None:
+        from sagegam.local.multimodel import invocation_path
+
+        path = invocation_path(record, endpoint_dir(name), target_model)
     return client.post(record["Url"], body, content_type, accept, custom_attributes, timeout,
-                       record.get("EndpointId"))
+                       record.get("EndpointId"), path)
 
 
 def delete(name: str) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from sagegam.model.design import Blocks
+from sagegam.model.design import Blocks, TermCoordinates
 from sagegam.model.terms import ColumnSums, Margin, MarginTable, SplineMargin, Term
 
 Array = NDArray[np.float64]
@@ -40,7 +40,7 @@ class _Indexed:
 
 
 @dataclass
-class BinnedDesign:
+class BinnedDesign(TermCoordinates):
     """The design of ``terms`` on encoded rows, through discretized covariates."""
 
     terms: list[Term]
@@ -57,23 +57,6 @@ class BinnedDesign:
         self._margin_sums = [[bins.margin(term, m, self.names) for m in range(len(term.margins))]
                              for term in self.terms]
 
-    @property
-    def n_rows(self) -> int:
-        return int(self.codes.shape[0])
-
-    @property
-    def n_raw(self) -> int:
-        return 1 + sum(term.n_coef for term in self.terms)
-
-    @property
-    def n_columns(self) -> int:
-        return self.n_raw if self._blocks is None else self._blocks.n_free
-
-    @property
-    def offsets(self) -> list[int]:
-        sizes = [term.n_coef for term in self.terms]
-        return [1 + int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
-
     def subset(self, rows: Index) -> BinnedDesign:
         """The same design (and constraint) on some of the rows."""
         part = object.__new__(BinnedDesign)
@@ -84,20 +67,10 @@ class BinnedDesign:
         part._blocks = self._blocks
         return part
 
-    def constrain(self, blocks: list[Array]) -> None:
-        self._blocks = Blocks([np.ones((1, 1)), *blocks])
-
-    def raw_covariance(self, covariance: Array) -> Array:
-        assert self._blocks is not None
-        return self._blocks.expand(covariance)
-
     def column_sums(self, weights: Array) -> list[ColumnSums]:
         return [ColumnSums(_sums(self._terms[t + 1], weights),
                            [_sums(m, weights) for m in self._margin_sums[t]])
                 for t in range(len(self.terms))]
-
-    def raw_coef(self, theta: Array) -> Array:
-        return theta if self._blocks is None else self._blocks.expand_vector(theta)
 
     def linear_predictor(self, beta: Array) -> Array:
         raw = self.raw_coef(beta)
@@ -193,9 +166,9 @@ def _discretize(values: Array, limit: int, knots: Knots) -> tuple[Index, Array]:
     then gets as many bins, so an outlier cannot crowd the data into one bin)."""
     missing = np.isnan(values)
     present = values[~missing]
-    distinct, inverse = np.unique(present, return_inverse=True)
-    if len(distinct) <= limit:
-        representative, index = distinct, inverse.ravel()
+    few = few_distinct(present, limit)
+    if few is not None:
+        representative, index = few
     else:
         position = present if knots is None else np.interp(
             present, np.array(knots), np.arange(len(knots), dtype=np.float64))
@@ -208,6 +181,18 @@ def _discretize(values: Array, limit: int, knots: Knots) -> tuple[Index, Array]:
         renumber = np.cumsum(used) - 1
         representative, index = means, renumber[index]
     return _with_missing(missing, index, representative)
+
+
+SAMPLE = 10_000  # values looked at before sorting them all
+
+
+def few_distinct(values: Array, limit: int) -> tuple[Array, Index] | None:
+    """The distinct values and each value's index into them, if there are at most
+    ``limit``; None otherwise. A sample with more rules it out before a full sort."""
+    if len(values) > SAMPLE and np.unique(values[:: len(values) // SAMPLE]).size > limit:
+        return None
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return (distinct, inverse.ravel()) if len(distinct) <= limit else None
 
 
 def _codes_as_bins(values: Array) -> tuple[Index, Array]:
@@ -235,13 +220,24 @@ def _combine(binned: list[tuple[Index, Array]], n_features: int,
     index = binned[0][0].astype(np.int64)
     for other, values in binned[1:]:
         index = index * len(values) + other
-    distinct, inverse = np.unique(index, return_inverse=True)
+    distinct, inverse = _present(index, int(np.prod([len(v) for _, v in binned])))
     rows = np.zeros((len(distinct), n_features))
     remainder = distinct.copy()
     for (_, values), j in zip(reversed(binned), reversed(features), strict=True):
         rows[:, j] = values[remainder % len(values)]
         remainder //= len(values)
     return inverse.ravel().astype(np.intp), rows
+
+
+def _present(index: NDArray[np.int64], size: int) -> tuple[NDArray[np.int64], Index]:
+    """The values ``index`` takes (sorted) and each row's position among them: by counts
+    when the range is small (one pass), else by sorting."""
+    if size > DENSE_CELLS:
+        distinct, inverse = np.unique(index, return_inverse=True)
+        return distinct, inverse.ravel().astype(np.intp)
+    used = np.bincount(index, minlength=size) > 0
+    renumber = np.cumsum(used) - 1
+    return np.flatnonzero(used), renumber[index].astype(np.intp)
 
 
 def _dense_basis(term: Term, rows: Array, names: tuple[str, ...]) -> Array:

@@ -66,13 +66,52 @@ class DenseDesign:
         return self.matrix.T @ weighted, weighted.T @ z
 
 
-@dataclass
-class TermDesign:
-    """The design of encoded rows under ``terms``: intercept, then each term's columns.
+class TermCoordinates:
+    """What every design over terms shares: the layout of the coefficients (intercept,
+    then each term's), and the terms' constraints once :meth:`constrain` is called.
 
-    Until :meth:`constrain` is called its coordinates are the terms' raw coefficients;
-    after, the free coefficients of every term's constraint.
+    Until then its coordinates are the terms' raw coefficients; after, the free
+    coefficients of every term's constraint, which is what the solver sees.
     """
+
+    terms: list[Term]
+    codes: Array
+    _blocks: Blocks | None
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def n_raw(self) -> int:
+        return 1 + sum(term.n_coef for term in self.terms)
+
+    @property
+    def n_columns(self) -> int:
+        return self.n_raw if self._blocks is None else self._blocks.n_free
+
+    @property
+    def offsets(self) -> list[int]:
+        sizes = [term.n_coef for term in self.terms]
+        return [1 + int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
+
+    def constrain(self, blocks: list[Array]) -> None:
+        """Work in free coefficients from now on: ``beta = Z theta``, one ``Z`` per term."""
+        self._blocks = Blocks([np.ones((1, 1)), *blocks])
+
+    def raw_coef(self, theta: Array) -> Array:
+        """``Z theta``: free coefficients as the terms' raw ones."""
+        return theta if self._blocks is None else self._blocks.expand_vector(theta)
+
+    def raw_covariance(self, covariance: Array) -> Array:
+        """``Z C Z'``: a covariance of free coefficients in the terms' raw coefficients."""
+        assert self._blocks is not None
+        return self._blocks.expand(covariance)
+
+
+@dataclass
+class TermDesign(TermCoordinates):
+    """The design of encoded rows under ``terms``: intercept, then each term's columns."""
 
     terms: list[Term]
     codes: Array
@@ -95,37 +134,11 @@ class TermDesign:
             (np.zeros((0, 1), np.int32), np.zeros((0, 1)))
             for i in range(len(distinct))]
 
-    @property
-    def n_rows(self) -> int:
-        return int(self.codes.shape[0])
-
-    @property
-    def n_raw(self) -> int:
-        return 1 + sum(term.n_coef for term in self.terms)
-
-    @property
-    def n_columns(self) -> int:
-        return self.n_raw if self._blocks is None else self._blocks.n_free
-
-    @property
-    def offsets(self) -> list[int]:
-        sizes = [term.n_coef for term in self.terms]
-        return [1 + int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
-
     def subset(self, rows: NDArray[np.intp]) -> TermDesign:
         """The same design (and constraint) on some of the rows."""
         part = TermDesign(self.terms, self.codes[rows], self.names, self.chunk_rows)
         part._blocks = self._blocks
         return part
-
-    def constrain(self, blocks: list[Array]) -> None:
-        """Work in free coefficients from now on: ``beta = Z theta``, one ``Z`` per term."""
-        self._blocks = Blocks([np.ones((1, 1)), *blocks])
-
-    def raw_covariance(self, covariance: Array) -> Array:
-        """``Z C Z'``: a covariance of free coefficients in the terms' raw coefficients."""
-        assert self._blocks is not None
-        return self._blocks.expand(covariance)
 
     def column_sums(self, weights: Array) -> list[ColumnSums]:
         """Per term, the weighted column sums of its basis and of each of its margins."""
@@ -145,10 +158,6 @@ class TermDesign:
     def _nonzeros(self, t: int, rows: slice) -> Nonzeros:
         chunk = MarginValues([(c[rows], v[rows]) for c, v in self._margins], self.codes[rows])
         return self.terms[t].nonzeros(chunk, self._index[t])
-
-    def raw_coef(self, theta: Array) -> Array:
-        """``Z theta``: free coefficients as the terms' raw ones."""
-        return theta if self._blocks is None else self._blocks.expand_vector(theta)
 
     def linear_predictor(self, beta: Array) -> Array:
         raw = self.raw_coef(beta)

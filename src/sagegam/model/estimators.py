@@ -236,6 +236,14 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self)
         return plot_terms(self.predictor_, **kwargs)
 
+    def explore(self, path: Any, X: Any = None, y: Any = None, **options: Any) -> Any:
+        """Write the interactive explorer, one self-contained HTML file (see
+        :func:`sagegam.explore.write_explorer` for ``X``, ``y`` and the options)."""
+        from sagegam.explore import write_explorer
+
+        check_is_fitted(self)
+        return write_explorer(path, self.predictor_, X, y, **options)
+
     @property
     def intercept_(self) -> float:
         check_is_fitted(self)

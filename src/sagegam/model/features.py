@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sagegam.model.schema import (
+    MISSING_TOKENS,
     Feature,
     Level,
     Schema,
@@ -33,7 +34,11 @@ def categorical_mask(X: Any, setting: Any, names: list[str]) -> NDArray[np.bool_
     if setting is None or (isinstance(setting, str) and setting == "from_dtype"):
         if setting is None or not hasattr(X, "dtypes"):
             return np.zeros(p, dtype=bool)
-        return np.array([_text_dtype(dtype) for dtype in X.dtypes], dtype=bool)
+        mask = np.array([_text_dtype(dtype) for dtype in X.dtypes], dtype=bool)
+        for j in np.flatnonzero(mask):
+            if str(X.dtypes.iloc[j]) != "category":
+                _refuse_mistyped(X.iloc[:, j], names[j])
+        return mask
     values = list(np.ravel(np.asarray(setting, dtype=object)))
     if values and all(isinstance(v, (bool, np.bool_)) for v in values):
         if len(values) != p:
@@ -46,6 +51,22 @@ def categorical_mask(X: Any, setting: Any, names: list[str]) -> NDArray[np.bool_
     return mask
 
 
+def mistyped_numbers(column: Any) -> int | None:
+    """The first row of a text column that is mostly numbers but for a few cells, if any.
+
+    Such a column is numeric data with a typo, not a categorical feature: read as levels
+    it would silently become a factor of every distinct number. None when fine.
+    """
+    import pandas as pd
+
+    series = pd.Series(np.asarray(column, dtype=object))
+    present = ~(series.isna() | series.astype(str).str.strip().isin(MISSING_TOKENS))
+    numbers = pd.to_numeric(series[present], errors="coerce").notna().to_numpy()
+    if numbers.size == 0 or numbers.all() or numbers.mean() <= 0.5:
+        return None
+    return int(np.flatnonzero(present.to_numpy())[np.argmin(numbers)])
+
+
 def _column(value: Any, names: list[str]) -> int:
     if isinstance(value, str):
         if value not in names:
@@ -56,6 +77,16 @@ def _column(value: Any, names: list[str]) -> int:
         return int(value) % len(names)
     raise ValueError(f"categorical_features holds {value!r}; expected feature names, "
                      f"indices in [0, {len(names)}) or one boolean per feature.")
+
+
+def _refuse_mistyped(column: Any, name: str) -> None:
+    row = mistyped_numbers(column)
+    if row is not None:
+        value = np.asarray(column, dtype=object)[row]
+        raise ValueError(
+            f"Row {row + 1}, column '{name}': {str(value)[:40]!r} is not a number, though the "
+            "column's other values are; fix the cell, or list the column in "
+            "categorical_features to read every value as a level.")
 
 
 def _text_dtype(dtype: Any) -> bool:

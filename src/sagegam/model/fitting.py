@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.binned import BinnedDesign
+from sagegam.model.binned import BinnedDesign, few_distinct
 from sagegam.model.design import TermDesign, is_identity
 from sagegam.model.families import Family
 from sagegam.model.knots import place_knots
@@ -127,7 +127,8 @@ def _spline_margin(schema: Schema, codes: Array, j: int, df: int,
     values = codes[:, j][~np.isnan(codes[:, j])]
     if values.size == 0:
         return SplineMargin(j, 0.0, 0.0, 0, settings.degree, settings.extrapolation)
-    distinct = np.unique(values).size
+    few = few_distinct(values, df)
+    distinct = df if few is None else len(few[0])
     n_basis = min(df, max(settings.degree + 1, distinct)) if distinct > 1 else 0
     lower, upper = float(values.min()), float(values.max())
     if n_basis and not _divisible(lower, upper, n_basis - settings.degree):
@@ -146,43 +147,27 @@ def _divisible(lower: float, upper: float, intervals: int) -> bool:
         return bool(np.isfinite(width) and width > 0 and np.isfinite(1.0 / width))
 
 
-@dataclass(frozen=True)
-class Sample:
-    """The target and weights of the rows a fit sees."""
-
-    y: Array
-    weights: Array
-
-    def subset(self, rows: NDArray[np.intp]) -> Sample:
-        return Sample(self.y[rows], self.weights[rows])
-
-
-def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, sample: Sample,
-              family: Family, settings: Settings, names: tuple[str, ...],
-              start: WarmStart | None = None, estimate_family: bool = False) -> Fit:
+def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
+              weights: Array, family: Family, settings: Settings, names: tuple[str, ...],
+              estimate_family: bool = False) -> Fit:
     """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight;
     with ``estimate_family`` the family's free parameter is estimated too."""
-    weights = sample.weights
     discrete = settings.discrete is True or (settings.discrete == "auto" and
                                              len(codes) >= DISCRETE_ROWS)
     design = (BinnedDesign if discrete else TermDesign)(terms, codes, names)
     blocks = [term.constraint(sums) for term, sums in zip(terms, design.column_sums(weights),
                                                           strict=True)]
     design.constrain(blocks)
-    free = _free_blocks(blocks)
-    plain, plain_owners = _penalties(terms, blocks, free, alphas, adaptive=False)
-    split, split_owners = _penalties(terms, blocks, free, alphas, adaptive=True)
-    pieces = [_pieces(terms[t], alphas[t]) for t in dict.fromkeys(plain_owners)
-              if alphas[t] is None]
-    structures = _Structures(plain, split, pieces, settings.adaptive, family,
-                             settings.max_iter, settings.tol, estimate_family,
-                             _nonnegative(terms, free))
-    result, adaptive = structures.fit(design, sample, start)
+    builder = _PenaltyBuilder(terms, blocks, alphas)
+    structures = _Structures(builder, settings.adaptive, family, settings.max_iter,
+                             settings.tol, estimate_family, _nonnegative(terms, builder.free))
+    result, structure = structures.fit(design, y, weights)
     coef = design.raw_coef(result.coef)
     covariance = design.raw_covariance(result.covariance)
-    return Fit(terms, coef, covariance, result, adaptive, alphas, design, free,
-               split_owners if adaptive else plain_owners,
-               _fully_penalized(plain, plain_owners, free))
+    plain = builder.build(frozenset())
+    return Fit(terms, coef, covariance, result, bool(structure.split), alphas, design,
+               builder.free, structure.owners,
+               _fully_penalized(plain.penalties, plain.owners, builder.free))
 
 
 def _nonnegative(terms: list[Term], free: list[slice]) -> NDArray[np.bool_] | None:
@@ -220,39 +205,67 @@ def _free_blocks(blocks: list[Array]) -> list[slice]:
     return slices
 
 
-def _pieces(term: Term, alpha: float | None) -> int:
-    return term.adaptive_pieces() if alpha is None else 1
+ADAPTIVE_MIN_EDF = 5.0  # a smoother term has too little wiggle to vary along the feature
 
 
-def _penalties(terms: list[Term], blocks: list[Array], free: list[slice],
-               alphas: list[float | None], *,
-               adaptive: bool) -> tuple[list[Penalty], list[int]]:
-    """Every term's penalties in free coordinates, in term order, and their terms."""
-    penalties, owners = [], []
-    for t, (term, Z, block, alpha) in enumerate(zip(terms, blocks, free, alphas, strict=True)):
-        if Z.shape[1] == 0:
-            continue
-        pieces = _pieces(term, alpha) if adaptive else 1
-        matrices = term.penalties(pieces)
-        penalties += [Penalty(block, S if is_identity(Z) else Z.T @ S @ Z, alpha)
-                      for S in matrices]
-        owners += [t] * len(matrices)
-    return penalties, owners
+@dataclass(frozen=True)
+class _Structure:
+    """A set of penalties: each one's term, and which terms have adaptive pieces."""
+
+    penalties: list[Penalty]
+    owners: list[int]
+    split: frozenset[int]
+
+
+class _PenaltyBuilder:
+    """Every term's penalties in free coordinates, plain or split into adaptive pieces."""
+
+    def __init__(self, terms: list[Term], blocks: list[Array],
+                 alphas: list[float | None]) -> None:
+        self.terms, self.blocks, self.alphas = terms, blocks, alphas
+        self.free = _free_blocks(blocks)
+
+    def build(self, split: frozenset[int]) -> _Structure:
+        penalties, owners = [], []
+        for t, (term, Z, block) in enumerate(zip(self.terms, self.blocks, self.free,
+                                                 strict=True)):
+            if Z.shape[1] == 0:
+                continue
+            matrices = term.penalties(self._pieces(t) if t in split else 1)
+            penalties += [Penalty(block, S if is_identity(Z) else Z.T @ S @ Z, self.alphas[t])
+                          for S in matrices]
+            owners += [t] * len(matrices)
+        return _Structure(penalties, owners, split)
+
+    def adaptable(self) -> list[int]:
+        """Terms whose smoothness REML chooses and may vary along the feature."""
+        return [t for t, Z in enumerate(self.blocks)
+                if Z.shape[1] and self.alphas[t] is None and self._pieces(t) > 1]
+
+    def spread(self, plain: _Structure, log_lambda: Array, split: frozenset[int]) -> Array:
+        """Plain log-lambdas spread over the adaptive pieces: the same penalty, split."""
+        free = [t for penalty, t in zip(plain.penalties, plain.owners, strict=True)
+                if penalty.alpha is None]
+        repeats = [self._pieces(t) if t in split else 1 for t in free]
+        return np.repeat(log_lambda, repeats)
+
+    def _pieces(self, t: int) -> int:
+        return self.terms[t].adaptive_pieces()
 
 
 @dataclass
 class _Structures:
     """Fits the plain penalty structure, the adaptive one, or both and keeps the better.
 
-    On a large data set the choice, and a starting point for the full fit, come from a
-    random subsample: IRLS from a cold start needs ~8 passes over the data, from the
-    subsample's solution two or three. The restricted likelihood gain of adaptivity grows
-    with n, so a choice made on the subsample is conservative.
+    Only terms of at least ADAPTIVE_MIN_EDF in the plain fit are split: the others are
+    too smooth for their smoothness to vary, and trying them costs a second fit for
+    nothing. On a large data set the choice, and a starting point for the full fit, come
+    from a random subsample: IRLS from a cold start needs ~8 passes over the data, from
+    the subsample's solution two or three. The restricted likelihood gain of adaptivity
+    grows with n, so a choice made on the subsample is conservative.
     """
 
-    plain: list[Penalty]
-    split: list[Penalty]
-    pieces: list[int]  # local smoothing parameters of each freely smoothed term
+    builder: _PenaltyBuilder
     setting: Any  # the estimator's ``adaptive``
     family: Family
     max_iter: int
@@ -260,76 +273,51 @@ class _Structures:
     estimate_family: bool = False
     nonnegative: NDArray[np.bool_] | None = None
 
-    def fit(self, design: AnyDesign, sample: Sample,
-            start: WarmStart | None) -> tuple[FitResult, bool]:
+    def fit(self, design: AnyDesign, y: Array,
+            weights: Array) -> tuple[FitResult, _Structure]:
         if design.n_rows <= 2 * SUBSAMPLE_ROWS:
-            return self._choose(design, sample, start)
+            return self._choose(design, y, weights, self.tol)
         rows = np.sort(np.random.default_rng(0).choice(design.n_rows, SUBSAMPLE_ROWS,
                                                        replace=False))
-        rough, adaptive = self._choose(design.subset(rows), sample.subset(rows), start,
-                                       tol=1e-6)
+        rough, structure = self._choose(design.subset(rows), y[rows], weights[rows],
+                                        max(self.tol, 1e-6))
         warm = WarmStart(rough.warm_start.theta, rough.warm_start.log_lambda)
-        penalties = self.split if adaptive else self.plain
-        return self._run(design, sample, penalties, warm, self.tol, rough.family), adaptive
+        return self._run(design, y, weights, structure, warm, self.tol,
+                         rough.family), structure
 
-    def _choose(self, design: AnyDesign, sample: Sample, start: WarmStart | None,
-                tol: float | None = None) -> tuple[FitResult, bool]:
-        tol = self.tol if tol is None else max(self.tol, tol)
-        has_pieces = any(p > 1 for p in self.pieces)
-        if self.setting is True and has_pieces:
-            return self._run(design, sample, self.split, _split_start(start, self), tol,
-                             self.family), True
-        plain = self._run(design, sample, self.plain, start, tol, self.family)
-        if self.setting is False or not has_pieces:
-            return plain, False
+    def _choose(self, design: AnyDesign, y: Array, weights: Array,
+                tol: float) -> tuple[FitResult, _Structure]:
+        plain_structure = self.builder.build(frozenset())
+        adaptable = self.builder.adaptable()
+        if self.setting is True and adaptable:
+            split = self.builder.build(frozenset(adaptable))
+            return self._run(design, y, weights, split, None, tol, self.family), split
+        plain = self._run(design, y, weights, plain_structure, None, tol, self.family)
+        if self.setting is False:
+            return plain, plain_structure
+        edf = dict(zip(plain_structure.owners, plain.edf, strict=True))
+        chosen = frozenset(t for t in adaptable if edf.get(t, 0.0) >= ADAPTIVE_MIN_EDF)
+        if not chosen:
+            return plain, plain_structure
+        split = self.builder.build(chosen)
         previous = plain.warm_start
-        resumed = WarmStart(previous.theta, _repeat(previous.log_lambda, self),
-                            previous.eta, previous.working)
-        candidate = self._run(design, sample, self.split, resumed, tol, plain.family)
+        resumed = WarmStart(previous.theta, self.builder.spread(
+            plain_structure, previous.log_lambda, chosen), previous.eta, previous.working)
+        # The plain fit's family parameter starts the adaptive one.
+        candidate = self._run(design, y, weights, split, resumed, tol, plain.family)
         # An AIC-style test on the restricted likelihood: keep the local smoothing
         # parameters only if they buy more than one log-likelihood unit each.
-        if plain.criterion - candidate.criterion > len(self.split) - len(self.plain):
-            return candidate, True
-        return plain, False
+        added = len(split.penalties) - len(plain_structure.penalties)
+        if plain.criterion - candidate.criterion > added:
+            return candidate, split
+        return plain, plain_structure
 
-    def _run(self, design: AnyDesign, sample: Sample, penalties: list[Penalty],
+    def _run(self, design: AnyDesign, y: Array, weights: Array, structure: _Structure,
              start: WarmStart | None, tol: float, family: Family) -> FitResult:
-        return penalized_irls(design, sample.y, sample.weights, family, penalties,
+        return penalized_irls(design, y, weights, family, structure.penalties,
                               max_iter=self.max_iter, tol=tol, start=start,
                               estimate_family=self.estimate_family,
                               nonnegative=self.nonnegative)
-
-
-def _repeat(log_lambda: Array, structures: _Structures) -> Array:
-    """Plain log-lambdas spread over the adaptive pieces: the same penalty, split.
-
-    Only freely smoothed penalties have log-lambdas; each adaptive term's one becomes
-    ``pieces`` equal ones, and a term with several penalties (a tensor) keeps them.
-    """
-    counts = _free_counts(structures.plain)
-    pieces = iter(structures.pieces)
-    repeats = []
-    for count in counts:
-        per_term = next(pieces)
-        repeats += [per_term] if count == 1 else [1] * count
-    return np.repeat(log_lambda, repeats)
-
-
-def _free_counts(penalties: list[Penalty]) -> list[int]:
-    """Free (REML-chosen) penalties per block, in order."""
-    counts: dict[tuple[int, int], int] = {}
-    for penalty in penalties:
-        if penalty.alpha is None:
-            key = (penalty.block.start, penalty.block.stop)
-            counts[key] = counts.get(key, 0) + 1
-    return list(counts.values())
-
-
-def _split_start(start: WarmStart | None, structures: _Structures) -> WarmStart | None:
-    if start is None:
-        return None
-    return WarmStart(start.theta, _repeat(start.log_lambda, structures), start.eta,
-                     start.working)
 
 
 def term_statistics(fit: Fit) -> dict[str, list[Any]]:
@@ -354,7 +342,7 @@ def term_statistics(fit: Fit) -> dict[str, list[Any]]:
 MERGE_ROWS = 50_000
 
 
-def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Sample]:
+def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Array, Array]:
     """The data as a weighted set: rows with zero weight dropped and, up to MERGE_ROWS
     rows, identical rows merged (weights summed) in sorted order.
 
@@ -366,13 +354,13 @@ def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Sample
     keep = weights > 0
     codes, y, weights = codes[keep], y[keep], weights[keep]
     if codes.shape[0] > MERGE_ROWS:
-        return codes, Sample(y, weights)
+        return codes, y, weights
     # Missing values (NaN) compare unequal to themselves: a sentinel lets them merge.
     table = np.where(np.isnan(codes), -np.inf, codes)
     rows, inverse = np.unique(np.column_stack([table, y]), axis=0, return_inverse=True)
     merged = np.bincount(inverse.ravel(), weights=weights, minlength=rows.shape[0])
     features = np.where(np.isinf(rows[:, :-1]), np.nan, rows[:, :-1])
-    return np.ascontiguousarray(features), Sample(rows[:, -1].copy(), merged.astype(np.float64))
+    return np.ascontiguousarray(features), rows[:, -1].copy(), merged.astype(np.float64)
 
 
 def resolve_pairs(schema: Schema, setting: Any,

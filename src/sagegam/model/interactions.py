@@ -37,6 +37,13 @@ class PairScore:
     log_p_value: float
 
 
+def screening_rows(n: int) -> NDArray[np.intp]:
+    """The rows screening looks at: all of them, or a seeded sample of SCREEN_ROWS."""
+    if n <= SCREEN_ROWS:
+        return np.arange(n, dtype=np.intp)
+    return np.sort(np.random.default_rng(0).choice(n, SCREEN_ROWS, replace=False))
+
+
 def candidate_pairs(n_features: int, allowed: list[int]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in combinations(range(n_features), 2) if a in allowed and
             b in allowed]
@@ -54,9 +61,6 @@ def choose_pairs(scores: list[PairScore], setting: str | int) -> list[tuple[int,
 def screen(codes: Array, schema: Schema, residuals: Array, weights: Array,
            pairs: list[tuple[int, int]]) -> list[PairScore]:
     """An interaction F test for each pair on the main effects' working residuals."""
-    if len(residuals) > SCREEN_ROWS:
-        rows = np.random.default_rng(0).choice(len(residuals), SCREEN_ROWS, replace=False)
-        codes, residuals, weights = codes[rows], residuals[rows], weights[rows]
     bins = {j: _bins(codes[:, j], weights, schema.features[j].categorical)
             for j in sorted({j for pair in pairs for j in pair})}
     total = float(np.dot(weights, residuals * residuals))

@@ -50,8 +50,7 @@ class Problem:
 
 
 def fit_model(problem: Problem, classes: tuple[Label, ...] | None) -> GAMPredictor:
-    codes, sample = distinct_rows(problem.codes, problem.y, problem.weights)
-    y, weights = sample.y, sample.weights
+    codes, y, weights = distinct_rows(problem.codes, problem.y, problem.weights)
     settings, schema = problem.settings, problem.schema
     terms: list[Term] = main_terms(schema, codes, settings)
     if not any(term.n_coef for term in terms):
@@ -60,15 +59,17 @@ def fit_model(problem: Problem, classes: tuple[Label, ...] | None) -> GAMPredict
     pairs = resolve_pairs(schema, problem.interactions, settings.monotone)
     screening: dict[str, Any] = {}
     if isinstance(pairs, (str, int)):
-        # The residuals to screen need main effects, not the best penalty structure.
+        # The residuals to screen need main effects, not the best penalty structure, and
+        # a few hundred thousand rows tell a pair from noise as well as all of them.
         plain = replace(settings, adaptive=False)
-        main = fit_terms(terms, alphas, codes, sample, problem.family, plain, schema.names,
-                         estimate_family=problem.estimate_family)
-        pairs, screening = _screen(main, codes, y, weights, problem, pairs)
+        rows = interactions.screening_rows(len(y))
+        main = fit_terms(terms, alphas, codes[rows], y[rows], weights[rows], problem.family,
+                         plain, schema.names, estimate_family=problem.estimate_family)
+        pairs, screening = _screen(main, codes[rows], y[rows], weights[rows], problem, pairs)
     terms += [pair_term(schema, codes, pair, settings) for pair in pairs]
     alphas += [problem.pair_alpha] * len(pairs)
-    fit = fit_terms(terms, alphas, codes, sample, problem.family, settings, schema.names,
-                    estimate_family=problem.estimate_family)
+    fit = fit_terms(terms, alphas, codes, y, weights, problem.family, settings,
+                    schema.names, estimate_family=problem.estimate_family)
     family = fit.result.family
     info = _info(fit, weights, family) | screening
     if family.parameters:

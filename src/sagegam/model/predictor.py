@@ -111,18 +111,43 @@ class GAMPredictor:
     def contributions_of(self, codes: Array) -> Array:
         """:meth:`contributions` of rows already encoded."""
         out = np.empty((codes.shape[0], len(self.terms)))
+        smooths, others = self._smooths, self._others
         # Chunks keep the temporaries in cache: one pass over 1M rows is ~10x faster so.
         for start in range(0, codes.shape[0], CHUNK_ROWS):
             rows = slice(start, start + CHUNK_ROWS)
-            values = self.margin_table.evaluate(codes[rows])
-            for t, term in enumerate(self.terms):
-                if term.n_coef == 0:
-                    out[rows, t] = 0.0
-                    continue
+            chunk = codes[rows]
+            if smooths is not None:
+                out[rows, smooths.terms] = smooths.contributions(chunk, self.coef)
+            if not others:
+                continue
+            values = self.margin_table.evaluate(chunk)
+            for t in others:
+                term = self.terms[t]
                 columns, weights = term.nonzeros(values, self.margin_index[t])
                 block = self.coef[self.offsets[t]:self.offsets[t] + term.n_coef]
                 out[rows, t] = np.einsum("ij,ij->i", block[columns], weights)
         return out
+
+    @cached_property
+    def _smooths(self) -> _Smooths | None:
+        """The plain smooth main effects, evaluated as one block: the whole of a numeric
+        model, so serving one row costs one basis evaluation and one gather."""
+        chosen = [t for t, term in enumerate(self.terms)
+                  if isinstance(term, SplineTerm) and not term.missing]
+        margins = [self.terms[t].margins[0] for t in chosen]
+        # One basis evaluates them all only if they share degree, extrapolation and
+        # knot layout (equally spaced or placed by the data: MarginTable groups by these).
+        if not chosen or len({(m.degree, m.extrapolation, m.knots is None)  # type: ignore[union-attr]
+                              for m in margins}) > 1:
+            return None
+        return _Smooths(np.array(chosen), MarginTable(margins, self.schema.names),
+                        np.array([self.offsets[t] for t in chosen]),
+                        np.array([self.terms[t].n_coef > 0 for t in chosen]))
+
+    @cached_property
+    def _others(self) -> list[int]:
+        smooth = set() if self._smooths is None else set(self._smooths.terms.tolist())
+        return [t for t, term in enumerate(self.terms) if t not in smooth and term.n_coef]
 
     def linear_predictor(self, X: Any) -> Array:
         """Intercept plus the sum of :meth:`contributions`, exactly."""
@@ -205,9 +230,6 @@ class GAMPredictor:
                 return self.term_names.index(swapped)
         raise KeyError(f"Unknown term {name!r}; the model has {list(self.term_names)}.")
 
-    def feature_index(self, feature: int | str) -> int:
-        return self.term_index(feature)
-
     def partial_dependence(
         self, term: int | str | Sequence[str], grid: Sequence[float] | Array | None = None, *,
         n_points: int = 200, level: float = 0.95,
@@ -231,6 +253,12 @@ class GAMPredictor:
         name = self.term_names[index]
         return TermEffect(name, "curve", x, effect, std_error, level, features=(name,))
 
+    def explore(self, path: Any, X: Any = None, y: Any = None, **options: Any) -> Any:
+        """Write the interactive explorer (:func:`sagegam.explore.write_explorer`)."""
+        from sagegam.explore import write_explorer
+
+        return write_explorer(path, self, X, y, **options)
+
     def term_basis(self, index: int, codes: Array) -> Array:
         """The dense basis of one term on encoded rows, shape ``(n, n_coef)``."""
         term = self.terms[index]
@@ -240,6 +268,24 @@ class GAMPredictor:
         if term.n_coef:
             np.add.at(basis, (np.arange(codes.shape[0])[:, None], columns), weights)
         return basis
+
+
+@dataclass(frozen=True)
+class _Smooths:
+    """Smooth main effects side by side: one basis call and one gather for all of them."""
+
+    terms: NDArray[np.intp]  # their positions among the model's terms
+    table: MarginTable  # their margins, in the same order
+    starts: NDArray[np.intp]  # each one's first coefficient
+    active: NDArray[np.bool_]  # False for a feature constant in training (no coefficients)
+
+    def contributions(self, codes: Array, coef: Array) -> Array:
+        spans, values = self.table.splines(codes)
+        width = values.shape[-1]
+        columns = (spans + self.starts)[..., None] + np.arange(width)
+        # A constant feature's values are all zero; its columns just must not overflow.
+        gathered = coef[np.where(self.active[:, None], columns, 0)]
+        return np.einsum("ijk,ijk->ij", gathered, values)
 
 
 @dataclass(frozen=True)

@@ -76,9 +76,11 @@ class UnknownCells:
 
     count: int = 0
     examples: list[tuple[int, str, Any]] = field(default_factory=list)
+    rows: set[int] = field(default_factory=set)
 
     def add(self, rows: NDArray[np.intp], column: str, values: NDArray[Any]) -> None:
         self.count += len(rows)
+        self.rows.update(int(r) for r in rows)
         room = REPORTED_CELLS - len(self.examples)
         self.examples += [(int(r), column, v) for r, v in zip(rows[:room], values[:room],
                                                              strict=True)]
@@ -106,12 +108,24 @@ class Schema:
     def numeric_only(self) -> bool:
         return not any(f.categorical for f in self.features)
 
+    @property
+    def text_levels(self) -> bool:
+        """Whether some categorical feature has text levels (numbers alone cannot say them)."""
+        return any(f.categorical and f.text_levels for f in self.features)
+
     def encode(self, X: Any, unknown: UnknownCells | None = None) -> Array:
-        """Raw rows (a 2-D array of any dtype, or a list of columns) as model codes."""
-        columns = self._columns(X)
-        out = np.empty((len(columns[0]) if columns else 0, len(self.features)))
+        """Raw rows (a 2-D array or list of rows, any dtype) as model codes."""
+        if self.numeric_only and isinstance(X, np.ndarray) and X.dtype == np.float64 and \
+                X.ndim == 2 and X.shape[1] == len(self.features) and np.isfinite(X).all():
+            return X  # the common case, and the whole of a one-row request's work here
+        return self.encode_columns(self._columns(X), unknown)
+
+    def encode_columns(self, columns: Sequence[NDArray[Any]],
+                       unknown: UnknownCells | None = None) -> Array:
+        """Raw columns, one per feature, as model codes."""
+        out = np.empty((len(columns[0]) if len(columns) else 0, len(self.features)))
         for j, column in enumerate(columns):
-            out[:, j] = self.encode_column(j, column, unknown)
+            out[:, j] = self.encode_column(j, np.asarray(column), unknown)
         return out
 
     def encode_column(self, j: int, column: NDArray[Any],
@@ -123,9 +137,6 @@ class Schema:
         return self._numbers(feature, column, unknown)
 
     def _columns(self, X: Any) -> list[NDArray[Any]]:
-        if isinstance(X, (list, tuple)) and X and all(np.ndim(c) == 1 for c in X) and \
-                len(X) == len(self.features) and not _is_row_list(X):
-            return [np.asarray(c) for c in X]
         array = np.asarray(X) if not isinstance(X, np.ndarray) else X
         if array.ndim == 1 and array.shape[0] == len(self.features):
             array = array[None, :]
@@ -279,11 +290,6 @@ def _unique(column: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
     for key, index in keys.items():
         uniques[index] = None if key == ("nan",) else key
     return uniques, inverse
-
-
-def _is_row_list(X: Sequence[Any]) -> bool:
-    """A list of rows (each a list) rather than of column arrays."""
-    return all(isinstance(c, list) for c in X)
 
 
 def _level_list(feature: Feature, shown: int = 8) -> str:

@@ -93,6 +93,10 @@ def penalized_irls(
         selector.resume(start.log_lambda)
         reusable = start.working
     previous = np.inf
+    # The deviance at theta, carried between steps: the penalized objective at the old
+    # theta needs only its penalty recomputed when the smoothing parameters move.
+    deviance = np.inf if start is None else family.deviance(y, family.inverse_link(eta),
+                                                             weights)
     converged = False
     n_iter = 0
     step = np.zeros(n_free)
@@ -104,6 +108,8 @@ def penalized_irls(
             updated = dispersion.update(family, y, family.inverse_link(eta), weights)
             settling = not dispersion.settled(family, updated)
             family, reusable = updated, None
+            # The deviance carried between steps belongs to the old parameter.
+            deviance = family.deviance(y, family.inverse_link(eta), weights)
         working = reusable or _working_model(data, family, eta)
         reusable = None
         if shaped is not None:
@@ -119,7 +125,8 @@ def penalized_irls(
             theta, eta, converged = theta_new, data.linear_predictor(theta_new), True
             break
         old = theta
-        theta, eta, objective = _step(data, family, selector, theta, theta_new)
+        theta, eta, objective, deviance = _step(data, family, selector, theta, deviance,
+                                                theta_new)
         step = theta - old
         # Converged when the penalized deviance stops changing, or when the coefficients
         # do (at a tight tol the deviance's last digits are rounding, not progress).
@@ -217,22 +224,26 @@ def _working_model(data: _Data, family: Family, eta: Array) -> WorkingModel:
 
 
 def _step(data: _Data, family: Family, selector: Smoothness, theta_old: Array,
-          theta_new: Array) -> tuple[Array, Array, float]:
-    """Take the IRLS step, halving it while the penalized deviance gets worse."""
+          old_deviance: float, theta_new: Array) -> tuple[Array, Array, float, float]:
+    """Take the IRLS step, halving it while the penalized deviance gets worse.
 
-    def objective(theta: Array) -> tuple[float, Array]:
+    Returns the new coefficients, their linear predictor, penalized deviance and deviance.
+    """
+
+    def deviance(theta: Array) -> tuple[float, Array]:
         eta = data.linear_predictor(theta)
-        mu = family.inverse_link(eta)
-        return family.deviance(data.y, mu, data.weights) + selector.penalty_value(theta), eta
+        return family.deviance(data.y, family.inverse_link(eta), data.weights), eta
 
-    old_value = objective(theta_old)[0] if np.any(theta_old) else np.inf
-    value, eta = objective(theta_new)
+    old_value = old_deviance + selector.penalty_value(theta_old)
+    new_deviance, eta = deviance(theta_new)
+    value = new_deviance + selector.penalty_value(theta_new)
     for _ in range(30):
         if np.isfinite(value) and value <= old_value * (1 + 1e-12) + 1e-12:
             break
         theta_new = 0.5 * (theta_old + theta_new)
-        value, eta = objective(theta_new)
-    return theta_new, eta, value
+        new_deviance, eta = deviance(theta_new)
+        value = new_deviance + selector.penalty_value(theta_new)
+    return theta_new, eta, value, new_deviance
 
 
 def _summarize(working: WorkingModel, data: _Data, family: Family, selector: Smoothness,

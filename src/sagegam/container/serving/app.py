@@ -119,9 +119,12 @@ class InferenceApp:
         return self._slots
 
 
-def create_app() -> InferenceApp:
-    """uvicorn's factory: every worker builds its own app from the environment."""
-    return InferenceApp()
+def create_app() -> Any:
+    """uvicorn's factory: every worker builds its own app from the environment, for one
+    model or, with SAGEMAKER_MULTI_MODEL=true, for many (``multimodel_app``)."""
+    from sagegam.container.serving.multimodel_app import MultiModelApp, multi_model
+
+    return MultiModelApp() if multi_model() else InferenceApp()
 
 
 def _unavailable() -> core.Response:

@@ -1,13 +1,14 @@
-"""Request decoders, keyed by MIME type, and the conversion of records to numbers.
+"""Request decoders, keyed by MIME type, and the conversion of records to model codes.
 
 Decoding is in two steps. A decoder reads a body's structure (CSV cells, JSON rows or
 records, an npy array) into :class:`Decoded`: its records in order, the feature names it
 carried (CSV header, JSON records) and, unless the body was numeric as sent, each record's
 cells as they came (text for CSV, JSON scalars for JSON). The core then matches columns to
-the model and only then calls :func:`to_matrix`, so a column can stay text until the model
-says what it is. Every problem is a :class:`ClientError` naming the row and column at
-fault. Nothing here can execute code: ``np.load`` runs with ``allow_pickle=False`` and JSON
-goes through orjson into plain lists.
+the model and only then calls :func:`to_codes`, which hands the cells to the model's schema:
+numbers for numeric features, levels (text or numbers) for categorical ones. Every problem
+is a :class:`ClientError` naming the row and column at fault. Nothing here can execute
+code: ``np.load`` runs with ``allow_pickle=False`` and JSON goes through orjson into plain
+lists.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from numpy.typing import NDArray
 
 from sagegam.container import csvtext
 from sagegam.container.csvtext import HeaderMode
+from sagegam.model.schema import Schema, UnknownCells, UnknownValueError
 
 Array = NDArray[np.float64]
 
@@ -79,6 +81,7 @@ class DecodeOptions:
     """What the server's configuration says about bodies (see ServerSettings)."""
 
     csv_header: HeaderMode = "auto"
+    columns: csvtext.Columns | None = None  # the model's, for telling a header from data
 
 
 # -- decoders ----------------------------------------------------------------------------
@@ -138,13 +141,13 @@ def decode_csv(body: bytes, options: DecodeOptions) -> Decoded:
     """CSV records; batch-sized all-numeric bodies go through pandas' C parser (5x faster
     there), anything else through the standard library's csv module, cell by cell."""
     if len(body) >= LARGE_CSV_BYTES:
-        fast = _fast_csv(body, options.csv_header)
+        fast = _fast_csv(body, options)
         if fast is not None:
             return fast
-    return _careful_csv(body, options.csv_header)
+    return _careful_csv(body, options)
 
 
-def _fast_csv(body: bytes, mode: HeaderMode) -> Decoded | None:
+def _fast_csv(body: bytes, options: DecodeOptions) -> Decoded | None:
     """All-numeric bodies via pandas; None leaves anything unusual to the careful parser,
     which names the row and column at fault. pandas loads on the first large body only,
     so real-time serving never imports it."""
@@ -152,7 +155,8 @@ def _fast_csv(body: bytes, mode: HeaderMode) -> Decoded | None:
 
     head = body[:65536].decode("utf-8", "replace")
     try:
-        header = csvtext.has_header(csvtext.first_row(io.StringIO(head, newline="")), mode)
+        header = csvtext.has_header(csvtext.first_row(io.StringIO(head, newline="")),
+                                    options.csv_header, options.columns)
     except csvtext.CsvError:
         return None
     try:
@@ -167,7 +171,7 @@ def _fast_csv(body: bytes, mode: HeaderMode) -> Decoded | None:
     return Decoded(names, rows.shape[1], values=rows)
 
 
-def _careful_csv(body: bytes, mode: HeaderMode) -> Decoded:
+def _careful_csv(body: bytes, options: DecodeOptions) -> Decoded:
     try:
         rows = csvtext.read_rows(_text(body))
     except csvtext.CsvError as error:
@@ -177,7 +181,7 @@ def _careful_csv(body: bytes, mode: HeaderMode) -> Decoded:
     if not rows:
         raise bad_request("The CSV body is empty; send one row of features per line.")
     names = None
-    if csvtext.has_header(rows[0], mode):
+    if csvtext.has_header(rows[0], options.csv_header, options.columns):
         names = [cell.strip() for cell in rows[0]]
         rows = rows[1:]
         if not rows:
@@ -278,38 +282,66 @@ def _rows(rows: list[list[Any]], names: list[str] | None) -> Decoded:
     return Decoded(names, width, cells=rows)
 
 
-# -- records to numbers -------------------------------------------------------------------
+# -- records to codes ---------------------------------------------------------------------
 
 
-def to_matrix(decoded: Decoded, columns: Sequence[str], sent: Sequence[int]) -> Array:
-    """The records as a float matrix whose columns are the model's features ``columns``,
-    which the body sent at the 0-based positions ``sent`` (for messages)."""
-    if decoded.values is not None:
-        return decoded.values
+def to_codes(decoded: Decoded, schema: Schema, sent: Sequence[int],
+             unknown: UnknownCells) -> Array:
+    """The records as the model's codes, columns in the model's order (which the body sent
+    at the 0-based positions ``sent``, for messages): numbers for numeric features, level
+    codes for categorical ones. A cell the model cannot read is a 400 naming its row and
+    column; one it cannot place is too, unless the model ignores unknown values, when it
+    is noted in ``unknown``."""
+    try:
+        if decoded.values is not None:
+            return schema.encode(decoded.values, unknown)
+        if schema.numeric_only:
+            numbers = _numbers_at_once(decoded, schema.names, sent)
+            if numbers is not None:
+                return schema.encode(numbers, unknown)
+        return schema.encode_columns(_columns(decoded, schema, sent), unknown)
+    except UnknownValueError as error:
+        raise bad_request(_at_position(str(error), error.column, schema, sent),
+                          error.row + 1) from None
+
+
+def _numbers_at_once(decoded: Decoded, names: Sequence[str],
+                     sent: Sequence[int]) -> Array | None:
+    """Every cell a number: one conversion for the whole body (the one-row fast path)."""
     cells = decoded.cells or []
     if not decoded.text:
-        _check_json_numbers(cells, columns, sent)
+        _check_json_numbers(cells, names, sent)
     try:
         return np.array(cells, dtype=np.float64).reshape(len(cells), decoded.width)
     except (ValueError, TypeError):
-        raise _first_bad_cell(cells, columns, sent) from None
+        return None  # a missing cell, or not a number: the schema says which and where
+
+
+def _columns(decoded: Decoded, schema: Schema, sent: Sequence[int]) -> list[NDArray[Any]]:
+    """Each column's cells; JSON cells in numeric columns must be numbers (or null)."""
+    cells = decoded.cells or []
+    columns = [np.empty(len(cells), dtype=object) for _ in range(decoded.width)]
+    for r, row in enumerate(cells):
+        for c, value in enumerate(row):
+            columns[c][r] = value
+    if not decoded.text:
+        for c, feature in enumerate(schema.features):
+            if feature.categorical:
+                continue
+            for r, value in enumerate(columns[c]):
+                if value is not None and (isinstance(value, bool) or
+                                          not isinstance(value, (int, float))):
+                    raise _not_a_number(r, c, value, schema.names, sent)
+    return columns
 
 
 def _check_json_numbers(cells: list[list[Any]], columns: Sequence[str],
                         sent: Sequence[int]) -> None:
     for r, row in enumerate(cells):
         for c, value in enumerate(row):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if value is not None and (isinstance(value, bool) or
+                                      not isinstance(value, (int, float))):
                 raise _not_a_number(r, c, value, columns, sent)
-
-
-def _first_bad_cell(cells: list[list[Any]], columns: Sequence[str],
-                    sent: Sequence[int]) -> ClientError:
-    for r, row in enumerate(cells):
-        for c, cell in enumerate(row):
-            if not csvtext.is_number(cell):
-                return _not_a_number(r, c, cell, columns, sent)
-    return bad_request("The body holds a value that is not a number.")
 
 
 def _not_a_number(r: int, c: int, value: Any, columns: Sequence[str],
@@ -318,3 +350,11 @@ def _not_a_number(r: int, c: int, value: Any, columns: Sequence[str],
     shown = shown if len(shown) <= 42 else shown[:39] + "..."
     return bad_request(f"Row {r + 1}, column {sent[c] + 1} ({columns[c]}): {shown} is not a "
                        "number.", r + 1)
+
+
+def _at_position(message: str, column: str, schema: Schema, sent: Sequence[int]) -> str:
+    """The schema's message with the column's position in the body beside its name."""
+    index = list(schema.names).index(column) if column in schema.names else None
+    if index is None:
+        return message
+    return message.replace(f"column '{column}'", f"column {sent[index] + 1} ({column})", 1)

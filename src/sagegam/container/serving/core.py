@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import orjson
 
+from sagegam.container import csvtext
 from sagegam.container.csvtext import HEADER_MODES, HeaderMode
 from sagegam.container.serving.codecs import (
     CSV,
@@ -27,16 +29,18 @@ from sagegam.container.serving.codecs import (
     DecodeOptions,
     Decoder,
     bad_request,
-    to_matrix,
+    to_codes,
 )
 from sagegam.container.serving.encoders import ENCODERS, Output
 from sagegam.model.basis import OutsideRangeError
 from sagegam.model.predictor import GAMPredictor
+from sagegam.model.schema import Schema, UnknownCells
 
 DEFAULT_ACCEPT = JSON
 DEFAULT_MAX_PAYLOAD_MB = 6.0
 OPTION_NAMES = ("explain", "output")
 ENDPOINT_ID_HEADER = "x-sagegam-endpoint-id"
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"  # SageMaker passes it back
 BATCH_HINT = (" In batch transform (SAGEMAKER_BATCH=true) every line is a record: if this "
               "line is a header, remove it from the input files.")
 
@@ -167,9 +171,12 @@ def _answer(predictor: GAMPredictor, body: bytes, content_type: str | None,
     options = _options({**_attributes(custom_attributes), **accept_options})
     if not body:
         raise bad_request("The request body is empty; send at least one row.")
-    rows = _aligned(predictor, decoder(body, DecodeOptions(settings.csv_header)))
-    output = _predict(predictor, rows, options)
-    return Response(200, ENCODERS[response_type](output), response_type)
+    decoded = decoder(body, DecodeOptions(settings.csv_header, _columns_of(predictor)))
+    unknown = UnknownCells()
+    codes = _encoded(predictor, decoded, unknown)
+    output = _predict(predictor, codes, options, unknown)
+    headers = {CUSTOM_ATTRIBUTES: f"unknown_values={unknown.count}"} if unknown.count else {}
+    return Response(200, ENCODERS[response_type](output), response_type, headers)
 
 
 def payload_too_large(settings: ServerSettings) -> ClientError:
@@ -235,18 +242,29 @@ def _options(values: dict[str, str]) -> Options:
     return Options(explain in ("true", "1", "yes"), output.startswith("label"))
 
 
-def _aligned(predictor: GAMPredictor, decoded: Decoded) -> Any:
-    """The records as numbers, with the model's columns in the model's order."""
+def _columns_of(predictor: GAMPredictor) -> csvtext.Columns:
+    return _model_columns(predictor.schema)
+
+
+@lru_cache(maxsize=8)
+def _model_columns(schema: Schema) -> csvtext.Columns:
+    """What the model reads, for telling a CSV header from a row of data."""
+    return csvtext.Columns(schema.names, tuple(not f.categorical for f in schema.features))
+
+
+def _encoded(predictor: GAMPredictor, decoded: Decoded, unknown: UnknownCells) -> Any:
+    """The records as the model's codes, with the model's columns in the model's order."""
     features = list(predictor.feature_names)
     sent = _columns_sent(features, decoded)
     chosen = decoded if sent == list(range(decoded.width)) else decoded.select(sent)
-    rows = to_matrix(chosen, features, sent)
-    finite = np.isfinite(rows)
-    if not finite.all():
-        row, col = (int(i) for i in np.argwhere(~finite)[0])
-        raise bad_request(f"Row {row + 1}, column {sent[col] + 1} ({features[col]}) is "
-                          f"{rows[row, col]}; every value must be a finite number.", row + 1)
-    return rows
+    if chosen.values is not None and predictor.schema.text_levels:
+        raise bad_request(_NUMBERS_ONLY.format(", ".join(
+            f.name for f in predictor.schema.features if f.text_levels)))
+    return to_codes(chosen, predictor.schema, sent, unknown)
+
+
+_NUMBERS_ONLY = ("An application/x-npy body carries numbers only, and this model's "
+                 "categorical features {} have text levels; send text/csv or JSON.")
 
 
 def _columns_sent(features: list[str], decoded: Decoded) -> list[int]:
@@ -279,9 +297,10 @@ def _positional(names: list[str]) -> bool:
     return all(name.startswith("x") and name[1:].isdigit() for name in names)
 
 
-def _predict(predictor: GAMPredictor, rows: Any, options: Options) -> Output:
+def _predict(predictor: GAMPredictor, codes: Any, options: Options,
+             unknown: UnknownCells) -> Output:
     try:
-        contributions = predictor.contributions(rows)
+        contributions = predictor.contributions_of(codes)
     except OutsideRangeError as error:
         raise bad_request(str(error).replace(f"row {error.row}", f"row {error.row + 1}"),
                           error.row + 1) from None
@@ -290,6 +309,8 @@ def _predict(predictor: GAMPredictor, rows: Any, options: Options) -> Output:
     values: Any = mean
     if predictor.classes is not None and options.labels:
         values = _label_array(predictor.classes)[(mean > 0.5).astype(np.intp)]
+    warnings, rows = unknown.sentences(), frozenset(unknown.rows)
     if not options.explain:
-        return Output(values)
-    return Output(values, predictor.intercept, contributions, predictor.feature_names)
+        return Output(values, warnings=warnings, warned_rows=rows)
+    return Output(values, predictor.intercept, contributions, predictor.term_names, warnings,
+                  rows)

@@ -23,8 +23,10 @@ class Output:
 
     values: NDArray[Any]  # predictions, probabilities or labels
     intercept: float | None = None  # with explanations
-    contributions: Array | None = None  # (n, p), link scale
-    names: Sequence[str] = ()
+    contributions: Array | None = None  # (n, terms), link scale
+    names: Sequence[str] = ()  # the terms'
+    warnings: Sequence[str] = ()  # cells given zero effect (handle_unknown="ignore")
+    warned_rows: frozenset[int] = frozenset()  # 0-based rows those cells are in
 
 
 def _explanations(output: Output) -> list[dict[str, Any]]:
@@ -38,17 +40,20 @@ def encode_json(output: Output) -> bytes:
     document: dict[str, Any] = {"predictions": output.values.tolist()}
     if output.contributions is not None:
         document["explanations"] = _explanations(output)
+    if output.warnings:
+        document["warnings"] = list(output.warnings)
     return orjson.dumps(document)
 
 
 def encode_jsonlines(output: Output) -> bytes:
     values = output.values.tolist()
-    if output.contributions is None:
-        lines = [orjson.dumps({"prediction": value}) for value in values]
-    else:
-        lines = [orjson.dumps({"prediction": value, **explanation})
-                 for value, explanation in zip(values, _explanations(output), strict=True)]
-    return b"\n".join(lines) + b"\n"
+    records: list[dict[str, Any]] = [{"prediction": value} for value in values]
+    if output.contributions is not None:
+        for record, explanation in zip(records, _explanations(output), strict=True):
+            record.update(explanation)
+    for row in output.warned_rows:
+        records[row]["warning"] = "a value unknown to the model was given zero effect"
+    return b"\n".join(orjson.dumps(record) for record in records) + b"\n"
 
 
 def encode_csv(output: Output) -> bytes:

@@ -44,26 +44,35 @@ def serve(model_dir: str | None = None, host: str = "0.0.0.0", port: int | None 
 def _configuration(model_dir: str | None, host: str, port: int | None,
                    workers: int | None) -> dict[str, Any]:
     chosen_dir = model_dir or os.environ.get(MODEL_DIR_VARIABLE, DEFAULT_MODEL_DIR)
-    try:
-        load(chosen_dir)  # fail before binding, with the artifact's own message
-    except ArtifactError as error:
-        raise ValueError(str(error)) from None
-    except Exception as error:  # a file crafted past its digests: still one sentence
-        raise ValueError(f"The model in {chosen_dir} cannot be loaded: "
-                         f"{type(error).__name__}: {error}") from None
+    from sagegam.container.serving.multimodel_app import multi_model, shared_registry
+
+    if multi_model():  # SageMaker loads the models later, through POST /models
+        serving = f"multi-model (loads shared through {shared_registry()})"
+    else:
+        _check_model(chosen_dir)
+        os.environ[MODEL_DIR_VARIABLE] = str(chosen_dir)  # spawned workers read it
+        serving = f"model {chosen_dir}"
     port = port if port is not None else _integer("SAGEMAKER_BIND_TO_PORT", 8080)
     workers = workers or _integer("SAGEMAKER_MODEL_SERVER_WORKERS", os.cpu_count() or 1)
     from sagegam.container.serving.core import ServerSettings
 
     settings = ServerSettings.from_environment()  # refuse any bad setting now
-    # Spawned workers build their app from the environment.
-    os.environ[MODEL_DIR_VARIABLE] = str(chosen_dir)
-    os.environ["SAGEGAM_WORKERS"] = str(workers)
-    print(f"serve: model {chosen_dir}, http://{host}:{port}, {workers} worker(s)", flush=True)
+    os.environ["SAGEGAM_WORKERS"] = str(workers)  # spawned workers build from the environment
+    print(f"serve: {serving}, http://{host}:{port}, {workers} worker(s)", flush=True)
     return {"host": host, "port": port, "workers": workers, "loop": "uvloop",
             "http": PROTOCOL, "lifespan": "on", "access_log": False, "proxy_headers": False,
             "log_level": "warning", "timeout_keep_alive": settings.keep_alive,
             "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS}
+
+
+def _check_model(model_dir: str) -> None:
+    try:
+        load(model_dir)  # fail before binding, with the artifact's own message
+    except ArtifactError as error:
+        raise ValueError(str(error)) from None
+    except Exception as error:  # a file crafted past its digests: still one sentence
+        raise ValueError(f"The model in {model_dir} cannot be loaded: "
+                         f"{type(error).__name__}: {error}") from None
 
 
 def _listen(host: str, port: int) -> socket.socket:

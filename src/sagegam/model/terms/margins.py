@@ -172,6 +172,12 @@ class MarginTable:
                 out[i] = factor_nonzeros(codes[:, margin.feature])
         return MarginValues(out, codes)  # type: ignore[arg-type]
 
+    def splines(self, codes: Array) -> tuple[Columns, Array]:
+        """For a table of spline margins of one degree: every margin's first basis function
+        per row and the values, as :meth:`SplineBasis.evaluate` gives them."""
+        ((basis, _),), (features,) = self._basis, self._spline_features
+        return self._splines_at(basis, codes[:, features], features)
+
     def _splines_at(self, basis: SplineBasis | KnotBasis, X: Array,
                     features: NDArray[np.intp]) -> tuple[Columns, Array]:
         try:

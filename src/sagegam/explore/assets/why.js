@@ -1,0 +1,181 @@
+// "Why this prediction": pick a row, or type values, and see each term's contribution.
+// The intercept plus the contributions is the linear predictor, exactly as the endpoint's
+// explain=true answers; the inverse link of that sum is the prediction.
+
+const MISSING_TEXT = new Set(["", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "null", "NULL",
+  "None", "<NA>", "#N/A"]);
+
+function whySection(app) {
+  const state = {dataset: app.data.datasets[0] || null, position: null};
+  const inputs = app.model.features.map((f, j) => featureInput(app, f, j));
+  const result = el("div", {id: "why-result"});
+  const status = el("p", {class: "note", id: "why-status"});
+  const rowInput = el("input", {type: "number", id: "why-row", min: 1, step: 1,
+    "aria-label": "row number"});
+  const section = el("section", {id: "why"}, [
+    el("h2", {text: "Why this prediction"}),
+    el("p", {class: "lead", text: "Pick a row (numbered from 1, the first data row, as " +
+      "sagegam's messages number them) or type values: each term's contribution is listed, " +
+      "and the intercept plus the contributions is the prediction on the " +
+      `${linkScale(app.model)}, as the endpoint's explain=true returns it.`}),
+  ]);
+  const compute = () => renderWhy(app, state, inputs, result);
+  app.showRow = (dataset, number) => {
+    state.dataset = dataset;
+    rowInput.value = String(number);
+    const position = Number.isInteger(number) && number >= 1 ? findRow(dataset, number - 1) : -1;
+    if (!(number >= 1)) {
+      status.textContent = "Rows are numbered from 1, the first data row.";
+      return;
+    }
+    if (position < 0) {
+      status.textContent = `Row ${number} is not among the ${count(dataset.rows.length)} rows of ` +
+        `the ${dataset.label} this page holds (of ${count(dataset.n)}); type its values below.`;
+      return;
+    }
+    state.position = position;
+    status.textContent = `Row ${number} of the ${dataset.label}` + (dataset.target ?
+      `; observed ${observedText(app, dataset.target[position])}.` : ".");
+    inputs.forEach((input, j) => input.set(dataset.codes[j][position]));
+    compute();
+  };
+  if (state.dataset) {
+    const sets = app.data.datasets;
+    const chooser = sets.length > 1 ? el("select", {id: "why-dataset", "aria-label": "data set",
+      onchange: (ev) => app.showRow(sets[Number(ev.target.value)], Number(rowInput.value) || 1)},
+    sets.map((d, k) => el("option", {value: k, text: d.label}))) : null;
+    const step = (delta) => () => {
+      const d = state.dataset, at = state.position === null ? 0 : state.position + delta;
+      app.showRow(d, d.rows[Math.max(0, Math.min(d.rows.length - 1, at))] + 1);
+    };
+    rowInput.addEventListener("change", () => app.showRow(state.dataset, Math.round(Number(rowInput.value))));
+    section.append(el("div", {class: "controls"}, [chooser, el("label", {}, ["row ", rowInput]),
+      el("button", {type: "button", text: "\u25c0 previous", onclick: step(-1)}),
+      el("button", {type: "button", text: "next \u25b6", onclick: step(1)})]), status);
+  } else {
+    section.append(el("p", {class: "note", text: "No data was given, so there are no rows to " +
+      "pick; type values below (they start at each feature's middle or first level)."}));
+  }
+  const form = el("form", {class: "values", id: "why-values", onsubmit: (ev) => ev.preventDefault()},
+    inputs.map((input) => input.node));
+  form.addEventListener("input", () => {
+    state.position = null;
+    status.textContent = "Typed values.";
+    compute();
+  });
+  section.append(form, result);
+  if (state.dataset) app.showRow(state.dataset, state.dataset.rows[0] + 1);
+  else compute();
+  return section;
+}
+
+function findRow(dataset, index) {
+  let lo = 0, hi = dataset.rows.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (dataset.rows[mid] === index) return mid;
+    if (dataset.rows[mid] < index) lo = mid + 1; else hi = mid - 1;
+  }
+  return -1;
+}
+
+function observedText(app, value) {
+  const classes = app.model.spec.classes;
+  return classes ? `\u201c${classes[value > 0.5 ? 1 : 0]}\u201d` : fmt(value, 6);
+}
+
+// One feature's input: a list of levels, or a text box for a number (blank: missing).
+function featureInput(app, feature, j) {
+  const id = `why-feature-${j}`;
+  if (feature.kind === "categorical") {
+    const options = feature.levels.map((level, code) => el("option", {value: code, text: level}));
+    if (feature.missing) options.push(el("option", {value: feature.levels.length, text: "(missing)"}));
+    const select = el("select", {id, "data-feature": feature.name}, options);
+    return {node: el("label", {}, [el("span", {text: feature.name}), select]),
+      set: (code) => { select.value = code === null || code < 0 ? "" : String(code); },
+      read: () => select.value === "" ? {code: -1} : {code: Number(select.value)}};
+  }
+  const box = el("input", {id, type: "text", inputmode: "decimal", "data-feature": feature.name,
+    autocomplete: "off"});
+  const message = el("small", {class: "error"});
+  const read = () => {
+    const text = box.value.trim().replace(/\u2212/g, "-");  // a pasted typographic minus
+    if (MISSING_TEXT.has(text)) return missingValue(app, feature);
+    const value = Number(text);
+    return Number.isFinite(value) ? {code: value} : {error: `${feature.name}: \u201c${text}\u201d is not a number.`};
+  };
+  const initial = app.model.terms.flatMap((t) => t.margins).find((m) => m.feature === j && m.kind === "spline");
+  box.value = initial ? String(Number(((initial.lower + initial.upper) / 2).toPrecision(4))) : "0";
+  return {node: el("label", {}, [el("span", {text: feature.name}), box, message]),
+    set: (code) => { box.value = code === null ? "" : String(code); }, read, message};
+}
+
+function missingValue(app, feature) {
+  if (feature.missing) return {code: NaN};
+  if (app.model.spec.handle_unknown === "ignore") {
+    return {code: NaN, note: `${feature.name} is missing, which training never saw: zero effect.`};
+  }
+  return {error: `${feature.name} is missing, and the training data had no missing values ` +
+    "there; fill it in."};
+}
+
+function renderWhy(app, state, inputs, result) {
+  const read = inputs.map((input) => input.read());
+  inputs.forEach((input, j) => { if (input.message) input.message.textContent = read[j].error || ""; });
+  const errors = read.filter((r) => r.error).map((r) => r.error);
+  let contributions = null;
+  try {
+    if (!errors.length) contributions = app.model.contributions(read.map((r) => r.code));
+  } catch (error) {
+    if (!(error instanceof OutsideRange)) throw error;
+    errors.push(error.message);
+  }
+  if (errors.length) {
+    result.replaceChildren(el("p", {class: "error", text: errors.join(" ")}));
+    for (const key of ["intercept", "eta", "prediction"]) delete result.dataset[key];
+    return;
+  }
+  const codes = read.map((r) => r.code);
+  const eta = app.model.linearPredictor(contributions);
+  const mean = app.model.mean(eta);
+  const order = contributions.map((_, t) => t).sort((a, b) => Math.abs(contributions[b]) - Math.abs(contributions[a]));
+  const notes = read.filter((r) => r.note).map((r) => el("p", {class: "note", text: r.note}));
+  const chart = el("div", {class: "plot"});
+  result.replaceChildren(headline(app, eta, mean), ...notes, chart, whyTable(app, codes, contributions, order, eta));
+  result.dataset.intercept = String(app.model.intercept);
+  result.dataset.eta = String(eta);
+  result.dataset.prediction = String(mean);
+  waterfallChart(chart, {intercept: app.model.intercept, total: eta, width: 720,
+    totalLabel: app.model.spec.link === "identity" ? "prediction" : `sum (${linkScale(app.model)})`,
+    steps: order.map((t) => ({label: app.model.terms[t].name, value: contributions[t]})),
+    xTitle: linkScale(app.model)});
+}
+
+function headline(app, eta, mean) {
+  const spec = app.model.spec;
+  const sum = `intercept ${fmt(app.model.intercept, 5)} + contributions ` +
+    `${signed(eta - app.model.intercept, 5)} = ${fmt(eta, 6)}`;
+  if (spec.link !== "logit") {
+    return el("div", {class: "headline"}, [el("b", {text: `prediction ${fmt(mean, 6)}`}),
+      el("p", {text: spec.link === "log" ? `exp(${sum})` : sum})]);
+  }
+  return el("div", {class: "headline"}, [
+    el("b", {text: `P(${spec.classes[1]}) = ${fmt(mean, 4)}`}),
+    el("span", {text: ` predicted class \u201c${spec.classes[mean > 0.5 ? 1 : 0]}\u201d`}),
+    el("p", {text: `log-odds: ${sum}; probability = 1 / (1 + exp(\u2212log-odds))`})]);
+}
+
+function whyTable(app, codes, contributions, order, eta) {
+  const rows = order.map((t) => el("tr", {"data-term": app.model.terms[t].name,
+    "data-contribution": String(contributions[t])}, [
+    el("td", {}, el("a", {href: `#term-${t}`, text: app.model.terms[t].name})),
+    el("td", {text: termFeatures(app.model, t).map((j) => `${app.model.features[j].name} = ` +
+      app.model.levelName(j, codes[j])).join(", ")}),
+    el("td", {class: "num", text: signed(contributions[t], 5)})]));
+  return el("table", {class: "why"}, [
+    el("tr", {}, ["term", "value", "contribution"].map((h) => el("th", {text: h}))),
+    el("tr", {class: "intercept"}, [el("td", {text: "intercept"}), el("td", {text: ""}),
+      el("td", {class: "num", text: fmt(app.model.intercept, 5)})]),
+  ].concat(rows, [el("tr", {class: "total"}, [el("td", {text: "sum"}), el("td", {text: linkScale(app.model)}),
+    el("td", {class: "num", text: fmt(eta, 6)})])]));
+}
