@@ -115,6 +115,9 @@ def test_a_non_leader_host_exits_cleanly_without_a_model(job):
     ({"train-file": "missing.csv"}, "File 'missing.csv' is not in channel train"),
     ({"monotonic-cst": "0:2"}, "Hyperparameter 'monotonic-cst' must be 'none' or features"),
     ({"monotonic-cst": "3:1"}, "monotonic_cst names unknown features ['3']"),
+    ({"family": "tweedie", "power": "2.5"},
+     "Hyperparameter 'power' must be 'auto' or a number between 1 and 2; got 2.5"),
+    ({"theta": "2"}, "Hyperparameter 'theta' applies to family=negative_binomial only"),
 ])
 def test_bad_settings_fail_as_user_errors_naming_the_key(job, hyperparameters, words):
     _gauss3_headerless(job.channel("train") / "data.csv")
@@ -232,6 +235,8 @@ def test_hyperparameters_arrive_plain_or_json_encoded():
     assert parse({"sagemaker_program": "x", "_tuning_objective_metric": "y"})["df"] == 25
     assert parse({"monotonic-cst": "dose:1, 2:-1"})["monotonic-cst"] == {"dose": 1, 2: -1}
     assert parse({"monotonic-cst": "none"})["monotonic-cst"] is None
+    given = parse({"family": "tweedie", "power": "1.4", "knots": "quantile"}).estimator()
+    assert (given.power, given.theta, given.knots) == (1.4, "auto", "quantile")
     # The SageMaker Python SDK JSON-encodes every value (json.dumps) before CreateTrainingJob.
     typed = {"df": 20, "adaptive": True, "target": "price", "alpha": 0.5}
     assert parse({key: json.dumps(value) for key, value in typed.items()}) == plain

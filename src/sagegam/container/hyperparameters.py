@@ -77,6 +77,22 @@ def _alpha(name: str, value: ParsedValue) -> str | float:
     return number
 
 
+def _auto_or_between(lower: float, upper: float | None,
+                     expected: str) -> Callable[[str, ParsedValue], str | float]:
+    """'auto', or a number strictly inside (lower, upper)."""
+    def parse(name: str, value: ParsedValue) -> str | float:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            raise _invalid(name, value, expected) from None
+        if not (lower < number < (float("inf") if upper is None else upper)):
+            raise _invalid(name, value, expected)
+        return number
+    return parse
+
+
 def _target(name: str, value: ParsedValue) -> int | str:
     """A column index (negative counts from the end) or a header name."""
     if isinstance(value, bool):
@@ -167,9 +183,15 @@ SETTINGS: tuple[Setting, ...] = (
             "'classification' fits a binary GAMClassifier."),
     Setting("family", "gaussian",
             _choice("gaussian", "poisson", "gamma", "tweedie", "negative_binomial"),
-            "Response family of a regression (tweedie's power and negative_binomial's theta "
-            "are estimated from the data)."),
+            "Response family of a regression (tweedie and negative_binomial have a parameter "
+            "of their own: power, theta)."),
+    Setting("power", "auto", _auto_or_between(1.0, 2.0, "'auto' or a number between 1 and 2"),
+            "The tweedie family's variance power: 'auto' (estimated) or a number in (1, 2)."),
+    Setting("theta", "auto", _auto_or_between(0.0, None, "'auto' or a number > 0"),
+            "The negative_binomial family's theta: 'auto' (estimated) or a number > 0."),
     Setting("df", 25, _integer(4), "Basis functions per feature."),
+    Setting("knots", "auto", _choice("auto", "uniform", "quantile", "balanced"),
+            "Where a numeric feature's knots go: 'auto', 'uniform', 'quantile', 'balanced'."),
     Setting("degree", 3, _integer(1), "Spline degree."),
     Setting("alpha", "auto", _alpha,
             "Penalty weight: 'auto' (REML) or a number >= 0 for every feature."),
@@ -233,7 +255,8 @@ class TrainingSettings:
         """The estimator these settings describe (scikit-learn's contract)."""
         from sagegam import GAMClassifier, GAMRegressor
 
-        common = {"df": self["df"], "degree": self["degree"], "alpha": self["alpha"],
+        common = {"df": self["df"], "degree": self["degree"], "knots": self["knots"],
+                  "alpha": self["alpha"],
                   "adaptive": self["adaptive"], "extrapolation": self["extrapolation"],
                   "categorical_features": self["categorical-features"],
                   "interactions": self["interactions"],
@@ -242,7 +265,8 @@ class TrainingSettings:
                   "monotonic_cst": self["monotonic-cst"], "max_iter": self["max-iter"]}
         if self.classification:
             return GAMClassifier(**common)
-        return GAMRegressor(family=self["family"], **common)
+        return GAMRegressor(family=self["family"], power=self["power"], theta=self["theta"],
+                            **common)
 
     def describe(self) -> str:
         """The settings that differ from their defaults, for the log."""
@@ -263,6 +287,11 @@ def parse(raw: Mapping[str, Any]) -> TrainingSettings:
                 f"{', '.join(sorted(BY_NAME))}.")
         decoded = decode(value) if isinstance(value, str) else value
         values[name] = BY_NAME[name].parse(key, decoded)
+    for name, family in (("power", "tweedie"), ("theta", "negative_binomial")):
+        if values[name] != "auto" and values["family"] != family:
+            raise UserError(f"Hyperparameter '{name}' applies to family={family} only; this "
+                            f"job has family={values['family']}. Remove '{name}' or set "
+                            f"family={family}.")
     if values["task"] == "classification" and values["family"] != "gaussian":
         raise UserError("Hyperparameter 'family' applies to regression only; a classification "
                         "is always binomial. Remove 'family' or set task=regression.")
