@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["GAMClassifier", "GAMPredictor", "GAMRegressor", "load", "save"]
+__all__ = ["FileSource", "GAMClassifier", "GAMPredictor", "GAMRegressor", "load", "save"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from sagegam.model import artifact
 
         return getattr(artifact, name)
+    if name == "FileSource":  # files larger than memory, fitted in passes
+        from sagegam.container.streams import FileSource
+
+        return FileSource
     if name == "GAMPredictor":
         from sagegam.model.predictor import GAMPredictor
 

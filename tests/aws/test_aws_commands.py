@@ -84,6 +84,11 @@ def test_train_uploads_data_and_creates_the_job_it_describes(
     assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 600}
     channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
     assert set(channels) == {"train", "validation"}
+    # Two hosts: each reads its own objects of the train channel.
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == \
+        "ShardedByS3Key"
+    assert channels["validation"]["DataSource"]["S3DataSource"][
+        "S3DataDistributionType"] == "FullyReplicated"
     for name, source in (("train", train), ("validation", validation)):
         assert channels[name]["ContentType"] == "text/csv"
         uri = channels[name]["DataSource"]["S3DataSource"]["S3Uri"]

@@ -98,15 +98,6 @@ def test_classifier_with_string_labels(job):
     assert job.metrics["train_auc"] > 0.8 and "train_log_loss" in job.metrics
 
 
-def test_a_non_leader_host_exits_cleanly_without_a_model(job):
-    _gauss3_headerless(job.channel("train") / "data.csv")
-    result = job.config({}, resources={"current_host": "algo-2",
-                                       "hosts": ["algo-1", "algo-2"]}).run()
-    assert result.returncode == 0
-    assert "not the leader" in result.stdout
-    assert not (job.base / "model").exists()
-
-
 @pytest.mark.parametrize("hyperparameters, words", [
     ({"dff": "20"}, "Unknown hyperparameter 'dff'. Valid hyperparameters: adaptive, alpha"),
     ({"df": "twenty"}, "Hyperparameter 'df' must be an integer >= 4; got 'twenty'"),

@@ -52,6 +52,12 @@ class TrainingRequest:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     job_name: str = ""
 
+    def distribution(self, channel: str) -> str:
+        """Several hosts share the train channel's objects (each host reads its own, see
+        docs/training.md); other channels, and one host, get every object."""
+        return "ShardedByS3Key" if channel == "train" and self.instance_count > 1 else \
+            "FullyReplicated"
+
     def to_api(self) -> dict[str, Any]:
         return {
             "TrainingJobName": self.job_name or unique_name("sagegam"),
@@ -74,7 +80,7 @@ class TrainingRequest:
                         "S3DataSource": {
                             "S3DataType": "S3Prefix",
                             "S3Uri": uri,
-                            "S3DataDistributionType": "FullyReplicated",
+                            "S3DataDistributionType": self.distribution(name),
                         }
                     },
                 }

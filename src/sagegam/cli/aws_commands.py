@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -111,7 +112,9 @@ def push(ctx: click.Context, local_image: str, repository: str, tag: str, engine
               help="s3:// prefix for the job's files (default: s3://sagemaker-REGION-ACCOUNT/"
                    "sagegam); the model lands in PREFIX/JOB/output/model.tar.gz.")
 @click.option("--instance-type", default="ml.m5.large", show_default=True)
-@click.option("--instance-count", default=1, show_default=True, type=int)
+@click.option("--instance-count", default=1, show_default=True, type=int,
+              help="Hosts: from 2 the train channel is sharded by S3 object (each host reads "
+                   "its own files) and the first host fits; give a folder of files.")
 @click.option("--max-runtime", default=3600, show_default=True, type=int,
               help="Seconds before SageMaker stops the job (at most 28 days).")
 @hyperparameter_option
@@ -148,6 +151,10 @@ def train(ctx: click.Context, image: str, role: str | None, train_data: str,
         checks.check_hyperparameter_names(hyperparameters)
         session = connect(ctx)
         role_arn = check_role(session, role, warn=warn)
+        if instance_count > 1 and Path(train_data).is_file():
+            warn(f"{train_data} is one file: sharded by S3 object, only one of the "
+                 f"{instance_count} hosts gets data. Split it into files (at least one per "
+                 "host) in a folder.")
         local_data = any(not source.startswith("s3://") for source in sources.values())
         root = output_path or s3.default_root(s3.default_bucket(session))
         if local_data:

@@ -78,23 +78,33 @@ def local() -> None:
 @hyperparameter_option
 @click.option("--content-type", default=None, help="ContentType of the channels, e.g. "
               "text/csv; by file extension when unset.")
+@click.option("--instance-count", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="Hosts of the job: from 2, every host reads its part of the channels and "
+                   "the first fits (processes, or containers on one network).")
+@click.option("--distribution", type=click.Choice(["FullyReplicated", "ShardedByS3Key"]),
+              default="FullyReplicated", show_default=True,
+              help="S3DistributionType of the channels: every host gets every file, or the "
+                   "files are dealt to the hosts.")
 @engine_option
 @image_option
 @json_option
 def train(name: str, train_data: Path, validation: Path | None, hyperparameters: dict[str, str],
-          content_type: str | None, engine: str, image: str, as_json: bool) -> None:
+          content_type: str | None, instance_count: int, distribution: str, engine: str,
+          image: str, as_json: bool) -> None:
     """Run training job NAME to its end and report it (Ctrl-C stops it).
 
     \b
     Example:
       sagegam local train gauss3 --train data/train.csv -H train-file=train.csv -H df=20
+      sagegam local train big --train parts/ --instance-count 2 --distribution ShardedByS3Key
     """
     from sagegam.local.state import LocalError
     from sagegam.local.training import JobSpec, run_job
 
     channels = {"train": train_data} | ({"validation": validation} if validation else {})
     types = {c: content_type for c in channels} if content_type else {}
-    spec = JobSpec(name, channels, hyperparameters, types, _engine(engine, image))
+    spec = JobSpec(name, channels, hyperparameters, types, _engine(engine, image),
+                   instance_count, distribution)
     try:
         description = run_job(spec, on_line=(lambda _: None) if as_json else click.echo)
     except LocalError as error:
@@ -241,11 +251,15 @@ def delete(name: str) -> None:
 @click.option("--output", "-o", "output_dir", required=True, type=click.Path(path_type=Path),
               help="Folder for the <file>.out results.")
 @transform_options
+@click.option("--instance-count", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="Instances, each an endpoint of its own scoring whole files dealt to it in "
+                   "turn, as SageMaker does; the outputs do not depend on it.")
 @engine_option
 @image_option
 @json_option
-def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path, engine: str,
-              image: str, as_json: bool, transform: TransformOptions) -> None:
+def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path,
+              instance_count: int, engine: str, image: str, as_json: bool,
+              transform: TransformOptions) -> None:
     """Batch-transform INPUTS (files or folders) with MODEL into OUTPUT/<file>.out.
 
     \b
@@ -259,7 +273,8 @@ def transform(name: str, model: Path, inputs: tuple[Path, ...], output_dir: Path
         name, model, list(inputs), output_dir, transform.content_type, transform.split_type,
         transform.batch_strategy, transform.max_payload_mb, transform.max_concurrent,
         transform.response_type, transform.assemble_with, transform.join_source,
-        transform.input_filter, transform.output_filter, _engine(engine, image))
+        transform.input_filter, transform.output_filter, _engine(engine, image),
+        instance_count)
     try:
         total = sum(len(p.read_text(encoding="utf-8").splitlines())
                     for p in input_files(list(inputs))) if transform.split_type == "Line" else 0

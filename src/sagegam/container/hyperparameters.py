@@ -220,6 +220,9 @@ SETTINGS: tuple[Setting, ...] = (
             "name:-1 (decreasing) separated by commas (names or 0-based feature indices). "
             "A constrained feature cannot be in an interaction."),
     Setting("max-iter", 100, _integer(1), "Iterations of penalized IRLS."),
+    Setting("streaming", "auto", _boolean_or_auto,
+            "Fit the train channel in passes, one chunk in memory at a time: 'auto' (when "
+            "its files exceed 1/8 of the memory, or in Pipe mode), 'true' or 'false'."),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 PLATFORM_PREFIXES = ("sagemaker_", "_tuning_objective_metric")

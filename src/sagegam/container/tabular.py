@@ -113,13 +113,13 @@ def read_table(files: list[Path], content_type: str | None, options: ReadOptions
     for path in files:
         kind = file_format(path, content_type)
         rows = 0
-        for first_line, frame in _frames(path, kind, options.header):
+        for first_line, frame in frames(path, kind, options.header):
             if columns is None:
                 columns = [str(c) for c in frame.columns]
             elif [str(c) for c in frame.columns] != columns:
                 raise UserError(f"{path.name} has columns {list(frame.columns)}, but earlier "
                                 f"files have {columns}; every file needs the same columns.")
-            X, y = _split(frame, path, first_line, options)
+            X, y = split_target(frame, path, first_line, options)
             parts_X.append(X)
             parts_y.append(y)
             rows += len(frame)
@@ -134,21 +134,26 @@ def read_table(files: list[Path], content_type: str | None, options: ReadOptions
     return Table(X, np.concatenate(parts_y), features, columns[target_index])
 
 
-def _frames(path: Path, kind: str, header: str) -> Iterator[tuple[int, pd.DataFrame]]:
+def frames(path: Path, kind: str, header: str,
+           rows: int = CHUNK_ROWS) -> Iterator[tuple[int, pd.DataFrame]]:
     """Chunks of the file with the 1-based line (record) number of their first row."""
     if kind == "parquet":
-        yield from _parquet_frames(path)
+        yield from _parquet_frames(path, rows)
     elif kind == "jsonl":
-        yield from _jsonl_frames(path)
+        yield from jsonl_frames(path, path.name, rows, _compression(path))
     else:
-        yield from _csv_frames(path, header)
+        yield from csv_frames(path, path.name, _has_header(path, header), rows,
+                              _compression(path))
 
 
-def _csv_frames(path: Path, header: str) -> Iterator[tuple[int, pd.DataFrame]]:
-    present = _has_header(path, header)
+
+def csv_frames(source: Any, name: str, present: bool, rows: int,
+               compression: Literal["gzip"] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+    """CSV chunks from a path or a text stream; ``present``: it starts with a header."""
+    path = Path(name)
     try:
-        reader = pd.read_csv(path, header=0 if present else None, chunksize=CHUNK_ROWS,
-                             compression=_compression(path), skipinitialspace=True,
+        reader = pd.read_csv(source, header=0 if present else None, chunksize=rows,
+                             compression=compression, skipinitialspace=True,
                              low_memory=False, keep_default_na=False,
                              na_values=sorted(MISSING_TOKENS))
         line = 2 if present else 1
@@ -187,14 +192,14 @@ def _has_header(path: Path, header: str) -> bool:
     return csvtext.has_header([cell.strip() for cell in first], HEADER_SETTINGS[header])
 
 
-def _parquet_frames(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
+def _parquet_frames(path: Path, rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise UserError("Reading Parquet needs pyarrow: install 'sagegam[parquet]'.") from None
     try:
-        batches = pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS)
+        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
         record = 1
         while (batch := next(batches, None)) is not None:
             frame = batch.to_pandas()
@@ -204,10 +209,13 @@ def _parquet_frames(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
         raise UserError(f"{path.name} is not a valid Parquet file: {error}") from None
 
 
-def _jsonl_frames(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
+def jsonl_frames(source: Any, name: str, rows: int,
+                 compression: Literal["gzip"] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+    """JSON Lines chunks from a path or a text stream."""
+    path = Path(name)
     try:
-        reader: Any = pd.read_json(path, lines=True, chunksize=CHUNK_ROWS,  # type: ignore[call-overload]
-                                   compression=_compression(path))
+        reader: Any = pd.read_json(source, lines=True, chunksize=rows,  # type: ignore[call-overload]
+                                   compression=compression)
         line = 1
         with reader:
             for frame in reader:
@@ -232,7 +240,7 @@ def _target_index(columns: list[str], target: int | str, path: Path) -> int:
     return target % len(columns)
 
 
-def _split(frame: pd.DataFrame, path: Path, first_line: int,
+def split_target(frame: pd.DataFrame, path: Path, first_line: int,
            options: ReadOptions) -> tuple[pd.DataFrame, NDArray[Any]]:
     columns = [str(c) for c in frame.columns]
     target_index = _target_index(columns, options.target, path)
@@ -267,12 +275,13 @@ def _features(frame: pd.DataFrame, path: Path, first_line: int) -> pd.DataFrame:
                     f"{str(column.iloc[row])[:40]!r} is not a number, though the column's "
                     "other values are; fix the cell, or name the column in the "
                     "categorical-features hyperparameter to read every value as a level.")
-    infinite = frame.select_dtypes("number").isin([np.inf, -np.inf])
-    if infinite.to_numpy().any():
-        row, col = (int(i) for i in np.argwhere(infinite.to_numpy())[0])
-        raise UserError(f"{path.name}, line {first_line + row}, column "
-                        f"'{infinite.columns[col]}': the value is infinite; numbers must be "
-                        "finite.")
+    for name in frame.select_dtypes("number").columns:
+        # np.isinf per column: pandas' isin([inf, -inf]) hashes every cell, ten times slower.
+        infinite = np.isinf(frame[name].to_numpy())
+        if infinite.any():
+            row = int(np.argmax(infinite))
+            raise UserError(f"{path.name}, line {first_line + row}, column '{name}': the "
+                            "value is infinite; numbers must be finite.")
     return frame
 
 

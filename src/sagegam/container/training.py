@@ -8,7 +8,7 @@ characters as ``FailureReason``) and a non-zero exit code:
 ====  ==========================================================================
 code  meaning
 ====  ==========================================================================
-0     trained (or, on a non-leader host of a multi-host job, nothing to do)
+0     trained (on a host other than the first: the first host saved the model)
 1     internal error: a bug in sagegam; the failure file holds the traceback
 2     user error: bad data, hyperparameter, channel or file, named in the message
 143   stopped by SIGTERM (StopTrainingJob or a stopping condition)
@@ -29,13 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from sagegam.container import hyperparameters
+from sagegam.container import hosts, hyperparameters
+from sagegam.container.channels import Channel, source_metrics
 from sagegam.container.errors import JobStopped, UserError
 from sagegam.container.metrics import METRIC_LINE
 from sagegam.container.paths import MLPaths
 from sagegam.container.report import write_report
 from sagegam.container.stopping import StopOnSigterm
+from sagegam.container.streams import FileSource
 from sagegam.container.tabular import ReadOptions, Table, channel_files, read_table
+from sagegam.model.chunks import ChunkSource
 
 EXIT_INTERNAL, EXIT_USER, EXIT_STOPPED = 1, 2, 143
 FAILURE_LIMIT = 1024
@@ -114,24 +117,66 @@ def fit_job(paths: MLPaths, raw_hyperparameters: dict[str, Any],
             resource_config: dict[str, Any], input_data_config: dict[str, Any],
             stopper: StopOnSigterm, progress: Progress) -> None:
     """Read the channels, fit, print the metrics and write the outputs; the configuration
-    comes from the files (``run``) or from script mode's SM_* variables."""
+    comes from the files (``run``) or from script mode's SM_* variables.
+
+    On a job of several hosts the first one fits, on all hosts' statistics (a Dask
+    cluster of the hosts); the others serve as workers until it has saved the model.
+    """
     settings = hyperparameters.parse(raw_hyperparameters)
-    if not _is_leader(resource_config):
+    cluster = hosts.Cluster.of(resource_config)
+    if not cluster.is_leader:
+        hosts.work(paths, cluster, stopper, log)  # returns once the leader saved the model
         return
     _check_writable(paths.model_dir, paths.output_data_dir)  # before an hour of fitting
-    content_types = _content_types(input_data_config)
     classification = settings["task"] == "classification"
     options = ReadOptions(settings["target"], settings["header"], not classification)
-    train = _read_channel(paths, "train", settings["train-file"], content_types, options)
-    validation = _read_validation(paths, settings["test-file"], content_types, options)
-    model = _fit(settings, train)
-    metrics = _metrics(model, train, validation, classification)
-    for name, value in metrics.items():
-        print(METRIC_LINE.format(name=name, value=value), flush=True)
-    with stopper.deferred():
-        _save(model, paths.model_dir)
-        progress.model_saved = True
-    _write_outputs(paths, model, train, validation, metrics)
+    with hosts.leading(paths, cluster, input_data_config, stopper, log) as shards:
+        data = _training_data(paths, settings, input_data_config, options, shards)
+        model = _fit(settings, data.train)
+        metrics = _metrics(model, data, classification)
+        for name, value in metrics.items():
+            print(METRIC_LINE.format(name=name, value=value), flush=True)
+        with stopper.deferred():
+            _save(model, paths.model_dir)
+            progress.model_saved = True
+    _write_outputs(paths, model, data, metrics)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    train: Table | ChunkSource  # a table in memory, or a stream of chunks
+    validation: Table | ChunkSource | None
+    sample: Table | None  # rows for the plot's partial residuals and the report
+
+
+def _training_data(paths: MLPaths, settings: hyperparameters.TrainingSettings,
+                   config: dict[str, Any], options: ReadOptions,
+                   shards: hosts.Shards | None) -> TrainingData:
+    train = Channel.of(paths, "train", config)
+    names = [n for n in VALIDATION_CHANNELS if Channel.of(paths, n, config).present]
+    validation = Channel.of(paths, names[0], config) if names else None
+    if validation is None and settings["test-file"] is not None:
+        raise UserError("Hyperparameter 'test-file' is set but there is no 'validation' or "
+                        "'test' channel.")
+    if shards is not None:
+        return TrainingData(shards.source(train, options, settings["train-file"]),
+                            None if validation is None else shards.source(
+                                validation, options, settings["test-file"]), None)
+    if not train.present:
+        _missing_channel(paths, train)
+    if not train.streams(settings["streaming"], settings["train-file"]):
+        table = _read_channel(train, settings["train-file"], options)
+        held_out = None if validation is None else _read_channel(
+            validation, settings["test-file"], options)
+        return TrainingData(table, held_out, table)
+    log(f"streaming channel train ({train.mode} mode): the fit reads it in passes")
+    source = train.source(options, settings["train-file"])
+    held = None if validation is None else validation.source(options, settings["test-file"])
+    sample = None
+    if isinstance(source, FileSource):
+        chunk = source.sample()
+        sample = Table(chunk.X, chunk.y, source.feature_names, "")
+    return TrainingData(source, held, sample)
 
 
 def _check_writable(*directories: Path) -> None:
@@ -165,80 +210,63 @@ def _read_json(path: Path, default: Any) -> Any:
         raise UserError(f"{path} is not valid JSON: {error}") from None
 
 
-def _is_leader(resource_config: dict[str, Any]) -> bool:
-    """Only the first host trains and writes the model; the others have nothing to do."""
-    hosts = sorted(resource_config.get("hosts") or [])
-    current = resource_config.get("current_host")
-    if len(hosts) > 1 and current != hosts[0]:
-        log(f"host {current} is not the leader ({hosts[0]} of {len(hosts)} hosts); a GAM "
-            "trains on one host, so this host exits without writing a model")
-        return False
-    return True
+def _missing_channel(paths: MLPaths, channel: Channel) -> None:
+    present = sorted(p.name for p in paths.data_dir.iterdir()) if paths.data_dir.is_dir() \
+        else []
+    raise UserError(f"Missing channel '{channel.name}': expected data in {channel.directory}. "
+                    f"Channels present: {present or 'none'}.")
 
 
-def _content_types(config: dict[str, Any]) -> dict[str, str | None]:
-    return {name: (channel or {}).get("ContentType") for name, channel in config.items()}
-
-
-def _read_channel(paths: MLPaths, name: str, only_file: str | None,
-                  content_types: dict[str, str | None], options: ReadOptions) -> Table:
-    directory = paths.channel(name)
-    if not directory.is_dir():
-        present = sorted(p.name for p in paths.data_dir.iterdir()) if paths.data_dir.is_dir() \
-            else []
-        raise UserError(f"Missing channel '{name}': expected data in {directory}. Channels "
-                        f"present: {present or 'none'}.")
-    files = channel_files(directory, only_file)
-    log(f"reading channel {name}: {len(files)} file(s)")
-    table = read_table(files, content_types.get(name), options, progress=log)
-    log(f"channel {name}: {table.X.shape[0]:,} rows, {table.X.shape[1]} features, target "
-        f"'{table.target_name}'")
+def _read_channel(channel: Channel, only_file: str | None, options: ReadOptions) -> Table:
+    files = channel_files(channel.directory, only_file)
+    log(f"reading channel {channel.name}: {len(files)} file(s)")
+    table = read_table(files, channel.content_type, options, progress=log)
+    log(f"channel {channel.name}: {table.X.shape[0]:,} rows, {table.X.shape[1]} features, "
+        f"target '{table.target_name}'")
     return table
 
 
-def _read_validation(paths: MLPaths, only_file: str | None,
-                     content_types: dict[str, str | None],
-                     options: ReadOptions) -> Table | None:
-    for name in VALIDATION_CHANNELS:
-        if paths.channel(name).is_dir():
-            return _read_channel(paths, name, only_file, content_types, options)
-    if only_file is not None:
-        raise UserError("Hyperparameter 'test-file' is set but there is no 'validation' or "
-                        "'test' channel.")
-    return None
-
-
-def _fit(settings: hyperparameters.TrainingSettings, train: Table) -> Any:
-
+def _fit(settings: hyperparameters.TrainingSettings, train: Table | ChunkSource) -> Any:
     model = settings.estimator()
-    X = train.X
-    log(f"fitting {type(model).__name__} on {len(X):,} rows x {X.shape[1]} features "
-        f"({settings.describe()})")
+    size = f"{len(train.X):,} rows x {train.X.shape[1]} features" if isinstance(train, Table) \
+        else f"{train.n_features} features, streamed"
+    log(f"fitting {type(model).__name__} on {size} ({settings.describe()})")
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model.fit(X, train.y)
+            if isinstance(train, Table):
+                model.fit(train.X, train.y)
+            else:
+                model.fit(train)
         except ValueError as error:
             raise UserError(f"Cannot fit the training data: {error}") from None
     for warning in caught:
         log(f"warning: {warning.message}")
-    log(f"fitted in {time.perf_counter() - started:.2f} s ({model.n_iter_} IRLS iterations)")
+    passes = model.predictor_.info.get("passes")
+    log(f"fitted in {time.perf_counter() - started:.2f} s ({model.n_iter_} IRLS iterations"
+        + (f", {passes} passes over the data)" if passes else ")"))
     return model
 
 
-def _metrics(model: Any, train: Table, validation: Table | None,
-             classification: bool) -> dict[str, float]:
-    sets = [("train", train)] + ([("validation", validation)] if validation else [])
+def _metrics(model: Any, data: TrainingData, classification: bool) -> dict[str, float]:
     metrics: dict[str, float] = {}
-    for prefix, table in sets:
-
-        X = table.X
+    for prefix, table in [("train", data.train), ("validation", data.validation)]:
+        if table is None:
+            continue
+        if not isinstance(table, Table):
+            if prefix == "train" and not classification and "train_r2" in \
+                    model.predictor_.info:  # the fit's own last pass measured them
+                metrics |= {key: model.predictor_.info[key]
+                            for key in ("train_r2", "train_rmse")}
+            else:
+                metrics |= source_metrics(model, table, prefix, classification)
+            continue
         if table.X.shape[1] != model.n_features_in_:
             raise UserError(f"The {prefix} data has {table.X.shape[1]} features; the model "
                             f"was trained on {model.n_features_in_}.")
-        metrics |= _classification_metrics(model, X, table.y, prefix) if classification \
-            else _regression_metrics(model, X, table.y, prefix)
+        metrics |= _classification_metrics(model, table.X, table.y, prefix) if \
+            classification else _regression_metrics(model, table.X, table.y, prefix)
     return metrics
 
 
@@ -267,30 +295,37 @@ def _classification_metrics(model: Any, X: Any, y: Any, prefix: str) -> dict[str
     return metrics
 
 
-def _write_outputs(paths: MLPaths, model: Any, train: Table, validation: Table | None,
+def _write_outputs(paths: MLPaths, model: Any, data: TrainingData,
                    metrics: dict[str, float]) -> None:
     out = paths.output_data_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
                                           encoding="utf-8")
-        _plot(model, train, out / "partial-effects.png")
-        sets = [(t.X, t.y) if t else None for t in (train, validation)]
+        # A streamed channel is not in memory: its sample stands in, and the report
+        # shows no validation rows.
+        validation = data.validation if isinstance(data.validation, Table) else None
+        plot = _plot(model, data.sample, out / "partial-effects.png")
+        sets = [(t.X, t.y) if t else None for t in (data.sample, validation)]
         write_report(out / "report.html", model.predictor_, metrics,
                      job_name=paths.base.name if paths.base.name != "ml" else "training job",
                      train=sets[0], validation=sets[1])
     except OSError as error:
         raise UserError(f"The model is saved, but writing the outputs to {out} failed: "
                         f"{error}") from None
-    log(f"wrote metrics.json, partial-effects.png and report.html to {out}")
+    written = ["metrics.json", "report.html"] + ([plot.name] if plot else [])
+    log(f"wrote {', '.join(written)} to {out}")
 
 
-def _plot(model: Any, train: Table, path: Path) -> Path | None:
+def _plot(model: Any, train: Table | None, path: Path) -> Path | None:
     try:
         from sagegam.model.plotting import plot_terms
 
-        plot_terms(model.predictor_, path=path, X=train.X, y=train.y)
+        plot_terms(model.predictor_, path=path, X=None if train is None else train.X,
+                   y=None if train is None else train.y)
     except ImportError:
-        log("matplotlib is not installed: no plot (install sagegam[plot])")
+        # The image leaves matplotlib out (about 90 MB): report.html draws the same charts.
+        log(f"matplotlib is not installed, so no {path.name} (report.html has the same "
+            "charts; the image draws it when built with EXTRAS=plot, pip with sagegam[plot])")
         return None
     return path

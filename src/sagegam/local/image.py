@@ -27,7 +27,7 @@ def build_wheels(root: Path, log: Callable[[str], None]) -> None:
     target = root / "docker" / "wheels"
     log(f"building wheels into {target}")
     # setuptools and wheel too: the build installs sagegam from source with no index.
-    command = [sys.executable, "-m", "pip", "wheel", "--quiet", f"{root}[plot]",
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", f"{root}[plot,cluster]",
                "setuptools>=77", "wheel", "-w", str(target)]
     if subprocess.run(command).returncode != 0:
         raise EngineError("pip could not build the wheels; see its output above.")

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sagegam.local.hosts import DISTRIBUTIONS, copy_files, host_dir, host_names, run_hosts, shard
 from sagegam.local.processes import alive
 from sagegam.local.state import LocalError, check_name, home, read_record, write_record
 
@@ -50,6 +51,8 @@ class JobSpec:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     content_types: Mapping[str, str] = field(default_factory=dict)
     engine: Engine = field(default_factory=Engine)
+    instance_count: int = 1
+    distribution: str = "FullyReplicated"  # S3DistributionType of every channel
 
 
 def job_dir(name: str) -> Path:
@@ -78,31 +81,61 @@ def create_job(spec: JobSpec) -> Path:
 
 
 def _lay_out(spec: JobSpec, folder: Path) -> None:
-    ml = folder / "ml"
-    config = ml / "input" / "config"
-    config.mkdir(parents=True)
+    if spec.instance_count < 1 or spec.distribution not in DISTRIBUTIONS:
+        raise LocalError(f"A job needs an instance count of at least 1 and a distribution "
+                         f"of {' or '.join(DISTRIBUTIONS)}.")
+    hosts = host_names(spec.instance_count)
     # SageMaker hands hyperparameters over as strings; so do we.
     hyperparameters = {str(k): str(v) for k, v in spec.hyperparameters.items()}
-    write_record(config / "hyperparameters.json", hyperparameters)
-    write_record(config / "inputdataconfig.json", {
-        name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
-               "RecordWrapperType": "None",
-               **({"ContentType": spec.content_types[name]} if name in spec.content_types
-                  else {})}
-        for name in spec.channels})
-    write_record(config / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"],
-                                                  "network_interface_name": "eth0"})
-    for name, source in spec.channels.items():
-        _copy_channel(Path(source), ml / "input" / "data" / name)
-    for sub in ("model", "output/data"):
-        (ml / sub).mkdir(parents=True, exist_ok=True)
+    for source in spec.channels.values():
+        if not Path(source).exists():
+            raise LocalError(f"Channel data {source} does not exist.")
+    shards = {name: shard(Path(source), hosts, spec.distribution)
+              for name, source in spec.channels.items()}
+    for host in hosts:
+        ml = host_dir(folder, host)
+        _write_config(spec, ml, hyperparameters, host, hosts)
+        for name, source in spec.channels.items():
+            if spec.instance_count == 1:
+                _copy_channel(Path(source), ml / "input" / "data" / name)
+            else:
+                _check_links(Path(source))
+                copy_files(shards[name][host], Path(source), ml / "input" / "data" / name)
+        for sub in ("model", "output/data"):
+            (ml / sub).mkdir(parents=True, exist_ok=True)
     write_record(folder / "job.json", {
         "TrainingJobName": spec.name, "TrainingJobStatus": "InProgress",
         "SecondaryStatus": "Starting", "HyperParameters": hyperparameters,
         "Engine": spec.engine.name, "Image": spec.engine.image,
         "Channels": {k: str(v) for k, v in spec.channels.items()},
         "ContentTypes": dict(spec.content_types), "CreationTime": _now(),
+        "InstanceCount": spec.instance_count, "Distribution": spec.distribution,
         "RunnerPid": os.getpid()})
+
+
+def _write_config(spec: JobSpec, ml: Path, hyperparameters: dict[str, str], host: str,
+                  hosts: list[str]) -> None:
+    config = ml / "input" / "config"
+    config.mkdir(parents=True)
+    write_record(config / "hyperparameters.json", hyperparameters)
+    write_record(config / "inputdataconfig.json", {
+        name: {"TrainingInputMode": "File", "S3DistributionType": spec.distribution,
+               "RecordWrapperType": "None",
+               **({"ContentType": spec.content_types[name]} if name in spec.content_types
+                  else {})}
+        for name in spec.channels})
+    write_record(config / "resourceconfig.json", {"current_host": host, "hosts": hosts,
+                                                  "network_interface_name": "eth0"})
+
+
+def _check_links(source: Path) -> None:
+    if not source.is_dir():
+        return
+    root = source.resolve()
+    for path in source.rglob("*"):
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise LocalError(f"{path} links to {path.resolve()}, outside the channel folder "
+                             f"{source}; copy the file into the folder instead.")
 
 
 def _copy_channel(source: Path, target: Path) -> None:
@@ -139,6 +172,8 @@ def run_job(spec: JobSpec, on_line: Callable[[str], None] = print) -> dict[str, 
     Stopped, never InProgress."""
     folder = create_job(spec)
     _update(spec.name, SecondaryStatus="Training", TrainingStartTime=_now())
+    if spec.instance_count > 1:
+        return _run_hosts(spec, folder, on_line)
     # Same process group: a terminal's Ctrl-C (or its closing) reaches the job too, and
     # `train` stops on SIGINT as on SIGTERM, so no job outlives its terminal.
     process = subprocess.Popen(train_command(spec.name, spec.engine), stdout=subprocess.PIPE,
@@ -161,6 +196,25 @@ def run_job(spec: JobSpec, on_line: Callable[[str], None] = print) -> dict[str, 
             if process.poll() is None:  # any other way out: no orphan keeps training
                 process.kill()
                 process.wait()
+    with _no_interrupts():
+        return _finish(spec.name, code, stopped)
+
+
+def _run_hosts(spec: JobSpec, folder: Path, on_line: Callable[[str], None]) -> dict[str, Any]:
+    stopped = False
+    with (folder / "train.log").open("w", encoding="utf-8") as log:
+        lock = threading.Lock()
+
+        def emit(line: str) -> None:
+            with lock:
+                log.write(line)
+                on_line(line.rstrip("\n"))
+
+        try:
+            code = run_hosts(spec.name, folder, host_names(spec.instance_count),
+                             spec.engine.name, spec.engine.image, emit)
+        except KeyboardInterrupt:
+            stopped, code = True, 143
     with _no_interrupts():
         return _finish(spec.name, code, stopped)
 
@@ -242,7 +296,8 @@ def describe(name: str) -> dict[str, Any]:
                 if channel in record["ContentTypes"] else {})}
             for channel, uri in record["Channels"].items()],
         "OutputDataConfig": {"S3OutputPath": str(folder / "output")},
-        "ResourceConfig": {"InstanceType": "local", "InstanceCount": 1},
+        "ResourceConfig": {"InstanceType": "local",
+                           "InstanceCount": record.get("InstanceCount", 1)},
         "CreationTime": record["CreationTime"],
     }
     for key in ("TrainingStartTime", "TrainingEndTime", "FailureReason"):

@@ -53,6 +53,7 @@ class TransformSpec:
     input_filter: str | None = None  # JSONPath-like column selection, e.g. "$[1:]"
     output_filter: str | None = None
     engine: Engine = field(default_factory=Engine)
+    instance_count: int = 1  # SageMaker gives each instance whole files, dealt in turn
 
     @property
     def json_records(self) -> bool:
@@ -96,25 +97,53 @@ def input_files(inputs: list[Path]) -> list[Path]:
 
 def run_transform(spec: TransformSpec,
                   progress: Callable[[int], None] = lambda _: None) -> dict[str, Any]:
-    """Run the job to its end; returns a DescribeTransformJob-like summary."""
+    """Run the job to its end; returns a DescribeTransformJob-like summary.
+
+    With several instances each one is an endpoint of its own and scores the files dealt
+    to it (file ``i`` to instance ``i mod n``), as SageMaker distributes S3 objects: no
+    file is split between instances, and the outputs are the same as on one instance.
+    """
     validate(spec)
+    if spec.instance_count < 1:
+        raise LocalError("instance_count must be at least 1.")
     files = input_files(spec.inputs)
     records = [_records(path, spec) for path in files]  # every refusal before a server starts
+    shares = [list(range(i, len(files), spec.instance_count))
+              for i in range(min(spec.instance_count, len(files)))]
+    counts: dict[int, int] = {}
+    concurrency = spec.max_concurrent
+    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+        done = pool.map(lambda share: _instance(spec, share, files, records, progress),
+                        enumerate(shares))
+        for found, share_counts in done:
+            concurrency = concurrency or found
+            counts |= share_counts
+    return {"TransformJobName": spec.name, "TransformJobStatus": "Completed",
+            "MaxConcurrentTransforms": concurrency, "BatchStrategy": spec.batch_strategy,
+            "InstanceCount": len(shares),
+            "Outputs": {str(spec.output_dir / (f.name + ".out")): counts[i]
+                        for i, f in enumerate(files)}}
+
+
+def _instance(spec: TransformSpec, numbered: tuple[int, list[int]], files: list[Path],
+              records: list[list[str]],
+              progress: Callable[[int], None]) -> tuple[int, dict[int, int]]:
+    """One instance: its endpoint scores its files; returns its concurrency and counts."""
+    number, share = numbered
     concurrency = spec.max_concurrent or 2
-    endpoint = endpoint_name(spec.name)
+    endpoint = endpoint_name(spec.name if spec.instance_count == 1 else
+                             f"{spec.name}-{number + 1}")
     endpoints.deploy(endpoint, spec.model, spec.engine, workers=concurrency,
                      environment=batch_environment(spec))
     try:
         record = endpoints.describe(endpoint)
         concurrency = spec.max_concurrent or _suggested_concurrency(record["Url"])
         target = (record["Url"], record["EndpointId"])
-        counts = _transform_files(spec, files, records, target, concurrency, progress)
+        counts = _transform_files(spec, [files[i] for i in share], [records[i] for i in share],
+                                  target, concurrency, progress)
     finally:
         endpoints.delete(endpoint)
-    return {"TransformJobName": spec.name, "TransformJobStatus": "Completed",
-            "MaxConcurrentTransforms": concurrency, "BatchStrategy": spec.batch_strategy,
-            "Outputs": {str(spec.output_dir / (f.name + ".out")): n
-                        for f, n in zip(files, counts, strict=True)}}
+    return concurrency, dict(zip(share, counts, strict=True))
 
 
 def endpoint_name(job: str) -> str:

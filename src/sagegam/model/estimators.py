@@ -29,6 +29,7 @@ from sklearn.utils.validation import (
 )
 
 from sagegam.model.basis import EXTRAPOLATIONS
+from sagegam.model.dask_collections import dask_aware
 from sagegam.model.diagnostics import FitWarning
 from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
 from sagegam.model.features import (
@@ -51,6 +52,7 @@ from sagegam.model.options import (
 )
 from sagegam.model.predictor import Label, PredictionInterval
 from sagegam.model.schema import HANDLE_UNKNOWN, Schema, UnknownCells
+from sagegam.model.streaming import fit_out_of_memory, out_of_memory
 from sagegam.model.terms import TermEffect
 from sagegam.model.threads import single_threaded_blas
 
@@ -151,6 +153,27 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                     family: Family, classes: tuple[Label, ...] | None = None, *,
                     estimate_family: bool = False) -> None:
         names = self._names(len(schema.features))
+        monotone = monotone_per_feature(self.monotonic_cst, names,
+                                        [f.categorical for f in schema.features])
+        settings = self._fit_settings(names, monotone)
+        weights = _check_sample_weight(sample_weight, codes, dtype=np.float64,
+                                       ensure_non_negative=True)
+        positive = int(np.count_nonzero(weights))
+        if positive < 2:
+            raise ValueError(f"sample_weight gives {positive} row(s) a positive weight; a fit "
+                             "needs at least 2.")
+        problem = Problem(schema, codes, y, weights, family, *settings, self.interactions,
+                          estimate_family)
+        with single_threaded_blas():
+            self.predictor_ = fit_model(problem, classes)
+        for finding in self.predictor_.info["warnings"]:
+            category = ConvergenceWarning if finding["kind"] == "convergence" else FitWarning
+            warnings.warn(finding["message"], category, stacklevel=3)
+        self.n_iter_ = self.predictor_.info["n_iter"]
+
+    def _fit_settings(self, names: list[str], monotone: tuple[int, ...]
+                      ) -> tuple[Settings, list[float | None], float | None]:
+        """Settings, penalty weight per feature (None: REML) and the pairs' weight."""
         df = df_per_feature(self.df, names)
         for name, size in [("df", d) for d in df] + [("interaction_df", self.interaction_df)]:
             if size <= self.degree:
@@ -158,26 +181,10 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                     f"{name}={size} must exceed degree={self.degree}: a degree-{self.degree} "
                     f"spline needs at least {self.degree + 1} basis functions. Raise {name} "
                     "or lower degree.")
-        weights = _check_sample_weight(sample_weight, codes, dtype=np.float64,
-                                       ensure_non_negative=True)
-        positive = int(np.count_nonzero(weights))
-        if positive < 2:
-            raise ValueError(f"sample_weight gives {positive} row(s) a positive weight; a fit "
-                             "needs at least 2.")
-        monotone = monotone_per_feature(self.monotonic_cst, names,
-                                        [f.categorical for f in schema.features])
         settings = Settings(tuple(df), self.degree, self.adaptive, self.extrapolation,
                             self.max_iter, self.tol, self.interaction_df, self.discrete,
                             self.knots, monotone)
-        problem = Problem(schema, codes, y, weights, family, settings,
-                          alpha_per_feature(self.alpha, names), pair_alpha(self.alpha),
-                          self.interactions, estimate_family)
-        with single_threaded_blas():
-            self.predictor_ = fit_model(problem, classes)
-        for finding in self.predictor_.info["warnings"]:
-            category = ConvergenceWarning if finding["kind"] == "convergence" else FitWarning
-            warnings.warn(finding["message"], category, stacklevel=3)
-        self.n_iter_ = self.predictor_.info["n_iter"]
+        return settings, alpha_per_feature(self.alpha, names), pair_alpha(self.alpha)
 
     # -- prediction and interpretation ---------------------------------------------------
 
@@ -199,6 +206,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                           f"{unknown.sentences()[0]}.", UserWarning, stacklevel=3)
         return codes
 
+    @dask_aware
     def contributions(self, X: Any) -> Array:
         """Each term's additive part per row, on the link scale (columns: ``term_names_``).
 
@@ -415,8 +423,14 @@ default="gaussian"
         self.theta = theta
 
     @_fit_context(prefer_skip_nested_validation=True)  # type: ignore[misc]
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GAMRegressor:
-        """Fit the model; ``X`` numeric or mixed (numpy or pandas), ``y`` numeric."""
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GAMRegressor:
+        """Fit the model; ``X`` numeric or mixed (numpy or pandas), ``y`` numeric.
+
+        ``X`` may also be data too large for memory: a Dask collection (``y`` one too) or
+        a chunk source (:mod:`~sagegam.model.chunks`: files, shards), fitted in passes.
+        """
+        if out_of_memory(X):
+            return fit_out_of_memory(self, X, y, sample_weight)  # type: ignore[no-any-return]
         schema, codes, y = self._validated(X, y, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         family, estimate = regression_family(self.family, self.power, self.theta)
@@ -434,6 +448,7 @@ default="gaussian"
         self.predictor_.info["train_rmse"] = float(np.sqrt(mse))
         return self
 
+    @dask_aware
     def predict(self, X: Any, return_std: bool = False) -> Array | tuple[Array, Array]:
         """Expected response (the inverse link of the linear predictor); with
         ``return_std``, also its standard error (delta method on the Bayesian posterior
@@ -481,8 +496,11 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
     """
 
     @_fit_context(prefer_skip_nested_validation=True)  # type: ignore[misc]
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GAMClassifier:
-        """Fit the model; ``y`` must hold exactly two classes (any labels)."""
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GAMClassifier:
+        """Fit the model; ``y`` must hold exactly two classes (any labels). ``X`` may be
+        data too large for memory, as for :meth:`GAMRegressor.fit`."""
+        if out_of_memory(X):
+            return fit_out_of_memory(self, X, y, sample_weight)  # type: ignore[no-any-return]
         schema, codes, y = self._validated(X, y)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
@@ -503,16 +521,19 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
             np.average((p > 0.5) == (target > 0.5), weights=weights))
         return self
 
+    @dask_aware
     def decision_function(self, X: Any) -> Array:
         """The linear predictor (log-odds of ``classes_[1]``)."""
         codes = self._checked(X)
         return self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1)
 
+    @dask_aware
     def predict_proba(self, X: Any) -> Array:
         eta = self.decision_function(X)
         positive = self.predictor_.family.inverse_link(eta)
         return np.column_stack([1.0 - positive, positive])
 
+    @dask_aware
     def predict(self, X: Any) -> NDArray[Any]:
         positive = self.decision_function(X) > 0
         return self.classes_[positive.astype(np.intp)]  # type: ignore[no-any-return]

@@ -34,6 +34,7 @@ from sagegam.model.terms import (
 Array = NDArray[np.float64]
 AnyDesign = TermDesign | BinnedDesign
 SUBSAMPLE_ROWS = 100_000
+PLATEAU = 12.0  # |log lambda| from which a subsample's smoothing parameter is not trusted
 DISCRETE_ROWS = 100_000  # from here on "auto" fits on discretized covariates
 MAX_PAIR_CODES = 50  # levels of a factor in an interaction (its columns multiply)
 
@@ -149,12 +150,16 @@ def _divisible(lower: float, upper: float, intervals: int) -> bool:
 
 def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
               weights: Array, family: Family, settings: Settings, names: tuple[str, ...],
-              estimate_family: bool = False) -> Fit:
+              estimate_family: bool = False, design: Any = None) -> Fit:
     """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight;
-    with ``estimate_family`` the family's free parameter is estimated too."""
-    discrete = settings.discrete is True or (settings.discrete == "auto" and
-                                             len(codes) >= DISCRETE_ROWS)
-    design = (BinnedDesign if discrete else TermDesign)(terms, codes, names)
+    with ``estimate_family`` the family's free parameter is estimated too.
+
+    ``design``: rows that are not in memory (:mod:`~sagegam.model.streamed`), in place of
+    ``codes``.
+    """
+    if design is None:
+        design = (BinnedDesign if is_discrete(settings, len(codes)) else TermDesign)(
+            terms, codes, names)
     blocks = [term.constraint(sums) for term, sums in zip(terms, design.column_sums(weights),
                                                           strict=True)]
     design.constrain(blocks)
@@ -194,6 +199,12 @@ def _fully_penalized(penalties: list[Penalty], owners: list[int],
         total = sum(p.matrix / max(float(np.linalg.norm(p.matrix)), 1e-300) for p in mine)
         out.append(bool(np.linalg.matrix_rank(total) == size))
     return out
+
+
+def is_discrete(settings: Settings, n_rows: int) -> bool:
+    """Whether a fit of ``n_rows`` rows (of positive weight) discretizes its covariates."""
+    return settings.discrete is True or (settings.discrete == "auto" and
+                                         n_rows >= DISCRETE_ROWS)
 
 
 def _free_blocks(blocks: list[Array]) -> list[slice]:
@@ -281,7 +292,12 @@ class _Structures:
                                                        replace=False))
         rough, structure = self._choose(design.subset(rows), y[rows], weights[rows],
                                         max(self.tol, 1e-6))
-        warm = WarmStart(rough.warm_start.theta, rough.warm_start.log_lambda)
+        # A parameter near its bound on the subsample sits on the criterion's plateau (the
+        # term is nearly a straight line there), where rounding decides where Newton stops;
+        # started that far out, the full fit could not find an optimum inside. So it
+        # starts from no further out than PLATEAU.
+        warm = WarmStart(rough.warm_start.theta,
+                         np.clip(rough.warm_start.log_lambda, -PLATEAU, PLATEAU))
         return self._run(design, y, weights, structure, warm, self.tol,
                          rough.family), structure
 
@@ -314,6 +330,11 @@ class _Structures:
 
     def _run(self, design: AnyDesign, y: Array, weights: Array, structure: _Structure,
              start: WarmStart | None, tol: float, family: Family) -> FitResult:
+        streamed = getattr(design, "irls", None)  # a streamed design runs its passes
+        if streamed is not None:
+            # streaming refuses what needs the rows in memory (estimate_family, bounds)
+            return streamed(design, y, weights, family, structure.penalties,  # type: ignore[no-any-return]
+                            max_iter=self.max_iter, tol=tol, start=start)
         return penalized_irls(design, y, weights, family, structure.penalties,
                               max_iter=self.max_iter, tol=tol, start=start,
                               estimate_family=self.estimate_family,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -99,12 +100,16 @@ class Schema:
     def __post_init__(self) -> None:
         lookups = {j: _lookup(f) for j, f in enumerate(self.features) if f.categorical}
         object.__setattr__(self, "_lookups", lookups)
+        object.__setattr__(self, "_hash", hash((self.features, self.handle_unknown)))
 
-    @property
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined,no-any-return]  # servers cache by schema
+
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
-    @property
+    @cached_property
     def numeric_only(self) -> bool:
         return not any(f.categorical for f in self.features)
 

@@ -92,7 +92,7 @@ def decode_npy(body: bytes, options: DecodeOptions) -> Decoded:
         raise bad_request("The body is not a valid .npy file (it must start with numpy's "
                           "magic string; write it with numpy.save).")
     try:
-        array = _common_npy(body)
+        array = common_npy(body)
         if array is None:
             array = np.load(io.BytesIO(body), allow_pickle=False)
     except ValueError as error:
@@ -114,7 +114,7 @@ _NPY_HEADER = re.compile(rb"\{'descr': '(<f8|<f4|<i8|<i4)', 'fortran_order': Fal
                          rb"'shape': \((\d+),(?: (\d+),?)?\), \} *\n")
 
 
-def _common_npy(body: bytes) -> Array | None:
+def common_npy(body: bytes) -> Array | None:
     """What np.save wrote for a plain numeric array, or None for np.load to handle.
 
     ``np.load`` parses the header with ``ast.literal_eval`` (about 40 us, most of a one-row

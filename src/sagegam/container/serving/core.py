@@ -17,6 +17,7 @@ import orjson
 
 from sagegam.container import csvtext
 from sagegam.container.csvtext import HEADER_MODES, HeaderMode
+from sagegam.container.serving import one_row
 from sagegam.container.serving.codecs import (
     CSV,
     DECODERS,
@@ -171,10 +172,12 @@ def _answer(predictor: GAMPredictor, body: bytes, content_type: str | None,
     options = _options({**_attributes(custom_attributes), **accept_options})
     if not body:
         raise bad_request("The request body is empty; send at least one row.")
-    decoded = decoder(body, DecodeOptions(settings.csv_header, _columns_of(predictor)))
     unknown = UnknownCells()
-    codes = _encoded(predictor, decoded, unknown)
-    output = _predict(predictor, codes, options, unknown)
+    contributions = _one_row(predictor, body, content_type, settings)
+    if contributions is None:
+        decoded = decoder(body, DecodeOptions(settings.csv_header, _columns_of(predictor)))
+        contributions = _contributions(predictor, _encoded(predictor, decoded, unknown))
+    output = _output(predictor, contributions, options, unknown)
     headers = {CUSTOM_ATTRIBUTES: f"unknown_values={unknown.count}"} if unknown.count else {}
     return Response(200, ENCODERS[response_type](output), response_type, headers)
 
@@ -297,13 +300,42 @@ def _positional(names: list[str]) -> bool:
     return all(name.startswith("x") and name[1:].isdigit() for name in names)
 
 
-def _predict(predictor: GAMPredictor, codes: Any, options: Options,
-             unknown: UnknownCells) -> Output:
+def _one_row(predictor: GAMPredictor, body: bytes, content_type: str | None,
+             settings: ServerSettings) -> Any:
+    """The contributions of a body of one row of numbers, read and computed in plain
+    Python; None leaves the request to the general path (see :mod:`.one_row`)."""
+    reader = one_row.READERS.get(_media_type(content_type or ""))
+    if reader is None or len(body) > ONE_ROW_BYTES or not _numbers_only(predictor.schema) \
+            or (reader is one_row.csv_row and settings.csv_header == "present"):
+        return None
+    row = reader(body, predictor.n_features)
+    return None if row is None else predictor.contributions_of_row(row)
+
+
+ONE_ROW_BYTES = 4096
+
+
+@lru_cache(maxsize=64)
+def _numbers_only(schema: Schema) -> bool:
+    """A model of numeric features none of whose names reads as a number."""
+    return schema.numeric_only and not any(map(one_row.is_number, schema.names))
+
+
+def _contributions(predictor: GAMPredictor, codes: Any) -> Any:
     try:
-        contributions = predictor.contributions_of(codes)
+        return predictor.contributions_of(codes)
     except OutsideRangeError as error:
         raise bad_request(str(error).replace(f"row {error.row}", f"row {error.row + 1}"),
                           error.row + 1) from None
+
+
+def _predict(predictor: GAMPredictor, codes: Any, options: Options,
+             unknown: UnknownCells) -> Output:
+    return _output(predictor, _contributions(predictor, codes), options, unknown)
+
+
+def _output(predictor: GAMPredictor, contributions: Any, options: Options,
+            unknown: UnknownCells) -> Output:
     eta = predictor.intercept + contributions.sum(axis=1)
     mean = predictor.family.inverse_link(eta)
     values: Any = mean

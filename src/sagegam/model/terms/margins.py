@@ -178,6 +178,13 @@ class MarginTable:
         ((basis, _),), (features,) = self._basis, self._spline_features
         return self._splines_at(basis, codes[:, features], features)
 
+    @property
+    def spline_basis(self) -> SplineBasis | KnotBasis:
+        """The one basis of a table of spline margins of one degree and knot layout (see
+        :meth:`splines`)."""
+        ((basis, _),) = self._basis
+        return basis
+
     def _splines_at(self, basis: SplineBasis | KnotBasis, X: Array,
                     features: NDArray[np.intp]) -> tuple[Columns, Array]:
         try:
