@@ -119,3 +119,12 @@ def test_a_record_io_channel_is_refused(job):
     result = job.config({}, input_data=config).run()
     assert result.returncode == 2
     assert "RecordWrapperType 'RecordIO'" in job.failure
+
+
+def test_a_streamed_job_refuses_an_estimated_tweedie_power_before_reading(frame, job):
+    frame.iloc[:500].assign(y=np.exp(frame.a.iloc[:500])).to_csv(
+        job.channel("train") / "data.csv", index=False)
+    result = job.config({"target": "y", "streaming": "true", "family": "tweedie"}).run(
+        timeout=300)
+    assert result.returncode == 2
+    assert "power='auto'" in job.failure and "give power as a number" in job.failure

@@ -104,12 +104,32 @@ def test_classifier_with_string_labels(job):
     ({"alpha": "-1"}, "Hyperparameter 'alpha' must be 'auto' or a number >= 0"),
     ({"target": "price"}, "Target column 'price' is not in the header"),
     ({"train-file": "missing.csv"}, "File 'missing.csv' is not in channel train"),
+    ({"monotonic-cst": "0:2"}, "Hyperparameter 'monotonic-cst' must be 'none' or features"),
+    ({"monotonic-cst": "3:1"}, "monotonic_cst names unknown features ['3']"),
+    ({"family": "tweedie", "power": "2.5"},
+     "Hyperparameter 'power' must be 'auto' or a number between 1 and 2; got 2.5"),
+    ({"theta": "2"}, "Hyperparameter 'theta' applies to family=negative_binomial only"),
 ])
 def test_bad_settings_fail_as_user_errors_naming_the_key(job, hyperparameters, words):
     _gauss3_headerless(job.channel("train") / "data.csv")
     result = job.config(hyperparameters).run()
     assert result.returncode == 2
     assert job.failure.startswith("UserError: ") and words in job.failure
+
+
+def test_a_negative_binomial_with_a_monotone_feature(job):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"age": rng.uniform(20, 80, 800), "dose": rng.uniform(0, 1, 800)})
+    mean = np.exp(np.sin(frame["age"] / 10) + np.sqrt(frame["dose"]))
+    frame["visits"] = rng.negative_binomial(2.0, 2.0 / (2.0 + mean))
+    frame.to_csv(job.channel("train") / "visits.csv", index=False)
+    result = job.config({"target": "visits", "family": "negative_binomial",
+                         "monotonic-cst": "dose:1"}).run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    predictor = load(job.base / "model")
+    assert predictor.family.name == "negative_binomial" and predictor.family.theta > 0
+    grid = pd.DataFrame({"age": np.full(500, 50.0), "dose": np.linspace(-0.2, 1.2, 500)})
+    assert np.all(np.diff(predictor.predict(grid)) >= 0)
 
 
 def test_missing_train_channel_names_the_channel_and_what_is_there(job):
@@ -204,6 +224,10 @@ def test_hyperparameters_arrive_plain_or_json_encoded():
     assert plain == encoded
     assert plain["df"] == 20 and plain["adaptive"] is True and plain["target"] == "price"
     assert parse({"sagemaker_program": "x", "_tuning_objective_metric": "y"})["df"] == 25
+    assert parse({"monotonic-cst": "dose:1, 2:-1"})["monotonic-cst"] == {"dose": 1, 2: -1}
+    assert parse({"monotonic-cst": "none"})["monotonic-cst"] is None
+    given = parse({"family": "tweedie", "power": "1.4", "knots": "quantile"}).estimator()
+    assert (given.power, given.theta, given.knots) == (1.4, "auto", "quantile")
     # The SageMaker Python SDK JSON-encodes every value (json.dumps) before CreateTrainingJob.
     typed = {"df": 20, "adaptive": True, "target": "price", "alpha": 0.5}
     assert parse({key: json.dumps(value) for key, value in typed.items()}) == plain

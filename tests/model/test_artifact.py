@@ -53,6 +53,20 @@ def test_metadata_is_json_with_versions_names_and_family(regressor, tmp_path):
     assert {"sagegam", "numpy", "python"} <= set(metadata["written_by"])
 
 
+def test_knots_placed_by_the_data_round_trip_as_format_3(tmp_path):
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.lognormal(0, 1.5, 400), rng.uniform(0, 1, 400)])
+    model = GAMRegressor().fit(X, np.log(X[:, 0]) + X[:, 1] + rng.normal(0, 0.1, 400))
+    save(model, tmp_path)
+    metadata = json.loads((tmp_path / METADATA_FILE).read_text())
+    knots = [term["margin"].get("knots") for term in metadata["terms"]]
+    assert knots[0] is not None and knots[1] is None  # skewed: placed; even: equally spaced
+    # A reader of format 2 would ignore the knots and predict wrongly: it must refuse.
+    assert metadata["format_version"] == 3
+    rows = np.column_stack([np.geomspace(0.01, 400, 50), np.linspace(-0.5, 1.5, 50)])
+    np.testing.assert_allclose(load(tmp_path).predict(rows), model.predict(rows), rtol=1e-12)
+
+
 def test_loading_refuses_edited_metadata(regressor, tmp_path):
     save(regressor[0], tmp_path)
     path = tmp_path / METADATA_FILE

@@ -97,8 +97,12 @@ def test_wrong_column_count_at_predict_time_says_what_was_expected(data):
 def test_outside_the_training_range_the_default_extrapolates_linearly(data):
     X, y = data
     model = GAMRegressor().fit(X, y)
-    near, edge, beyond = model.predict(np.array([[0.99, 0.5], [1.0, 0.5], [1.01, 0.5]]))
-    assert beyond - edge == pytest.approx(edge - near, rel=1e-3)
+    top, h = X[:, 0].max(), 1e-6
+    inside, edge, beyond, further = model.predict(
+        np.array([[top - h, 0.5], [top, 0.5], [top + 0.1, 0.5], [top + 0.2, 0.5]]))
+    # A straight line beyond the range, along the curve's tangent at the boundary.
+    assert further - beyond == pytest.approx(beyond - edge, rel=1e-9)
+    assert (beyond - edge) / 0.1 == pytest.approx((edge - inside) / h, rel=1e-4)
 
 
 def test_constant_extrapolation_clips_to_the_boundary(data):

@@ -120,6 +120,66 @@ identity_penalty <- function(f) {
   P
 }
 
+weak_terms <- function() {
+  c(lapply(c("x1", "x2", "x3", "x4"), function(v) {
+    term(paste0("s(", v, ")"), "spline", list(spline(v, 10)), S_TERM)
+  }), list(term("s(f)", "factor", list(level("f")), NO_CONSTRAINT)))
+}
+
+# Effects of every strength, so that summary()'s p-values are neither 0 nor 1.
+weak_model <- function(response, family) {
+  formula <- as.formula(paste(response, "~ s(x1, bs = \"ps\", m = c(2, 2), k = 10) +",
+                              "s(x2, bs = \"ps\", m = c(2, 2), k = 10) +",
+                              "s(x3, bs = \"ps\", m = c(2, 2), k = 10) +",
+                              "s(x4, bs = \"ps\", m = c(2, 2), k = 10) + s(f, bs = \"re\")"))
+  list(data = "weak", family = family, response = response,
+       k = c(x1 = 10, x2 = 10, x3 = 10, x4 = 10), formula = formula, terms = weak_terms())
+}
+
+# Families with a parameter of their own, estimated by mgcv with the smoothness (tw(): the
+# Tweedie power, nb(): the negative binomial's theta).
+family_models <- function() {
+  list(
+    tweedie = list(
+      data = "claims", family = tw(), name = "tweedie",
+      k = c(age = 10, engine = 10),
+      formula = y ~ s(age, bs = "ps", m = c(2, 2), k = 10) +
+        s(engine, bs = "ps", m = c(2, 2), k = 10) + s(region, bs = "re"),
+      terms = list(term("s(age)", "spline", list(spline("age", 10)), S_TERM),
+                   term("s(engine)", "spline", list(spline("engine", 10)), S_TERM),
+                   term("s(region)", "factor", list(level("region")), NO_CONSTRAINT))),
+    negative_binomial = list(
+      data = "visits", family = nb(), name = "negative_binomial",
+      k = c(x1 = 10, x2 = 10),
+      formula = y ~ s(x1, bs = "ps", m = c(2, 2), k = 10) + s(x2, bs = "ps", m = c(2, 2), k = 10) +
+        s(group, bs = "re"),
+      terms = list(term("s(x1)", "spline", list(spline("x1", 10)), S_TERM),
+                   term("s(x2)", "spline", list(spline("x2", 10)), S_TERM),
+                   term("s(group)", "factor", list(level("group")), NO_CONSTRAINT))))
+}
+
+# The parameter mgcv estimated, on the scale sagegam uses: a Tweedie's power p, a negative
+# binomial's theta (both from the family's getTheta(TRUE)).
+family_record <- function(fit, spec) {
+  record <- fit$record
+  record$family <- spec$name
+  value <- fit$model$family$getTheta(TRUE)
+  record$family_parameters <- if (spec$name == "tweedie") list(power = value) else
+    list(theta = value)
+  record
+}
+
+# mgcv's Tweedie log density (ldTweedie) on a grid, against which the series that sagegam
+# sums is checked.
+tweedie_density_record <- function() {
+  grid <- expand.grid(y = c(0, 0.01, 0.3, 1, 2.5, 7, 30), mu = c(0.2, 1.5, 12),
+                      phi = c(0.4, 2), p = c(1.05, 1.3, 1.6, 1.95))
+  log_density <- mapply(function(y, mu, phi, p) ldTweedie(y, mu, p = p, phi = phi)[1, 1],
+                        grid$y, grid$mu, grid$phi, grid$p)
+  list(y = I(grid$y), mu = I(grid$mu), phi = I(grid$phi), power = I(grid$p),
+       log_density = I(log_density))
+}
+
 models <- function(data) {
   P <- identity_penalty(data$factor_pair$g)
   by_terms <- lapply(levels(data$factor_pair$g), function(l) {
@@ -179,11 +239,22 @@ models <- function(data) {
         s(f, bs = "re"),
       terms = list(term("s(x1)", "spline", list(spline("x1", 8)), S_TERM),
                    term("s(x2)", "spline", list(spline("x2", 8)), S_TERM),
-                   term("s(f)", "factor", list(level("f")), NO_CONSTRAINT)))
+                   term("s(f)", "factor", list(level("f")), NO_CONSTRAINT))),
+    gaussian_weak = weak_model("y", gaussian()),
+    poisson_weak = weak_model("count", poisson()),
+    binomial_weak = weak_model("event", binomial())
   )
 }
 
 # ---- fitting and recording ---------------------------------------------------------------
+
+# A family whose parameter the fit estimated, with that parameter fixed: a refit at the same
+# smoothing parameters then solves the same problem.
+fixed_family <- function(family) {
+  if (grepl("^Tweedie", family$family)) return(Tweedie(p = family$getTheta(TRUE), link = "log"))
+  if (grepl("^Negative Binomial", family$family)) return(negbin(family$getTheta(TRUE)))
+  family
+}
 
 fit_one <- function(spec, d) {
   knots <- lapply(names(spec$k), function(v) ps_knots(d[[v]], spec$k[[v]]))
@@ -195,6 +266,17 @@ fit_one <- function(spec, d) {
   # That is accepted only when the score's gradient is zero to within 1e-5.
   if (!(model$outer.info$conv == "full convergence" || gradient < 1e-5)) {
     stop(spec$data, ": REML did not converge (", model$outer.info$conv, ")")
+  }
+  # mgcv's PIRLS can miss its 1e-10 test on the penalized deviance's rounding (poisson_weak
+  # does, at any iteration limit). Such a fit is accepted only if refitting at the same
+  # smoothing parameters moves no fitted value by more than 1e-10; the drift is recorded.
+  inner_drift <- NULL
+  if (!model$converged) {
+    again <- suppressWarnings(gam(spec$formula, data = d, family = fixed_family(model$family),
+                                  method = "REML", knots = knots, sp = model$sp,
+                                  control = gam.control(epsilon = 1e-13, maxit = 1000)))
+    inner_drift <- max(abs(again$fitted.values - model$fitted.values))
+    if (inner_drift > 1e-10) stop(spec$data, ": PIRLS did not converge (", inner_drift, ")")
   }
   lp_matrix <- predict(model, type = "lpmatrix")
   labels <- vapply(model$smooth, function(s) s$label, "")
@@ -218,16 +300,19 @@ fit_one <- function(spec, d) {
       raw_coefficients = I(as.vector(view$T %*% model$coefficients[view$columns])),
       contribution = I(unname(contributions[, smooth$label])))
   }
-  list(
-    data = paste0(spec$data, ".csv"), call = call_text(spec), family = spec$family$family,
+  record <- list(
+    data = paste0(spec$data, ".csv"), response = spec$response, call = call_text(spec),
+    family = spec$family$family,
     link = spec$family$link, n = nrow(d), intercept = unname(model$coefficients[1]),
     reml = model$gcv.ubre, scale = model$scale, sig2 = model$sig2,
     scale_estimated = model$scale.estimated, deviance = model$deviance,
     edf_total = sum(model$edf), outer_iterations = model$outer.info$iter,
     outer_convergence = model$outer.info$conv, outer_max_gradient = gradient,
+    inner_drift = inner_drift,
     terms = terms,
     fitted = I(unname(model$fitted.values)),
     linear_predictor = I(unname(model$linear.predictors)))
+  list(record = record, model = model)
 }
 
 margin_record <- function(margin, d, knots) {
@@ -286,16 +371,46 @@ to_json <- function(x, indent = "") {
   if (as_array) paste0("[", paste(values, collapse = ", "), "]") else values
 }
 
+# ---- inference: summary()'s tests and predict()'s standard errors ------------------------
+
+# What summary.gam reports per smooth (Wood 2013a's test for terms with a null space, Wood
+# 2013b's for fully penalized ones), with edf1 = tr(2F - F^2) per term, and the standard
+# errors of the linear predictor at the data rows (predict(se.fit = TRUE): the Bayesian
+# covariance Vp, intercept included).
+inference_record <- function(model, spec) {
+  table <- summary(model)$s.table
+  kind <- if (model$scale.estimated) "F" else "Chi.sq"
+  terms <- lapply(seq_along(model$smooth), function(i) {
+    smooth <- model$smooth[[i]]
+    columns <- smooth$first.para:smooth$last.para
+    list(label = spec$terms[[i]]$label, edf = unname(table[i, "edf"]),
+         edf1 = sum(model$edf1[columns]), reference_df = unname(table[i, "Ref.df"]),
+         statistic = unname(table[i, kind]), statistic_kind = kind,
+         p_value = unname(table[i, "p-value"]),
+         test = if (smooth$null.space.dim == 0) "random_effect" else "smooth")
+  })
+  list(residual_df = nrow(model$model) - sum(model$edf), terms = terms,
+       se_link = I(unname(predict(model, type = "link", se.fit = TRUE)$se.fit)))
+}
+
 main <- function() {
-  names <- c("additive", "factor_main", "numeric_pair", "factor_pair", "binary", "counts")
+  names <- c("additive", "factor_main", "numeric_pair", "factor_pair", "binary", "counts",
+             "weak", "claims", "visits")
   data <- lapply(names, read_data)
   names(data) <- names
   specs <- models(data)
+  fits <- lapply(specs, function(spec) fit_one(spec, data[[spec$data]]))
+  family_specs <- family_models()
+  family_fits <- lapply(family_specs, function(spec) fit_one(spec, data[[spec$data]]))
   out <- list(
     generated_by = "tests/oracles/fit_mgcv.R",
     mgcv_version = as.character(packageVersion("mgcv")),
     r_version = R.version.string,
-    models = lapply(specs, function(spec) fit_one(spec, data[[spec$data]])))
+    models = lapply(fits, function(fit) fit$record),
+    inference = mapply(inference_record, lapply(fits, function(fit) fit$model), specs,
+                       SIMPLIFY = FALSE),
+    families = mapply(family_record, family_fits, family_specs, SIMPLIFY = FALSE),
+    tweedie_density = tweedie_density_record())
   writeLines(to_json(out), file.path(HERE, "mgcv.json"))
 }
 

@@ -95,6 +95,54 @@ def counts(rng: np.random.Generator) -> Columns:
     return {"x1": x1, "x2": x2, "f": levels, "y": y}
 
 
+def weak(rng: np.random.Generator) -> Columns:
+    """Effects of every strength for the tests' p-values: moderate, weak, none, none, and a
+    weak factor; gaussian, count and binary outcomes on the same predictors."""
+    n = 500
+    x1, x2, x3, x4 = (rng.uniform(0, 1, n) for _ in range(4))
+    f = factor(rng, {"a": 150, "b": 120, "c": 100, "d": 80, "e": 50})
+    eta = 0.3 * np.sin(2 * np.pi * x1) + 0.25 * x2 + effects(
+        f, {"a": 0.0, "b": 0.1, "c": -0.15, "d": 0.2, "e": -0.1})
+    return {"x1": x1, "x2": x2, "x3": x3, "x4": x4, "f": f,
+            "y": 3.0 + eta + rng.normal(0, 1.0, n),
+            "count": rng.poisson(np.exp(1.0 + eta)),
+            "event": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)}
+
+
+def tweedie(rng: np.random.Generator, mu: np.ndarray, phi: float, power: float) -> np.ndarray:
+    """Compound Poisson-gamma draws: Poisson many gamma amounts (Tweedie, 1 < power < 2)."""
+    counts = rng.poisson(mu ** (2 - power) / (phi * (2 - power)))
+    shape = (2 - power) / (power - 1)
+    scale = phi * (power - 1) * mu ** (power - 1)
+    return np.array([rng.gamma(shape * k, s) if k else 0.0 for k, s in zip(counts, scale,
+                                                                         strict=True)])
+
+
+def claims(rng: np.random.Generator) -> Columns:
+    """Insurance-like claim amounts per policy: Tweedie (power 1.6, phi 2)."""
+    n = 1500
+    region = factor(rng, {"n": 500, "s": 450, "e": 350, "w": 200})
+    age = rng.uniform(18, 80, n)
+    engine = rng.uniform(50, 250, n)
+    eta = (0.8 + 0.6 * np.cos((age - 18) / 10) + 0.5 * np.sin((engine - 50) / 60)
+           + effects(region, {"n": 0.0, "s": 0.3, "e": -0.2, "w": 0.5}))
+    return {"age": age, "engine": engine, "region": region,
+            "y": tweedie(rng, np.exp(eta), 2.0, 1.6)}
+
+
+def visits(rng: np.random.Generator) -> Columns:
+    """Over-dispersed counts per person: negative binomial (theta 2.5)."""
+    n = 1200
+    group = factor(rng, {"a": 400, "b": 350, "c": 300, "d": 150})
+    x1 = rng.uniform(0, 1, n)
+    x2 = rng.uniform(0, 1, n)
+    eta = 0.5 + np.sin(2 * np.pi * x1) + 0.8 * np.cos(3 * x2) + effects(
+        group, {"a": 0.0, "b": 0.4, "c": -0.3, "d": 0.2})
+    mu = np.exp(eta)
+    return {"x1": x1, "x2": x2, "group": group,
+            "y": rng.negative_binomial(2.5, 2.5 / (2.5 + mu))}
+
+
 DATASETS: dict[str, tuple[int, Callable[[np.random.Generator], Columns]]] = {
     "additive": (101, additive),
     "factor_main": (102, factor_main),
@@ -102,6 +150,9 @@ DATASETS: dict[str, tuple[int, Callable[[np.random.Generator], Columns]]] = {
     "factor_pair": (104, factor_pair),
     "binary": (105, binary),
     "counts": (106, counts),
+    "weak": (107, weak),
+    "claims": (108, claims),
+    "visits": (109, visits),
 }
 
 

@@ -41,13 +41,43 @@ def names() -> list[str]:
     return list(_records()["models"])
 
 
+def family_model(name: str) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A model of a family with its own parameter (the ``families`` section), and its data."""
+    record = _records()["families"][name]
+    return record, _read(record["data"])
+
+
+def tweedie_density() -> dict[str, Any]:
+    """mgcv's ldTweedie on a grid of (y, mu, phi, power)."""
+    return dict(_records()["tweedie_density"])
+
+
+def inference(name: str) -> dict[str, Any]:
+    """What mgcv's summary() and predict(se.fit = TRUE) said about one model."""
+    return dict(_records()["inference"][name])
+
+
+def features(record: dict[str, Any], data: pd.DataFrame) -> pd.DataFrame:
+    """The model's covariates, in the order its terms name them."""
+    variables = dict.fromkeys(m["variable"] for t in record["terms"] for m in t["margins"])
+    return data[list(variables)]
+
+
+def response(record: dict[str, Any], data: pd.DataFrame) -> Array:
+    return data[record.get("response", "y")].to_numpy(float)
+
+
 def load(name: str) -> tuple[dict[str, Any], pd.DataFrame]:
     record = _records()["models"][name]
-    data = pd.read_csv(HERE / record["data"])
+    return record, _read(record["data"])
+
+
+def _read(file: str) -> pd.DataFrame:
+    data = pd.read_csv(HERE / file)
     for column in data.columns:
         if not pd.api.types.is_numeric_dtype(data[column]):
             data[column] = pd.Categorical(data[column], categories=sorted(set(data[column])))
-    return record, data
+    return data
 
 
 def knots(x: Array, k: int) -> Array:
@@ -129,7 +159,7 @@ def refit(record: dict[str, Any], data: pd.DataFrame) -> Refit:
     S_blocks = [Zt.T @ sum(lam * S for lam, S in zip(ls, t.penalties, strict=True)) @ Zt
                 for Zt, ls, t in zip(Zs, lambdas, terms, strict=True)]
     S = block_diag(np.zeros((1, 1)), *S_blocks)
-    y = data["y"].to_numpy(float)
+    y = data[record.get("response", "y")].to_numpy(float)
     b, w, eta = _pirls(X, y, S, record["family"])
     XtWX = X.T @ (w[:, None] * X)
     F = np.linalg.solve(XtWX + S, XtWX)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sagegam import GAMClassifier, GAMRegressor
@@ -106,3 +107,61 @@ def test_files_or_a_folder_fit_through_file_source(tmp_path):
     (tmp_path / "c.csv").write_text("a,b,c,y\n1,2,p,3\n1,x,q,4\n2,3,p,5\n")
     with pytest.raises(UserError, match=r"c\.csv, line 3, column 'b'"):
         GAMRegressor().fit(FileSource.of(tmp_path / "c.csv", target="y"))
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"family": "tweedie"}, "power='auto'"),
+    ({"family": "negative_binomial"}, "theta='auto'"),
+    ({"monotonic_cst": {"a": 1}}, "monotonic_cst"),
+    ({"knots": "quantile"}, "knots='quantile'"),
+    ({"knots": "balanced"}, "knots='balanced'"),
+])
+def test_options_only_rows_in_memory_can_honour_are_refused_before_any_pass(
+        tmp_path, options, fragment):
+    from sagegam import FileSource
+
+    X, eta = mixed(rows=2_000)
+    y = np.exp(0.3 * eta)
+    # Few rows: were the options not refused up front, the survey would gather them and
+    # fit them in memory, honouring every option.
+    with pytest.raises(ValueError, match=fr"{fragment}.*cannot"):
+        GAMRegressor(**options).fit(ArraySource(X, y, piece_rows=700))
+    # A file whose third line is bad: its error would come first from any pass.
+    X.assign(y=y).iloc[:3].to_csv(tmp_path / "rows.csv", index=False)
+    with open(tmp_path / "rows.csv", "a") as file:
+        file.write("1,x,p,3\n")
+    with pytest.raises(ValueError, match=fr"{fragment}.*cannot"):
+        GAMRegressor(**options).fit(FileSource.of(tmp_path / "rows.csv", target="y"))
+    dd = pytest.importorskip("dask.dataframe")
+    with pytest.raises(ValueError, match=fr"{fragment}.*cannot"):
+        GAMRegressor(**options).fit(dd.from_pandas(X, npartitions=2),
+                                    dd.from_pandas(pd.Series(y), npartitions=2))
+
+
+def test_a_given_tweedie_power_and_evenly_spaced_knots_stream():
+    X, eta = mixed(rows=2_000)
+    y = np.random.default_rng(5).poisson(np.exp(0.3 * eta)) * 1.5
+    options = {"family": "tweedie", "power": 1.4, "knots": "uniform"}
+    streamed = GAMRegressor(**options).fit(ArraySource(X, y, piece_rows=700))
+    np.testing.assert_array_equal(streamed.coef_, GAMRegressor(**options).fit(X, y).coef_)
+    assert streamed.power_ == 1.4
+
+
+@pytest.mark.slow
+def test_a_streamed_tweedie_of_given_power_equals_the_in_memory_fit():
+    X, eta = mixed(rows=240_000, seed=9)
+    rng = np.random.default_rng(4)
+    y = rng.poisson(np.exp(0.4 * eta)) * rng.gamma(2.0, 0.5, len(eta))
+    options = {"family": "tweedie", "power": 1.5, "adaptive": False, "knots": "uniform"}
+    streamed = GAMRegressor(**options).fit(ArraySource(X, y, piece_rows=100_000,
+                                                       chunk_rows=40_000))
+    _same_model(streamed, GAMRegressor(**options).fit(X, y))
+    assert streamed.predictor_.info["family_parameters"]["power"] == 1.5
+
+
+def test_prediction_options_are_refused_for_a_dask_collection():
+    dd = pytest.importorskip("dask.dataframe")
+    X, eta = mixed(rows=2_000)
+    model = GAMRegressor().fit(X, eta)
+    with pytest.raises(ValueError, match=r"predict of a Dask collection.*return_std"):
+        model.predict(dd.from_pandas(X, npartitions=2), return_std=True)

@@ -107,3 +107,23 @@ def test_a_chunked_body_is_read_whole(app, regressor, rows):
                        headers={"Content-Type": "text/csv", "Accept": "application/json"})
     np.testing.assert_allclose(response.json()["predictions"], regressor.predict(rows),
                                rtol=1e-12)
+
+
+def test_a_tweedie_model_with_a_monotone_feature_is_served_as_fitted(tmp_path, rows):
+    from sagegam import GAMRegressor, save
+
+    rng = np.random.default_rng(4)
+    X = rng.uniform(0, 1, size=(600, 3))
+    mean = np.exp(np.sin(3 * X[:, 0]) + X[:, 1])
+    counts = rng.poisson(mean ** 0.5 / 0.5)
+    y = np.array([rng.gamma(k, 0.5 * mean_i ** 0.5) if k else 0.0
+                  for k, mean_i in zip(counts, mean, strict=True)])
+    model = GAMRegressor(family="tweedie", monotonic_cst=[0, 1, 0]).fit(X, y)
+    save(model, tmp_path)
+    served = InferenceApp(str(tmp_path), ServerSettings(workers=1))
+    served.load()
+    response = request(served, "POST", "/invocations", content=npy(rows),
+                       headers={"Content-Type": "application/x-npy", "Accept": "text/csv"})
+    assert response.status_code == 200
+    np.testing.assert_allclose(np.loadtxt(io.StringIO(response.text)), model.predict(rows),
+                               rtol=1e-12)

@@ -123,3 +123,39 @@ def test_json_booleans_and_named_records_are_not_numbers_here(regressor):
                  "application/json")
     positional = call(regressor, b"[[0.1, 0.2, 0.3]]", "application/json")
     assert first_prediction(named) == first_prediction(positional)
+
+
+def _served(model, tmp_path):
+    from sagegam import load, save
+
+    save(model, tmp_path)
+    return load(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["uneven_knots", "tweedie_monotone"])
+def test_models_of_issue_11_answer_one_row_as_in_a_batch(kind, tmp_path):
+    rng = np.random.default_rng(21)
+    X = pd.DataFrame({"age": rng.uniform(0, 1, 600), "dose": rng.lognormal(0, 1.5, 600),
+                      "weight": rng.uniform(0, 1, 600)})
+    eta = np.sin(3 * X["age"]) + 0.3 * np.log1p(X["dose"]) + X["weight"]
+    if kind == "uneven_knots":  # knots at quantiles of a skewed feature: not evenly spaced
+        model = GAMRegressor(knots="quantile").fit(X, eta + rng.normal(0, 0.1, 600))
+    else:  # a Tweedie fit whose coefficients come from monotone increments
+        y = rng.poisson(np.exp(eta - 1.0)) * rng.gamma(2.0, 0.5, 600)
+        model = GAMRegressor(family="tweedie", power=1.5, monotonic_cst=[0, 1, 0],
+                             knots="uniform").fit(X, y)
+    predictor = _served(model, tmp_path)
+    rows = np.column_stack([rng.uniform(0, 1, 30), rng.uniform(X["dose"].min(),
+                                                               X["dose"].max(), 30),
+                            rng.uniform(0, 1, 30)])
+    quick = [predictor.contributions_of_row(list(row)) is not None for row in rows]
+    # Data-placed knots need their own basis: the general path answers. Evenly spaced
+    # knots (the monotone increments are mapped back to plain coefficients) go quickly.
+    assert not any(quick) if kind == "uneven_knots" else all(quick)
+    for row in rows:
+        alone = first_prediction(call(predictor, body_of([row], "text/csv"), "text/csv"))
+        batch = first_prediction(call(predictor, body_of([row, row], "text/csv"),
+                                      "text/csv"))
+        assert alone == pytest.approx(batch, rel=RTOL, abs=ATOL)
+        assert alone == pytest.approx(float(model.predict(pd.DataFrame(
+            row[None, :], columns=X.columns))[0]), rel=RTOL, abs=ATOL)

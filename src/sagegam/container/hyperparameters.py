@@ -77,6 +77,22 @@ def _alpha(name: str, value: ParsedValue) -> str | float:
     return number
 
 
+def _auto_or_between(lower: float, upper: float | None,
+                     expected: str) -> Callable[[str, ParsedValue], str | float]:
+    """'auto', or a number strictly inside (lower, upper)."""
+    def parse(name: str, value: ParsedValue) -> str | float:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            raise _invalid(name, value, expected) from None
+        if not (lower < number < (float("inf") if upper is None else upper)):
+            raise _invalid(name, value, expected)
+        return number
+    return parse
+
+
 def _target(name: str, value: ParsedValue) -> int | str:
     """A column index (negative counts from the end) or a header name."""
     if isinstance(value, bool):
@@ -132,6 +148,21 @@ def _interactions(name: str, value: ParsedValue) -> str | int | list[tuple[Any, 
     return pairs  # type: ignore[return-value]
 
 
+def _monotone(name: str, value: ParsedValue) -> dict[int | str, int] | None:
+    """'none', or 'a:1,b:-1': features (names or indices) and their direction."""
+    text = str(value).strip()
+    if text.lower() in ("none", ""):
+        return None
+    directions: dict[int | str, int] = {}
+    for item in text.split(","):
+        feature, _, direction = (part.strip() for part in item.rpartition(":"))
+        if not feature or direction not in ("1", "+1", "-1", "0"):
+            raise _invalid(name, value, "'none' or features with their direction written "
+                           "name:1 (increasing) or name:-1 (decreasing), separated by commas")
+        directions[int(feature) if feature.isdigit() else feature] = int(direction)
+    return directions
+
+
 def _invalid(name: str, value: ParsedValue, expected: str) -> UserError:
     return UserError(f"Hyperparameter '{name}' must be {expected}; got {value!r}.")
 
@@ -150,9 +181,17 @@ SETTINGS: tuple[Setting, ...] = (
             "none of whose cells is a number)."),
     Setting("task", "regression", _choice("regression", "classification"),
             "'classification' fits a binary GAMClassifier."),
-    Setting("family", "gaussian", _choice("gaussian", "poisson", "gamma"),
-            "Response family of a regression."),
+    Setting("family", "gaussian",
+            _choice("gaussian", "poisson", "gamma", "tweedie", "negative_binomial"),
+            "Response family of a regression (tweedie and negative_binomial have a parameter "
+            "of their own: power, theta)."),
+    Setting("power", "auto", _auto_or_between(1.0, 2.0, "'auto' or a number between 1 and 2"),
+            "The tweedie family's variance power: 'auto' (estimated) or a number in (1, 2)."),
+    Setting("theta", "auto", _auto_or_between(0.0, None, "'auto' or a number > 0"),
+            "The negative_binomial family's theta: 'auto' (estimated) or a number > 0."),
     Setting("df", 25, _integer(4), "Basis functions per feature."),
+    Setting("knots", "auto", _choice("auto", "uniform", "quantile", "balanced"),
+            "Where a numeric feature's knots go: 'auto', 'uniform', 'quantile', 'balanced'."),
     Setting("degree", 3, _integer(1), "Spline degree."),
     Setting("alpha", "auto", _alpha,
             "Penalty weight: 'auto' (REML) or a number >= 0 for every feature."),
@@ -176,6 +215,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("discrete", "auto", _boolean_or_auto,
             "Fit on covariates rounded to at most 256 values: 'auto' (from 100,000 rows), "
             "'true' or 'false'."),
+    Setting("monotonic-cst", None, _monotone,
+            "Shape constraints on numeric features: 'none', or name:1 (increasing) and "
+            "name:-1 (decreasing) separated by commas (names or 0-based feature indices). "
+            "A constrained feature cannot be in an interaction."),
     Setting("max-iter", 100, _integer(1), "Iterations of penalized IRLS."),
     Setting("streaming", "auto", _boolean_or_auto,
             "Fit the train channel in passes, one chunk in memory at a time: 'auto' (when "
@@ -215,16 +258,18 @@ class TrainingSettings:
         """The estimator these settings describe (scikit-learn's contract)."""
         from sagegam import GAMClassifier, GAMRegressor
 
-        common = {"df": self["df"], "degree": self["degree"], "alpha": self["alpha"],
+        common = {"df": self["df"], "degree": self["degree"], "knots": self["knots"],
+                  "alpha": self["alpha"],
                   "adaptive": self["adaptive"], "extrapolation": self["extrapolation"],
                   "categorical_features": self["categorical-features"],
                   "interactions": self["interactions"],
                   "interaction_df": self["interaction-df"],
                   "handle_unknown": self["handle-unknown"], "discrete": self["discrete"],
-                  "max_iter": self["max-iter"]}
+                  "monotonic_cst": self["monotonic-cst"], "max_iter": self["max-iter"]}
         if self.classification:
             return GAMClassifier(**common)
-        return GAMRegressor(family=self["family"], **common)
+        return GAMRegressor(family=self["family"], power=self["power"], theta=self["theta"],
+                            **common)
 
     def describe(self) -> str:
         """The settings that differ from their defaults, for the log."""
@@ -245,6 +290,11 @@ def parse(raw: Mapping[str, Any]) -> TrainingSettings:
                 f"{', '.join(sorted(BY_NAME))}.")
         decoded = decode(value) if isinstance(value, str) else value
         values[name] = BY_NAME[name].parse(key, decoded)
+    for name, family in (("power", "tweedie"), ("theta", "negative_binomial")):
+        if values[name] != "auto" and values["family"] != family:
+            raise UserError(f"Hyperparameter '{name}' applies to family={family} only; this "
+                            f"job has family={values['family']}. Remove '{name}' or set "
+                            f"family={family}.")
     if values["task"] == "classification" and values["family"] != "gaussian":
         raise UserError("Hyperparameter 'family' applies to regression only; a classification "
                         "is always binomial. Remove 'family' or set task=regression.")

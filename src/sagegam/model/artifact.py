@@ -33,7 +33,7 @@ from sagegam.model.schema import HANDLE_UNKNOWN, Feature, Schema
 from sagegam.model.terms import FactorMargin, SplineMargin, SplineTerm, Term, term_from_spec
 
 FORMAT_NAME = "sagegam-gam"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # the newest this version reads and writes
 METADATA_FILE = "sagegam-model.json"
 ARRAYS_FILE = "sagegam-arrays.npz"
 ARRAY_NAMES = ("coef", "covariance")
@@ -87,9 +87,13 @@ def _arrays(predictor: GAMPredictor) -> dict[str, Any]:
 def _metadata(predictor: GAMPredictor) -> dict[str, Any]:
     from sagegam import __version__
 
-    return {
+    # Format 3's keys appear only when the model needs them (format_version says so).
+    needs: dict[str, Any] = {}
+    if predictor.family.parameters:
+        needs["family_parameters"] = predictor.family.parameters
+    return needs | {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version(predictor),
         "written_by": {"sagegam": __version__, "numpy": np.__version__,
                        "python": platform.python_version()},
         "task": predictor.task,
@@ -102,6 +106,18 @@ def _metadata(predictor: GAMPredictor) -> dict[str, Any]:
         "classes": None if predictor.classes is None else list(predictor.classes),
         "info": _jsonable(predictor.info),
     }
+
+
+def format_version(predictor: GAMPredictor) -> int:
+    """The oldest format that holds this model, so older servers load what they can.
+
+    Format 3 adds what an older reader would ignore, or not know, and then predict wrongly
+    with: knots that are not equally spaced, a family with a parameter (Tweedie, negative
+    binomial).
+    """
+    uneven = any(isinstance(m, SplineMargin) and m.knots is not None
+                 for term in predictor.terms for m in term.margins)
+    return 3 if uneven or predictor.family.parameters else 2
 
 
 def _feature_spec(feature: Feature) -> dict[str, Any]:
@@ -174,7 +190,8 @@ def _read_arrays(path: Path, expected_sha256: str,
 
 def _build(metadata: dict[str, Any], arrays: dict[str, Any]) -> GAMPredictor:
     try:
-        family = FAMILIES[metadata["family"]]
+        family = FAMILIES[metadata["family"]].with_parameters(
+            metadata.get("family_parameters") or {})
         if metadata["format_version"] == 1:
             schema, terms = _version_1(metadata, arrays)
         else:

@@ -75,16 +75,19 @@ def local_slopes(frac: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
 
 
 class OutsideRangeError(ValueError):
-    """A value beyond a feature's training range, for a model that refuses to extrapolate."""
+    """A value beyond a feature's training range, for a model that refuses to extrapolate,
+    or (``far``) so far beyond it that extrapolating overflows a double."""
 
     def __init__(self, row: int, feature: int, value: float, lower: float, upper: float,
-                 name: str | None = None) -> None:
+                 name: str | None = None, *, far: bool = False) -> None:
         self.row, self.feature, self.value = row, feature, value
-        self.lower, self.upper = lower, upper
+        self.lower, self.upper, self.far = lower, upper, far
         label = f"Feature {feature}" + (f" ({name})" if name else "")
+        reason = ("too far from it to extrapolate in double precision" if far else
+                  "this model was fitted with extrapolation='error'")
         super().__init__(
             f"{label} of row {row} is {value!r}, outside the training range "
-            f"[{lower!r}, {upper!r}]; this model was fitted with extrapolation='error'."
+            f"[{lower!r}, {upper!r}]; {reason}."
         )
 
 
@@ -131,7 +134,8 @@ class SplineBasis:
         missing = np.isnan(X)
         if missing.any():
             X = np.where(missing, self.lower, X)
-        position = (X - self.lower) * self.inverse_width
+        with np.errstate(over="ignore", invalid="ignore"):
+            position = (X - self.lower) * self.inverse_width
         position = self._handle_outside(X, position)
         last = (self.n_intervals - 1).astype(np.float64)
         span = np.minimum(np.floor(position), last)
@@ -191,6 +195,10 @@ class SplineBasis:
         self, X: NDArray[np.float64], position: NDArray[np.float64]
     ) -> NDArray[np.float64]:
         if self.extrapolation == "linear":
+            if not np.all(np.isfinite(position)):
+                row, col = (int(i) for i in np.argwhere(~np.isfinite(position))[0])
+                raise OutsideRangeError(row, col, float(X[row, col]), float(self.lower[col]),
+                                        float(self.upper[col]), far=True)
             return position
         if self.extrapolation == "constant":
             return np.clip(position, 0.0, self.n_intervals.astype(np.float64))

@@ -21,13 +21,14 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from sagegam.model.design import Blocks, TermCoordinates
-from sagegam.model.terms import ColumnSums, MarginTable, SplineMargin, Term
+from sagegam.model.terms import ColumnSums, Margin, MarginTable, SplineMargin, Term
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
 MAIN_BINS = 256  # values of a numeric feature in a main effect
 PAIR_BINS = 64  # values of a numeric feature in an interaction: pairs multiply
 DENSE_CELLS = 1 << 24  # cross-tabulations larger than this are kept sparse
+Knots = tuple[float, ...] | None
 
 
 @dataclass(frozen=True)
@@ -123,20 +124,24 @@ class _Bins:
 
     def __init__(self, codes: Array) -> None:
         self.codes = codes
-        self.cache: dict[tuple[int, int], tuple[Index, Array]] = {}
+        self.cache: dict[tuple[int, int, Knots], tuple[Index, Array]] = {}
 
-    def feature(self, j: int, categorical: bool, limit: int) -> tuple[Index, Array]:
+    def feature(self, margin: Margin, limit: int) -> tuple[Index, Array]:
         """Per row, its bin; per bin, the value that stands for it (NaN: missing)."""
-        key = (j, 0 if categorical else limit)
+        j = margin.feature
+        if not isinstance(margin, SplineMargin):
+            key: tuple[int, int, Knots] = (j, 0, None)
+            if key not in self.cache:
+                self.cache[key] = _codes_as_bins(self.codes[:, j])
+            return self.cache[key]
+        key = (j, limit, margin.knots)
         if key not in self.cache:
-            self.cache[key] = _codes_as_bins(self.codes[:, j]) if categorical else \
-                _discretize(self.codes[:, j], limit)
+            self.cache[key] = _discretize(self.codes[:, j], limit, margin.knots)
         return self.cache[key]
 
     def term(self, term: Term, names: tuple[str, ...]) -> _Indexed:
         limit = MAIN_BINS if len(term.margins) == 1 else PAIR_BINS
-        binned = [self.feature(m.feature, not isinstance(m, SplineMargin), limit)
-                  for m in term.margins]
+        binned = [self.feature(m, limit) for m in term.margins]
         index, rows = _combine(binned, self.codes.shape[1], [m.feature for m in term.margins])
         return _Indexed(index, _dense_basis(term, rows, names))
 
@@ -144,7 +149,7 @@ class _Bins:
         """One margin of a term alone (a tensor's constraint centres each margin)."""
         margin = term.margins[m]
         limit = MAIN_BINS if len(term.margins) == 1 else PAIR_BINS
-        index, values = self.feature(margin.feature, not isinstance(margin, SplineMargin), limit)
+        index, values = self.feature(margin, limit)
         rows = np.zeros((len(values), self.codes.shape[1]))
         rows[:, margin.feature] = values
         table = MarginTable([margin], names)
@@ -155,17 +160,21 @@ class _Bins:
         return _Indexed(index, basis)
 
 
-def _discretize(values: Array, limit: int) -> tuple[Index, Array]:
-    """Distinct values if there are at most ``limit``, else equal-width bins' means."""
+def _discretize(values: Array, limit: int, knots: Knots) -> tuple[Index, Array]:
+    """Distinct values if there are at most ``limit``, else the means of bins of equal
+    width: in ``x`` for equally spaced knots, in knot intervals otherwise (each interval
+    then gets as many bins, so an outlier cannot crowd the data into one bin)."""
     missing = np.isnan(values)
     present = values[~missing]
     few = few_distinct(present, limit)
     if few is not None:
         representative, index = few
     else:
-        lower, upper = float(present.min()), float(present.max())
+        position = present if knots is None else np.interp(
+            present, np.array(knots), np.arange(len(knots), dtype=np.float64))
+        lower, upper = float(position.min()), float(position.max())
         width = (upper - lower) / limit
-        index = np.minimum(((present - lower) / width).astype(np.intp), limit - 1)
+        index = np.minimum(((position - lower) / width).astype(np.intp), limit - 1)
         counts = np.bincount(index, minlength=limit)
         used = counts > 0
         means = np.bincount(index, weights=present, minlength=limit)[used] / counts[used]

@@ -109,6 +109,11 @@ def dask_aware(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
         if hasattr(X, "__dask_graph__"):
+            if args or kwargs:  # each partition would be answered without them
+                raise ValueError(
+                    f"{method.__name__} of a Dask collection takes no options (got "
+                    f"{', '.join(map(repr, args)) or ', '.join(kwargs)}); call it on "
+                    "in-memory rows for those.")
             return map_partitions(method, self, X)
         return method(self, X, *args, **kwargs)
 

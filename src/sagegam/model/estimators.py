@@ -30,6 +30,7 @@ from sklearn.utils.validation import (
 
 from sagegam.model.basis import EXTRAPOLATIONS
 from sagegam.model.dask_collections import dask_aware
+from sagegam.model.diagnostics import FitWarning
 from sagegam.model.families import FAMILIES, REGRESSION_FAMILIES, Family
 from sagegam.model.features import (
     categorical_mask,
@@ -40,8 +41,16 @@ from sagegam.model.features import (
 )
 from sagegam.model.fitting import Settings
 from sagegam.model.interpret import summary_text
+from sagegam.model.knots import PLACEMENTS
 from sagegam.model.learn import Problem, fit_model
-from sagegam.model.predictor import Label
+from sagegam.model.options import (
+    alpha_per_feature,
+    df_per_feature,
+    monotone_per_feature,
+    pair_alpha,
+    regression_family,
+)
+from sagegam.model.predictor import Label, PredictionInterval
 from sagegam.model.schema import HANDLE_UNKNOWN, Schema, UnknownCells
 from sagegam.model.streaming import fit_out_of_memory, out_of_memory
 from sagegam.model.terms import TermEffect
@@ -56,6 +65,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
     _parameter_constraints: dict[str, list[Any]] = {
         "df": [Interval(Integral, 4, None, closed="left"), dict],
         "degree": [Interval(Integral, 1, 5, closed="both")],
+        "knots": [StrOptions(set(PLACEMENTS))],
+        "monotonic_cst": ["array-like", dict, None],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left"), list, tuple,
                   dict, np.ndarray],
         "adaptive": [StrOptions({"auto"}), "boolean"],
@@ -75,6 +86,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         *,
         df: int = 25,
         degree: int = 3,
+        knots: str = "auto",
+        monotonic_cst: Any = None,
         alpha: Any = "auto",
         adaptive: Any = "auto",
         extrapolation: str = "linear",
@@ -88,6 +101,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
     ) -> None:
         self.df = df
         self.degree = degree
+        self.knots = knots
+        self.monotonic_cst = monotonic_cst
         self.alpha = alpha
         self.adaptive = adaptive
         self.extrapolation = extrapolation
@@ -135,25 +150,31 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
             f"x{j}" for j in range(n_features)]
 
     def _fit_family(self, schema: Schema, codes: Array, y: Array, sample_weight: Any,
-                    family: Family, classes: tuple[Label, ...] | None = None) -> None:
+                    family: Family, classes: tuple[Label, ...] | None = None, *,
+                    estimate_family: bool = False) -> None:
+        names = self._names(len(schema.features))
+        monotone = monotone_per_feature(self.monotonic_cst, names,
+                                        [f.categorical for f in schema.features])
+        settings = self._fit_settings(names, monotone)
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64,
                                        ensure_non_negative=True)
-        if not weights.sum() > 0:
-            raise ValueError("sample_weight must have at least one positive value.")
-        problem = Problem(schema, codes, y, weights, family, *self._fit_settings(len(
-            schema.features)), self.interactions)
+        positive = int(np.count_nonzero(weights))
+        if positive < 2:
+            raise ValueError(f"sample_weight gives {positive} row(s) a positive weight; a fit "
+                             "needs at least 2.")
+        problem = Problem(schema, codes, y, weights, family, *settings, self.interactions,
+                          estimate_family)
         with single_threaded_blas():
             self.predictor_ = fit_model(problem, classes)
-        if not self.predictor_.info["converged"]:
-            warnings.warn(
-                f"Penalized IRLS did not converge in max_iter={self.max_iter} iterations; "
-                "raise max_iter or check the data.", ConvergenceWarning, stacklevel=3)
+        for finding in self.predictor_.info["warnings"]:
+            category = ConvergenceWarning if finding["kind"] == "convergence" else FitWarning
+            warnings.warn(finding["message"], category, stacklevel=3)
         self.n_iter_ = self.predictor_.info["n_iter"]
 
-    def _fit_settings(self, n_features: int) -> tuple[Settings, list[float | None],
-                                                      float | None]:
+    def _fit_settings(self, names: list[str], monotone: tuple[int, ...]
+                      ) -> tuple[Settings, list[float | None], float | None]:
         """Settings, penalty weight per feature (None: REML) and the pairs' weight."""
-        df = self._df_per_feature(n_features)
+        df = df_per_feature(self.df, names)
         for name, size in [("df", d) for d in df] + [("interaction_df", self.interaction_df)]:
             if size <= self.degree:
                 raise ValueError(
@@ -161,46 +182,9 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                     f"spline needs at least {self.degree + 1} basis functions. Raise {name} "
                     "or lower degree.")
         settings = Settings(tuple(df), self.degree, self.adaptive, self.extrapolation,
-                            self.max_iter, self.tol, self.interaction_df, self.discrete)
-        pair_alpha = _one_alpha(self.alpha) if not isinstance(
-            self.alpha, (list, tuple, dict, np.ndarray)) else None
-        return settings, self._alpha_per_feature(n_features), pair_alpha
-
-    def _df_per_feature(self, n_features: int) -> list[int]:
-        """``df`` as one basis size per feature (a dict keys some by name)."""
-        if not isinstance(self.df, dict):
-            return [int(self.df)] * n_features
-        names = self._names(n_features)
-        unknown = set(map(str, self.df)) - set(names)
-        if unknown:
-            raise ValueError(f"df names unknown features {sorted(unknown)}; the features are "
-                             f"{names}.")
-        values = {str(k): v for k, v in self.df.items()}
-        sizes = [values.get(name, 25) for name in names]
-        for name, size in zip(names, sizes, strict=True):
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4:
-                raise ValueError(f"df[{name!r}] must be an integer >= 4; got {size!r}.")
-        return [int(size) for size in sizes]
-
-    def _alpha_per_feature(self, n_features: int) -> list[float | None]:
-        """The ``alpha`` setting as one weight (or None: choose it) per feature."""
-        setting = self.alpha
-        if isinstance(setting, dict):
-            names = self._names(n_features)
-            unknown = set(map(str, setting)) - set(names)
-            if unknown:
-                raise ValueError(f"alpha names unknown features {sorted(unknown)}; the "
-                                 f"features are {names}.")
-            lookup = {str(k): v for k, v in setting.items()}
-            values: list[Any] = [lookup.get(n, "auto") for n in names]
-        elif isinstance(setting, (list, tuple, np.ndarray)):
-            values = list(setting)
-            if len(values) != n_features:
-                raise ValueError(f"alpha has {len(values)} values but X has {n_features} "
-                                 "features; give one per feature or a single value.")
-        else:
-            values = [setting] * n_features
-        return [_one_alpha(v) for v in values]
+                            self.max_iter, self.tol, self.interaction_df, self.discrete,
+                            self.knots, monotone)
+        return settings, alpha_per_feature(self.alpha, names), pair_alpha(self.alpha)
 
     # -- prediction and interpretation ---------------------------------------------------
 
@@ -238,9 +222,18 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self)
         return self.predictor_.partial_dependence(term, grid, level=level)
 
+    def predict_interval(self, X: Any, level: float = 0.95) -> PredictionInterval:
+        """Predictions with standard errors and a pointwise ``level`` confidence interval
+        for the mean (a probability for a classifier), on the link and response scales
+        (:class:`~sagegam.model.predictor.PredictionInterval`). The uncertainty is the
+        Bayesian posterior covariance of all coefficients, intercept included (mgcv's
+        ``predict(se.fit = TRUE)``)."""
+        return self.predictor_.predict_interval_of(self._checked(X), level)
+
     def summary(self) -> str:
-        """A table of every term: edf, penalty weight and how it was chosen, its range or
-        levels, and each level's effect for a categorical feature."""
+        """A table of every term: edf, its test of being zero (reference df, statistic,
+        approximate p-value: Wood 2013), penalty weight and how it was chosen, its range
+        or levels, and each level's effect for a categorical feature."""
         check_is_fitted(self)
         return summary_text(self.predictor_)
 
@@ -287,6 +280,13 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self)
         return np.asarray(self.predictor_.info["edf"], dtype=float)
 
+    @property
+    def p_values_(self) -> Array:
+        """Approximate p-value per term of the test that it is zero (nan: no columns)."""
+        check_is_fitted(self)
+        return np.array([np.nan if test is None else test["p_value"]
+                         for test in self.predictor_.info["tests"]])
+
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "predictor_")
 
@@ -309,6 +309,18 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         headroom for sharp features.
     degree : int, default=3
         Spline degree (3: cubic).
+    monotonic_cst : array-like of {-1, 0, 1}, dict or None, default=None
+        Shape constraints per numeric feature (scikit-learn's HistGradientBoosting
+        convention): 1 increasing, -1 decreasing, 0 none; a dict sets some by name or index.
+        Guaranteed everywhere the model predicts, beyond the training range included:
+        the term's B-spline coefficients are fitted as non-negative increments
+        (smoothness still by REML). A constrained feature cannot be in an interaction.
+    knots : {"auto", "uniform", "quantile", "balanced"}, default="auto"
+        Where a numeric feature's knots go: equally spaced over its range, at quantiles
+        of its distinct values, or balanced (half the intervals at quantiles, half
+        spread over the range). "auto" keeps equally spaced knots unless an interval
+        would hold more than 5 times its share of the values (outliers, long tails),
+        and then balances them, so that one outlier cannot flatten a term.
     alpha : "auto", float, sequence or dict, default="auto"
         Weight of each term's penalty. "auto" selects it by REML; a number fixes it for
         every term; a sequence (one per feature) or a dict keyed by feature name mixes
@@ -318,8 +330,18 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         local penalty weights per term). "auto" keeps the adaptive fit only when its
         restricted likelihood beats the plain one by more than one unit per added
         weight (an AIC-style test); True always keeps it; False never tries it.
-    family : {"gaussian", "poisson", "gamma"}, default="gaussian"
-        Response distribution, with identity (gaussian) or log link.
+    family : {"gaussian", "poisson", "gamma", "tweedie", "negative_binomial"}, \
+default="gaussian"
+        Response distribution, with identity (gaussian) or log link. Tweedie (variance
+        ``phi mu^power``, a mass at 0 and a continuous part: insurance claims) and the
+        negative binomial (variance ``mu + mu^2 / theta``: over-dispersed counts) have
+        a parameter of their own, below.
+    power : "auto" or float in (1, 2), default="auto"
+        The Tweedie family's variance power; "auto" estimates it by maximum likelihood
+        (in [1.01, 1.99]) with the smoothness. Only with ``family="tweedie"``.
+    theta : "auto" or float > 0, default="auto"
+        The negative binomial's shape; "auto" estimates it by maximum likelihood with the
+        smoothness. Only with ``family="negative_binomial"``.
     extrapolation : {"linear", "constant", "error"}, default="linear"
         What a smooth does outside its training range: continue along its tangent, hold
         its boundary value, or refuse with a ValueError.
@@ -365,6 +387,8 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
     _parameter_constraints = {
         **_GAM._parameter_constraints,
         "family": [StrOptions(set(REGRESSION_FAMILIES))],
+        "power": [StrOptions({"auto"}), Interval(Real, 1, 2, closed="neither")],
+        "theta": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -372,9 +396,13 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         *,
         df: int = 25,
         degree: int = 3,
+        knots: str = "auto",
+        monotonic_cst: Any = None,
         alpha: Any = "auto",
         adaptive: Any = "auto",
         family: str = "gaussian",
+        power: Any = "auto",
+        theta: Any = "auto",
         extrapolation: str = "linear",
         categorical_features: Any = "from_dtype",
         interactions: Any = None,
@@ -384,12 +412,15 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         max_iter: int = 100,
         tol: float = 1e-9,
     ) -> None:
-        super().__init__(df=df, degree=degree, alpha=alpha, adaptive=adaptive,
+        super().__init__(df=df, degree=degree, knots=knots, monotonic_cst=monotonic_cst,
+                         alpha=alpha, adaptive=adaptive,
                          extrapolation=extrapolation, categorical_features=categorical_features,
                          interactions=interactions, interaction_df=interaction_df,
                          handle_unknown=handle_unknown, discrete=discrete, max_iter=max_iter,
                          tol=tol)
         self.family = family
+        self.power = power
+        self.theta = theta
 
     @_fit_context(prefer_skip_nested_validation=True)  # type: ignore[misc]
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GAMRegressor:
@@ -402,12 +433,12 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
             return fit_out_of_memory(self, X, y, sample_weight)  # type: ignore[no-any-return]
         schema, codes, y = self._validated(X, y, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
-        family = FAMILIES[self.family]
+        family, estimate = regression_family(self.family, self.power, self.theta)
         problem = family.valid_target(y)
         if problem is not None:
             raise ValueError(f"The target must hold {problem}; got values in "
-                             f"[{y.min()!r}, {y.max()!r}].")
-        self._fit_family(schema, codes, y, sample_weight, family)
+                             f"[{y.min():g}, {y.max():g}].")
+        self._fit_family(schema, codes, y, sample_weight, family, estimate_family=estimate)
         residual = y - self.predictor_.family.inverse_link(
             self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64)
@@ -418,11 +449,33 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         return self
 
     @dask_aware
-    def predict(self, X: Any) -> Array:
-        """Expected response (the inverse link of the linear predictor)."""
+    def predict(self, X: Any, return_std: bool = False) -> Array | tuple[Array, Array]:
+        """Expected response (the inverse link of the linear predictor); with
+        ``return_std``, also its standard error (delta method on the Bayesian posterior
+        covariance; :meth:`predict_interval` gives intervals on both scales)."""
         codes = self._checked(X)
+        if return_std:
+            interval = self.predictor_.predict_interval_of(codes)
+            return interval.mean, interval.std
         return self.predictor_.family.inverse_link(
             self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
+
+    @property
+    def power_(self) -> float:
+        """The Tweedie family's variance power, as given or estimated."""
+        return self._family_parameter("power")
+
+    @property
+    def theta_(self) -> float:
+        """The negative binomial's theta, as given or estimated."""
+        return self._family_parameter("theta")
+
+    def _family_parameter(self, name: str) -> float:
+        check_is_fitted(self)
+        parameters = self.predictor_.family.parameters
+        if name not in parameters:
+            raise AttributeError(f"A {self.predictor_.family.name} model has no {name}_.")
+        return parameters[name]
 
 
 class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
@@ -505,13 +558,3 @@ def _pandas_categories(X: Any, mask: NDArray[np.bool_]) -> dict[int, list[Any]]:
         return {}
     return {j: list(X.iloc[:, j].cat.categories) for j, dtype in enumerate(dtypes)
             if mask[j] and str(dtype) == "category"}
-
-
-def _one_alpha(value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and value == "auto"):
-        return None
-    if isinstance(value, (Real, np.floating, np.integer)):
-        number = float(value)
-        if np.isfinite(number) and number >= 0:
-            return number
-    raise ValueError(f"Each alpha must be 'auto' or a finite number >= 0; got {value!r}.")

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from sagegam.model.binned import BinnedDesign, few_distinct
 from sagegam.model.design import TermDesign, is_identity
 from sagegam.model.families import Family
+from sagegam.model.knots import place_knots
 from sagegam.model.reml import Penalty
 from sagegam.model.schema import Schema
 from sagegam.model.solver import FitResult, WarmStart, penalized_irls
@@ -50,6 +51,8 @@ class Settings:
     tol: float = 1e-9
     interaction_df: int = 7
     discrete: bool | str = "auto"
+    knots: str = "auto"
+    monotone: tuple[int, ...] = ()  # per feature: +1 increasing, -1 decreasing, 0 free
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,15 @@ class Fit:
     design: AnyDesign
     free: list[slice]  # each term's free coefficients
     owners: list[int]  # the term of each penalty the fit used
+    fully_penalized: list[bool]  # per term: REML-weighted penalties of full rank (a
+    # random effect: no unpenalized direction)
 
 
 def main_terms(schema: Schema, codes: Array, settings: Settings) -> list[Term]:
     """One term per feature: a factor for a categorical one, else a smooth."""
     return [FactorTerm(_factor_margin(schema, j)) if feature.categorical else
-            SplineTerm(_spline_margin(codes, j, settings.df[j], settings), feature.missing)
+            SplineTerm(_spline_margin(schema, codes, j, settings.df[j], settings),
+                       feature.missing, settings.monotone[j] if settings.monotone else 0)
             for j, feature in enumerate(schema.features)]
 
 
@@ -80,17 +86,25 @@ def pair_term(schema: Schema, codes: Array, pair: tuple[int, int], settings: Set
     return interaction(first, second)
 
 
-def pairable(schema: Schema, j: int) -> bool:
-    """Whether feature ``j`` may enter an interaction (a factor's columns multiply)."""
+def pairable(schema: Schema, j: int, monotone: tuple[int, ...] = ()) -> bool:
+    """Whether feature ``j`` may enter an interaction (a factor's columns multiply; a
+    monotone feature's effect could change direction through a pair)."""
     feature = schema.features[j]
+    if monotone and monotone[j]:
+        return False
     return not feature.categorical or feature.n_codes <= MAX_PAIR_CODES
 
 
-def pair_problem(schema: Schema, pair: tuple[int, int]) -> str | None:
+def pair_problem(schema: Schema, pair: tuple[int, int],
+                 monotone: tuple[int, ...] = ()) -> str | None:
     """Why a pair cannot be an interaction term, or None."""
     if pair[0] == pair[1]:
         return f"a feature cannot interact with itself ({schema.names[pair[0]]!r})"
     for j in pair:
+        if monotone and monotone[j]:
+            return (f"monotonic_cst constrains '{schema.names[j]}', and an interaction could "
+                    "make its effect change direction; set its constraint to 0 or drop the "
+                    "pair")
         if not pairable(schema, j):
             feature = schema.features[j]
             return (f"'{feature.name}' has {feature.n_codes} levels; a categorical feature in "
@@ -105,10 +119,11 @@ def _factor_margin(schema: Schema, j: int) -> FactorMargin:
 def _pair_margin(schema: Schema, codes: Array, j: int, settings: Settings) -> Margin:
     if schema.features[j].categorical:
         return _factor_margin(schema, j)
-    return _spline_margin(codes, j, settings.interaction_df, settings)
+    return _spline_margin(schema, codes, j, settings.interaction_df, settings)
 
 
-def _spline_margin(codes: Array, j: int, df: int, settings: Settings) -> SplineMargin:
+def _spline_margin(schema: Schema, codes: Array, j: int, df: int,
+                   settings: Settings) -> SplineMargin:
     """Range from the data; a constant gets no basis; few distinct values, fewer."""
     values = codes[:, j][~np.isnan(codes[:, j])]
     if values.size == 0:
@@ -116,14 +131,28 @@ def _spline_margin(codes: Array, j: int, df: int, settings: Settings) -> SplineM
     few = few_distinct(values, df)
     distinct = df if few is None else len(few[0])
     n_basis = min(df, max(settings.degree + 1, distinct)) if distinct > 1 else 0
-    return SplineMargin(j, float(values.min()), float(values.max()), int(n_basis),
-                        settings.degree, settings.extrapolation)
+    lower, upper = float(values.min()), float(values.max())
+    if n_basis and not _divisible(lower, upper, n_basis - settings.degree):
+        raise ValueError(f"Feature '{schema.names[j]}' spans [{lower:g}, {upper:g}], a width a "
+                         "double cannot divide into knot intervals; rescale it (e.g. divide "
+                         "by its largest absolute value) or transform it (e.g. a log).")
+    knots = place_knots(values, n_basis - settings.degree, settings.knots) if n_basis else None
+    return SplineMargin(j, lower, upper, int(n_basis), settings.degree, settings.extrapolation,
+                        knots)
+
+
+def _divisible(lower: float, upper: float, intervals: int) -> bool:
+    """Whether ``[lower, upper]`` splits into intervals of a finite, invertible width."""
+    with np.errstate(over="ignore", divide="ignore"):
+        width = (np.float64(upper) - np.float64(lower)) / intervals
+        return bool(np.isfinite(width) and width > 0 and np.isfinite(1.0 / width))
 
 
 def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
-              weights: Array, family: Family, settings: Settings,
-              names: tuple[str, ...], design: Any = None) -> Fit:
-    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight.
+              weights: Array, family: Family, settings: Settings, names: tuple[str, ...],
+              estimate_family: bool = False, design: Any = None) -> Fit:
+    """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight;
+    with ``estimate_family`` the family's free parameter is estimated too.
 
     ``design``: rows that are not in memory (:mod:`~sagegam.model.streamed`), in place of
     ``codes``.
@@ -136,12 +165,40 @@ def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Ar
     design.constrain(blocks)
     builder = _PenaltyBuilder(terms, blocks, alphas)
     structures = _Structures(builder, settings.adaptive, family, settings.max_iter,
-                             settings.tol)
+                             settings.tol, estimate_family, _nonnegative(terms, builder.free))
     result, structure = structures.fit(design, y, weights)
     coef = design.raw_coef(result.coef)
     covariance = design.raw_covariance(result.covariance)
+    plain = builder.build(frozenset())
     return Fit(terms, coef, covariance, result, bool(structure.split), alphas, design,
-               builder.free, structure.owners)
+               builder.free, structure.owners,
+               _fully_penalized(plain.penalties, plain.owners, builder.free))
+
+
+def _nonnegative(terms: list[Term], free: list[slice]) -> NDArray[np.bool_] | None:
+    """Which free coefficients shape constraints keep >= 0 (intercept first), if any."""
+    masks = [term.bounded() for term in terms]
+    if all(mask is None for mask in masks):
+        return None
+    out = np.zeros(1 + sum(block.stop - block.start for block in free), dtype=bool)
+    for mask, block in zip(masks, free, strict=True):
+        if mask is not None:
+            out[block] = mask
+    return out
+
+
+def _fully_penalized(penalties: list[Penalty], owners: list[int],
+                     free: list[slice]) -> list[bool]:
+    out = []
+    for t, block in enumerate(free):
+        mine = [p for p, owner in zip(penalties, owners, strict=True) if owner == t]
+        size = block.stop - block.start
+        if not mine or size == 0 or any(p.alpha == 0 for p in mine):
+            out.append(False)
+            continue
+        total = sum(p.matrix / max(float(np.linalg.norm(p.matrix)), 1e-300) for p in mine)
+        out.append(bool(np.linalg.matrix_rank(total) == size))
+    return out
 
 
 def is_discrete(settings: Settings, n_rows: int) -> bool:
@@ -224,6 +281,8 @@ class _Structures:
     family: Family
     max_iter: int
     tol: float
+    estimate_family: bool = False
+    nonnegative: NDArray[np.bool_] | None = None
 
     def fit(self, design: AnyDesign, y: Array,
             weights: Array) -> tuple[FitResult, _Structure]:
@@ -239,7 +298,8 @@ class _Structures:
         # starts from no further out than PLATEAU.
         warm = WarmStart(rough.warm_start.theta,
                          np.clip(rough.warm_start.log_lambda, -PLATEAU, PLATEAU))
-        return self._run(design, y, weights, structure, warm, self.tol), structure
+        return self._run(design, y, weights, structure, warm, self.tol,
+                         rough.family), structure
 
     def _choose(self, design: AnyDesign, y: Array, weights: Array,
                 tol: float) -> tuple[FitResult, _Structure]:
@@ -247,8 +307,8 @@ class _Structures:
         adaptable = self.builder.adaptable()
         if self.setting is True and adaptable:
             split = self.builder.build(frozenset(adaptable))
-            return self._run(design, y, weights, split, None, tol), split
-        plain = self._run(design, y, weights, plain_structure, None, tol)
+            return self._run(design, y, weights, split, None, tol, self.family), split
+        plain = self._run(design, y, weights, plain_structure, None, tol, self.family)
         if self.setting is False:
             return plain, plain_structure
         edf = dict(zip(plain_structure.owners, plain.edf, strict=True))
@@ -259,7 +319,8 @@ class _Structures:
         previous = plain.warm_start
         resumed = WarmStart(previous.theta, self.builder.spread(
             plain_structure, previous.log_lambda, chosen), previous.eta, previous.working)
-        candidate = self._run(design, y, weights, split, resumed, tol)
+        # The plain fit's family parameter starts the adaptive one.
+        candidate = self._run(design, y, weights, split, resumed, tol, plain.family)
         # An AIC-style test on the restricted likelihood: keep the local smoothing
         # parameters only if they buy more than one log-likelihood unit each.
         added = len(split.penalties) - len(plain_structure.penalties)
@@ -268,10 +329,16 @@ class _Structures:
         return plain, plain_structure
 
     def _run(self, design: AnyDesign, y: Array, weights: Array, structure: _Structure,
-             start: WarmStart | None, tol: float) -> FitResult:
-        irls = getattr(design, "irls", penalized_irls)  # a streamed design runs its passes
-        return irls(design, y, weights, self.family, structure.penalties,
-                    max_iter=self.max_iter, tol=tol, start=start)
+             start: WarmStart | None, tol: float, family: Family) -> FitResult:
+        streamed = getattr(design, "irls", None)  # a streamed design runs its passes
+        if streamed is not None:
+            # streaming refuses what needs the rows in memory (estimate_family, bounds)
+            return streamed(design, y, weights, family, structure.penalties,  # type: ignore[no-any-return]
+                            max_iter=self.max_iter, tol=tol, start=start)
+        return penalized_irls(design, y, weights, family, structure.penalties,
+                              max_iter=self.max_iter, tol=tol, start=start,
+                              estimate_family=self.estimate_family,
+                              nonnegative=self.nonnegative)
 
 
 def term_statistics(fit: Fit) -> dict[str, list[Any]]:
@@ -317,7 +384,8 @@ def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Array,
     return np.ascontiguousarray(features), rows[:, -1].copy(), merged.astype(np.float64)
 
 
-def resolve_pairs(schema: Schema, setting: Any) -> list[tuple[int, int]] | str | int:
+def resolve_pairs(schema: Schema, setting: Any,
+                  monotone: tuple[int, ...] = ()) -> list[tuple[int, int]] | str | int:
     """``interactions`` as index pairs, or "auto" / a count for screening to decide."""
     if setting is None:
         return []
@@ -334,7 +402,7 @@ def resolve_pairs(schema: Schema, setting: Any) -> list[tuple[int, int]] | str |
         if len(pair) != 2:
             raise ValueError(f"interactions holds {item!r}; each interaction is a pair of "
                              "features.")
-        problem = pair_problem(schema, (pair[0], pair[1]))
+        problem = pair_problem(schema, (pair[0], pair[1]), monotone)
         if problem:
             raise ValueError(f"interactions cannot include {item!r}: {problem}.")
         if (pair[0], pair[1]) not in pairs and (pair[1], pair[0]) not in pairs:

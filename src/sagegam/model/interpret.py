@@ -25,12 +25,17 @@ def summary_text(predictor: GAMPredictor) -> str:
     ]
     lines += [f"{name} {value}" for name, value in _metrics(info)]
     lines.append(f"intercept {predictor.intercept:.6g}")
-    header = f"{'term':<24}{'kind':>8}{'edf':>8}{'alpha':>12}{'chosen by':>11}{'coef':>6}  domain"
+    statistic = "chi2" if predictor.family.scale_known else "F"
+    header = (f"{'term':<24}{'kind':>8}{'edf':>8}{'ref.df':>8}{statistic:>9}{'p-value':>10}"
+              f"{'alpha':>12}{'chosen by':>11}{'coef':>6}  domain")
     lines += ["", header, "-" * len(header)]
     for t, term in enumerate(predictor.terms):
         lines.append(_term_line(predictor, t, term))
         if isinstance(term, FactorTerm):
             lines += _level_lines(predictor, t)
+    findings = info.get("warnings") or []
+    if findings:
+        lines += ["", "warnings:"] + [f"  {finding['message']}" for finding in findings]
     chosen = info.get("interactions_chosen")
     if chosen is not None:
         lines += ["", f"interactions: {len(chosen)} chosen of {info['interactions_screened']} "
@@ -49,13 +54,24 @@ def _term_line(predictor: GAMPredictor, t: int, term: Term) -> str:
     info = predictor.info
     name = predictor.term_names[t]
     if isinstance(term, SplineTerm) and term.margin.n_basis == 0 and not term.missing:
-        return (f"{name[:23]:<24}{term.kind:>8}{0.0:>8.2f}{'-':>12}{'-':>11}{0:>6}  "
-                "constant in training")
+        return (f"{name[:23]:<24}{term.kind:>8}{0.0:>8.2f}{'-':>8}{'-':>9}{'-':>10}{'-':>12}"
+                f"{'-':>11}{0:>6}  constant in training")
     alpha = info["alpha"][t]
     chosen = "-" if alpha is None else "REML" if info["alpha_selected"][t] else "fixed"
     shown = "-" if alpha is None else f"{alpha:.4g}"
-    return (f"{name[:23]:<24}{term.kind:>8}{info['edf'][t]:>8.2f}{shown:>12}{chosen:>11}"
-            f"{term.n_coef:>6}  {term_domain(predictor, term)}")
+    return (f"{name[:23]:<24}{term.kind:>8}{info['edf'][t]:>8.2f}{_test(info, t)}"
+            f"{shown:>12}{chosen:>11}{term.n_coef:>6}  {term_domain(predictor, term)}")
+
+
+def _test(info: dict[str, Any], t: int) -> str:
+    """Reference df, statistic and p-value of the term's test, or dashes."""
+    tests = info.get("tests") or []
+    test = tests[t] if t < len(tests) else None
+    if test is None:
+        return f"{'-':>8}{'-':>9}{'-':>10}"
+    p = test["p_value"]
+    shown = "<1e-16" if p < 1e-16 else f"{p:.3g}"
+    return f"{test['reference_df']:>8.2f}{test['statistic']:>9.4g}{shown:>10}"
 
 
 def term_domain(predictor: GAMPredictor, term: Term) -> str:

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sagegam.model.basis import SplineBasis
 from sagegam.model.families import Family
 from sagegam.model.schema import Schema, UnknownCells
 from sagegam.model.terms import Evaluator, MarginTable, SplineTerm, Term, TermEffect
@@ -26,7 +28,32 @@ from sagegam.model.terms import Evaluator, MarginTable, SplineTerm, Term, TermEf
 Array = NDArray[np.float64]
 Label = str | int | float | bool
 CHUNK_ROWS = 8_192
+VARIANCE_ROWS = 512  # rows per chunk of x' V x: a (rows, nonzeros, nonzeros) gather
 PartialDependence = TermEffect  # the name the first version used
+
+
+@dataclass(frozen=True)
+class PredictionInterval:
+    """Predictions with standard errors and a pointwise ``level`` confidence interval.
+
+    On the link scale: ``link`` (the linear predictor, offset included), ``link_std``
+    (its standard error from the Bayesian posterior covariance of every coefficient,
+    intercept included) and ``link_lower``/``link_upper`` (``link -+ z * link_std``).
+    On the response scale: ``mean`` (the inverse link of ``link``; a probability for a
+    classifier), ``std`` (delta method: ``|dmu/deta| * link_std``) and ``lower``/``upper``
+    (the link interval's ends through the inverse link, so they respect the response's
+    range: positive for log links, within [0, 1] for a probability).
+    """
+
+    level: float
+    link: Array
+    link_std: Array
+    link_lower: Array
+    link_upper: Array
+    mean: Array
+    std: Array
+    lower: Array
+    upper: Array
 
 
 @dataclass(frozen=True)
@@ -127,8 +154,10 @@ class GAMPredictor:
         chosen = [t for t, term in enumerate(self.terms)
                   if isinstance(term, SplineTerm) and not term.missing]
         margins = [self.terms[t].margins[0] for t in chosen]
-        if not chosen or len({(m.degree, m.extrapolation) for m in margins  # type: ignore[union-attr]
-                              }) > 1:
+        # One basis evaluates them all only if they share degree, extrapolation and
+        # knot layout (equally spaced or placed by the data: MarginTable groups by these).
+        if not chosen or len({(m.degree, m.extrapolation, m.knots is None)  # type: ignore[union-attr]
+                              for m in margins}) > 1:
             return None
         return _Smooths(np.array(chosen), MarginTable(margins, self.schema.names),
                         np.array([self.offsets[t] for t in chosen]),
@@ -146,6 +175,49 @@ class GAMPredictor:
     def predict_mean(self, X: Any) -> Array:
         """The expected response (the positive-class probability for a classifier)."""
         return self.family.inverse_link(self.linear_predictor(X))
+
+    def predict_interval(self, X: Any, level: float = 0.95,
+                         unknown: UnknownCells | None = None) -> PredictionInterval:
+        """Predictions, their standard errors and a ``level`` interval, on both scales."""
+        return self.predict_interval_of(self.encode(X, unknown), level)
+
+    def predict_interval_of(self, codes: Array, level: float = 0.95) -> PredictionInterval:
+        """:meth:`predict_interval` of rows already encoded."""
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"level must be in (0, 1); got {level!r}.")
+        eta = self.intercept + self.contributions_of(codes).sum(axis=1)
+        std = np.sqrt(self.linear_predictor_variance_of(codes))
+        half = NormalDist().inv_cdf(0.5 + level / 2.0) * std
+        lower, upper = eta - half, eta + half
+        return PredictionInterval(
+            level, eta, std, lower, upper, self.family.inverse_link(eta),
+            np.abs(self.family.dmu_deta(eta)) * std, self.family.inverse_link(lower),
+            self.family.inverse_link(upper))
+
+    def linear_predictor_variance_of(self, codes: Array) -> Array:
+        """``x' V x`` per encoded row: the variance of the linear predictor, with ``x`` the
+        row's basis (intercept included) and ``V`` the coefficients' covariance."""
+        out = np.empty(codes.shape[0])
+        for start in range(0, codes.shape[0], VARIANCE_ROWS):
+            rows = slice(start, start + VARIANCE_ROWS)
+            columns, values = self._row_basis(codes[rows])
+            block = self.covariance[columns[:, :, None], columns[:, None, :]]
+            out[rows] = np.einsum("ia,iab,ib->i", values, block, values)
+        return np.maximum(out, 0.0)
+
+    def _row_basis(self, codes: Array) -> tuple[NDArray[np.intp], Array]:
+        """Every row's nonzero basis values and their coefficient indices, intercept
+        first, all terms side by side."""
+        table = self.margin_table.evaluate(codes)
+        columns = [np.zeros((codes.shape[0], 1), dtype=np.intp)]
+        values = [np.ones((codes.shape[0], 1))]
+        for t, term in enumerate(self.terms):
+            if term.n_coef == 0:
+                continue
+            term_columns, term_values = term.nonzeros(table, self.margin_index[t])
+            columns.append(term_columns.astype(np.intp) + self.offsets[t])
+            values.append(term_values)
+        return np.hstack(columns), np.hstack(values)
 
     def predict_proba(self, X: Any) -> Array:
         if self.classes is None:
@@ -237,8 +309,11 @@ class _Smooths:
     def one_row(self, row: Sequence[float], coef: list[float]) -> list[float] | None:
         """:meth:`contributions` of one row, in plain Python (see
         :meth:`~sagegam.model.basis.SplineBasis.dot_one`); None when it cannot."""
+        basis = self.table.spline_basis
+        if not isinstance(basis, SplineBasis):  # knots placed by the data: numpy's way
+            return None
         x = [row[j] for j in self._features]
-        return self.table.spline_basis.dot_one(x, coef, self._starts)
+        return basis.dot_one(x, coef, self._starts)
 
     @cached_property
     def _features(self) -> list[int]:

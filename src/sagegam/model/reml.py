@@ -71,6 +71,7 @@ class WorkingModel:
     rhs: Array
     zwz: float
     n_obs: float
+    ridge: float = 0.0  # added to the gram's diagonal (solver.RIDGE), for what needs X'WX
 
 
 class Smoothness:
@@ -121,6 +122,40 @@ class Smoothness:
         self.alphas[self.free] = self.scales * np.exp(result.x)
         self.criterion = result.value
         self.converged = result.converged
+
+    def select_restricted(self, working: WorkingModel, scale_known: bool,
+                          keep: NDArray[np.bool_]) -> None:
+        """:meth:`select` on the model without the coefficients outside ``keep`` (those
+        a shape constraint holds at 0): the restricted likelihood of the constrained fit,
+        whose active constraints remove directions as fixed zeros."""
+        child, survivors = self._restricted(keep)
+        index = np.flatnonzero(keep)
+        child.select(WorkingModel(working.gram[np.ix_(index, index)], working.rhs[index],
+                                  working.zwz, working.n_obs, working.ridge), scale_known)
+        positions = [self.free.index(i) for i in survivors if i in self.free]
+        self.log_lambda[positions] = child.log_lambda
+        self.alphas[[self.free[p] for p in positions]] = child.alphas[child.free]
+        self.criterion, self.converged = child.criterion, child.converged
+
+    def _restricted(self, keep: NDArray[np.bool_]) -> tuple[Smoothness, list[int]]:
+        """The same penalties on the kept coordinates only (a penalty whose block is
+        entirely dropped goes), sharing scales and log-lambdas; and which survived."""
+        before = np.concatenate([[0], np.cumsum(keep)])
+        penalties, survivors = [], []
+        for i, penalty in enumerate(self.penalties):
+            kept = keep[penalty.block]
+            if not kept.any():
+                continue
+            start = int(before[penalty.block.start])
+            block = slice(start, start + int(kept.sum()))
+            penalties.append(Penalty(block, penalty.matrix[np.ix_(kept, kept)], penalty.alpha))
+            survivors.append(i)
+        child = Smoothness(penalties, n_free=int(keep.sum()))
+        positions = [self.free.index(i) for i in survivors if i in self.free]
+        assert self.scales is not None
+        child.scales = self.scales[positions]
+        child.log_lambda = self.log_lambda[positions].copy()
+        return child, survivors
 
     def _diagonal_candidates(self) -> list[slice]:
         """Blocks all of whose penalties are diagonal (a factor's ridge)."""

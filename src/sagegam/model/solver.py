@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import linalg
 
+from sagegam.model import dispersion, shape
 from sagegam.model.design import Design
 from sagegam.model.families import Family
 from sagegam.model.reml import Penalty, Smoothness, WorkingModel
@@ -32,6 +33,7 @@ __all__ = ["FitResult", "Penalty", "WarmStart", "penalized_irls"]
 Array = NDArray[np.float64]
 RIDGE = 1e-9
 SELECTION_ITERATIONS = 15
+STALLED = 1e-13  # a relative step this small moves no prediction measurably
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class FitResult:
     scale: float
     n_iter: int
     converged: bool
+    last_step: Array  # the last IRLS step in ``coef``: where a fit that did not converge moved
+    smoothness_converged: bool  # the REML search of the last selection reached its optimum
+    family: Family  # with its free parameter as estimated (``estimate_family``)
 
 
 def penalized_irls(
@@ -60,14 +65,22 @@ def penalized_irls(
     max_iter: int = 100,
     tol: float = 1e-9,
     start: WarmStart | None = None,
+    offset: Array | None = None,
+    estimate_family: bool = False,
+    nonnegative: NDArray[np.bool_] | None = None,
 ) -> FitResult:
     """Minimize ``deviance(theta) / 2 + sum_k alpha_k theta' S_k theta``.
 
     ``theta`` are the design's coefficients (free ones: a :class:`TermDesign` applies the
-    terms' constraints itself), which the penalties' blocks index. ``start`` resumes from
-    an earlier fit (for example one on a subsample), which saves most of the passes over
-    a large data set.
+    terms' constraints itself), which the penalties' blocks index; the linear predictor is
+    ``X theta + offset``. ``start`` resumes from an earlier fit (for example one on a
+    subsample), which saves most of the passes over a large data set. With
+    ``estimate_family`` the family's free parameter (a Tweedie's power, a negative
+    binomial's theta) is re-estimated at each smoothness-selection step until it settles.
+    ``nonnegative`` marks coefficients that must stay >= 0 (shape constraints): each step
+    is then a quadratic program (:mod:`~sagegam.model.shape`).
     """
+    data = _Data(design, y, weights, np.zeros(len(y)) if offset is None else offset)
     n_free = design.n_columns
     selector = Smoothness(penalties, n_free=n_free)
     reusable = None
@@ -76,7 +89,7 @@ def penalized_irls(
         theta = np.zeros(n_free)
     else:
         theta = start.theta
-        eta = start.eta if start.eta is not None else design.linear_predictor(theta)
+        eta = start.eta if start.eta is not None else data.linear_predictor(theta)
         selector.resume(start.log_lambda)
         reusable = start.working
     previous = np.inf
@@ -86,27 +99,97 @@ def penalized_irls(
                                                              weights)
     converged = False
     n_iter = 0
+    step = np.zeros(n_free)
+    settling = estimate_family
+    shaped = _Shaped(nonnegative) if nonnegative is not None and nonnegative.any() else None
     for n_iter in range(1, max_iter + 1):
-        working = reusable or _working_model(design, y, weights, family, eta)
+        selecting = n_iter <= SELECTION_ITERATIONS
+        if settling and selecting and (n_iter > 1 or start is not None):
+            updated = dispersion.update(family, y, family.inverse_link(eta), weights)
+            settling = not dispersion.settled(family, updated)
+            family, reusable = updated, None
+            # The deviance carried between steps belongs to the old parameter.
+            deviance = family.deviance(y, family.inverse_link(eta), weights)
+        working = reusable or _working_model(data, family, eta)
         reusable = None
-        if n_iter <= SELECTION_ITERATIONS:
-            # Performance iteration can cycle; past this point the weights stay fixed and
-            # the remaining steps are plain penalized IRLS, which converges.
-            selector.select(working, family.scale_known)
-        theta_new = selector.solve(working)
+        if shaped is not None:
+            theta_new = shaped.step(selector, working, family.scale_known, selecting)
+        else:
+            if selecting:
+                # Performance iteration can cycle; past this point the weights stay fixed
+                # and the remaining steps are plain penalized IRLS, which converges.
+                selector.select(working, family.scale_known)
+            theta_new = selector.solve(working)
         if _is_linear(family):
             # Least squares needs no step control: the first solution is the solution.
-            theta, eta, converged = theta_new, design.linear_predictor(theta_new), True
+            theta, eta, converged = theta_new, data.linear_predictor(theta_new), True
             break
-        theta, eta, objective, deviance = _step(design, y, weights, family, selector, theta,
-                                                deviance, theta_new)
-        if abs(previous - objective) <= tol * (abs(objective) + 0.1):
+        old = theta
+        theta, eta, objective, deviance = _step(data, family, selector, theta, deviance,
+                                                theta_new)
+        step = theta - old
+        # Converged when the penalized deviance stops changing, or when the coefficients
+        # do (at a tight tol the deviance's last digits are rounding, not progress).
+        stalled = np.max(np.abs(step), initial=0.0) <= STALLED * (
+            1.0 + np.max(np.abs(theta), initial=0.0))
+        if (abs(previous - objective) <= tol * (abs(objective) + 0.1) or stalled) and \
+                not (settling and selecting):
             converged = True
             break
         previous = objective
     # The last step's working model serves for the covariance and the edf: at convergence
     # its weights are those of the solution (as in mgcv), and another pass would cost a Gram.
-    return _summarize(working, y, weights, family, selector, theta, eta, n_iter, converged)
+    held = None if shaped is None else shaped.active
+    return _summarize(working, data, family, selector, _Iterate(theta, eta, n_iter,
+                                                                 converged, step), held)
+
+
+@dataclass(frozen=True)
+class _Data:
+    design: Design
+    y: Array
+    weights: Array
+    offset: Array
+
+    def linear_predictor(self, theta: Array) -> Array:
+        return self.design.linear_predictor(theta) + self.offset
+
+
+class _Shaped:
+    """Steps under bounds: the quadratic program, and smoothness selected on the model
+    without the coefficients the bounds hold at 0, alternated until that set settles."""
+
+    ROUNDS = 10
+
+    def __init__(self, bounded: NDArray[np.bool_]) -> None:
+        self.bounded = bounded
+        self.active: NDArray[np.bool_] | None = None
+
+    def step(self, selector: Smoothness, working: WorkingModel, scale_known: bool,
+             selecting: bool) -> Array:
+        theta = np.zeros(len(working.rhs))
+        for _ in range(self.ROUNDS if selecting else 1):
+            if selecting:
+                if self.active is None or not self.active.any():
+                    selector.select(working, scale_known)
+                else:
+                    selector.select_restricted(working, scale_known, ~self.active)
+            A = working.gram + selector.total(selector.alphas)
+            theta, active = shape.nonnegative_solve(A, working.rhs, self.bounded, self.active)
+            settled = self.active is not None and np.array_equal(active, self.active)
+            self.active = active
+            if settled:
+                break
+        return theta
+
+
+@dataclass(frozen=True)
+class _Iterate:
+    theta: Array
+    eta: Array
+    n_iter: int
+    converged: bool
+    step: Array
 
 
 @dataclass(frozen=True)
@@ -127,40 +210,29 @@ def _is_linear(family: Family) -> bool:
     return family.link == "identity" and family.name == "gaussian"
 
 
-def _working_model(
-    design: Design, y: Array, weights: Array, family: Family, eta: Array
-) -> WorkingModel:
-    mu = family.inverse_link(eta)
-    slope = family.dmu_deta(eta)
-    w = weights * slope * slope / family.variance(mu)
-    z = eta + (y - mu) / slope
-    gram, rhs = design.cross_products(w, z)
+def _working_model(data: _Data, family: Family, eta: Array) -> WorkingModel:
+    unit, z = family.working(data.y, eta)
+    w = data.weights * unit
+    z = z - data.offset  # the part of the working response the design explains
+    gram, rhs = data.design.cross_products(w, z)
     # A ridge far below the data's scale keeps X'WX + S positive definite when the data
     # cannot identify every unpenalized direction (more features than rows, a binary
     # feature's spline), so the solution never hinges on rounding.
     ridge = RIDGE * max(float(np.trace(gram)) / len(gram), 1e-300)
     gram[np.diag_indices_from(gram)] += ridge
-    return WorkingModel(gram, rhs, float(np.dot(w, z * z)), float(weights.sum()))
+    return WorkingModel(gram, rhs, float(np.dot(w, z * z)), float(data.weights.sum()), ridge)
 
 
-def _step(
-    design: Design,
-    y: Array,
-    weights: Array,
-    family: Family,
-    selector: Smoothness,
-    theta_old: Array,
-    old_deviance: float,
-    theta_new: Array,
-) -> tuple[Array, Array, float, float]:
+def _step(data: _Data, family: Family, selector: Smoothness, theta_old: Array,
+          old_deviance: float, theta_new: Array) -> tuple[Array, Array, float, float]:
     """Take the IRLS step, halving it while the penalized deviance gets worse.
 
     Returns the new coefficients, their linear predictor, penalized deviance and deviance.
     """
 
     def deviance(theta: Array) -> tuple[float, Array]:
-        eta = design.linear_predictor(theta)
-        return family.deviance(y, family.inverse_link(eta), weights), eta
+        eta = data.linear_predictor(theta)
+        return family.deviance(data.y, family.inverse_link(eta), data.weights), eta
 
     old_value = old_deviance + selector.penalty_value(theta_old)
     new_deviance, eta = deviance(theta_new)
@@ -174,39 +246,37 @@ def _step(
     return theta_new, eta, value, new_deviance
 
 
-def _summarize(
-    working: WorkingModel,
-    y: Array,
-    weights: Array,
-    family: Family,
-    selector: Smoothness,
-    theta: Array,
-    eta: Array,
-    n_iter: int,
-    converged: bool,
-) -> FitResult:
-    factor = cholesky(working.gram + selector.total(selector.alphas))
-    inverse = linalg.cho_solve(factor, np.eye(selector.n_free))
+def _summarize(working: WorkingModel, data: _Data, family: Family, selector: Smoothness,
+               last: _Iterate, held: NDArray[np.bool_] | None = None) -> FitResult:
+    # Coefficients a bound holds at 0 are fixed: the posterior covariance is that of the
+    # others (conditional on the active constraints), with zeros for them.
+    free = np.flatnonzero(np.ones(selector.n_free, dtype=bool) if held is None else ~held)
+    A = working.gram + selector.total(selector.alphas)
+    inverse = np.zeros((selector.n_free, selector.n_free))
+    inverse[np.ix_(free, free)] = linalg.cho_solve(cholesky(A[np.ix_(free, free)]),
+                                                   np.eye(len(free)))
     influence = np.einsum("ij,ji->i", inverse, working.gram)
     edf_total = float(influence.sum())
-    mu = family.inverse_link(eta)
-    deviance = family.deviance(y, mu, weights)
-    null_mu = np.full_like(y, np.average(y, weights=weights))
+    y, weights = data.y, data.weights
+    deviance = family.deviance(y, family.inverse_link(last.eta), weights)
     scale = 1.0
     if not family.scale_known:
-        pearson = float(np.dot(weights, (y - mu) ** 2 / family.variance(mu)))
+        pearson = float(np.dot(weights, family.pearson(y, last.eta)))
         scale = pearson / max(float(weights.sum()) - edf_total, 1.0)
     return FitResult(
-        coef=theta,
+        coef=last.theta,
         covariance=inverse * scale,
         alphas=selector.alphas / 2.0,
         edf=np.array([float(influence[p.block].sum()) for p in selector.penalties]),
         edf_total=edf_total,
         deviance=deviance,
-        null_deviance=family.deviance(y, null_mu, weights),
+        null_deviance=family.deviance(y, family.null_mean(y, weights, data.offset), weights),
         scale=scale,
-        n_iter=n_iter,
-        converged=converged,
-        warm_start=WarmStart(theta, selector.log_lambda.copy(), eta, working),
+        n_iter=last.n_iter,
+        converged=last.converged,
+        last_step=last.step,
+        smoothness_converged=selector.converged,
+        family=family,
+        warm_start=WarmStart(last.theta, selector.log_lambda.copy(), last.eta, working),
         criterion=selector.criterion,
     )

@@ -127,7 +127,7 @@ class StreamedDesign:
         gram, rhs = self._blocks.reduce(raw_gram, raw_rhs)
         ridge = RIDGE * max(float(np.trace(gram)) / len(gram), 1e-300)
         gram[np.diag_indices_from(gram)] += ridge
-        return WorkingModel(gram, rhs, tables.zwz, self.n_obs)
+        return WorkingModel(gram, rhs, tables.zwz, self.n_obs, ridge)
 
     def irls(self, design: Any, y: Any, weights: Any, family: Family,
              penalties: Sequence[Penalty], *, max_iter: int, tol: float,
@@ -140,7 +140,7 @@ class StreamedDesign:
         reusable = start.working
         linear = family.link == "identity" and family.name == "gaussian"
         previous, converged, n_iter = np.inf, False, 0
-        at = None
+        at, step = None, np.zeros(self.n_columns)
         for n_iter in range(1, max_iter + 1):
             working = reusable or self._working_at(theta, linear)
             reusable = None
@@ -151,14 +151,15 @@ class StreamedDesign:
                 at = self.evaluate(theta_new, tables=False, score=self.score)
                 theta, converged, self.scores = theta_new, True, at.scores
                 break
-            theta, at, objective = self._step(selector, theta, theta_new)
+            moved, at, objective = self._step(selector, theta, theta_new)
+            theta, step = moved, moved - theta
             if abs(previous - objective) <= tol * (abs(objective) + 0.1):
                 converged = True
                 break
             previous = objective
             reusable = self.working_model(_tables(at))
         assert at is not None
-        return self._summarize(working, family, selector, theta, at, n_iter, converged)
+        return self._summarize(working, family, selector, theta, at, n_iter, converged, step)
 
     def _working_at(self, theta: Array, linear: bool) -> WorkingModel:
         if linear and self.linear is not None:
@@ -182,7 +183,8 @@ class StreamedDesign:
         return theta_new, result, value
 
     def _summarize(self, working: WorkingModel, family: Family, selector: Smoothness,
-                   theta: Array, at: PassResult, n_iter: int, converged: bool) -> FitResult:
+                   theta: Array, at: PassResult, n_iter: int, converged: bool,
+                   step: Array) -> FitResult:
         factor = cholesky(working.gram + selector.total(selector.alphas))
         inverse = linalg.cho_solve(factor, np.eye(selector.n_free))
         influence = np.einsum("ij,ji->i", inverse, working.gram)
@@ -196,7 +198,8 @@ class StreamedDesign:
             edf_total=edf_total, deviance=at.deviance, null_deviance=self.null_deviance,
             scale=scale, n_iter=n_iter, converged=converged,
             warm_start=WarmStart(theta, selector.log_lambda.copy(), None, working),
-            criterion=selector.criterion)
+            criterion=selector.criterion, last_step=step,
+            smoothness_converged=selector.converged, family=family)
 
 
 def _tables(result: PassResult) -> Tables:

@@ -19,6 +19,8 @@ passes instead:
 Up to 200,000 rows (where the in-memory fit uses no subsample) the rows are gathered and
 fitted in memory. So the model equals the in-memory fit of the same rows up to the order
 of additions (tested to 1e-8), and memory holds one chunk per task plus statistics.
+What needs the rows in memory is refused before any pass (an estimated family parameter,
+``monotonic_cst``, data-placed knots); ``knots="auto"`` is equally spaced here.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from sagegam.model.fitting import (
 )
 from sagegam.model.learn import Problem, _info
 from sagegam.model.learn import _screen as screen_pairs
+from sagegam.model.options import regression_family
 from sagegam.model.passes import CollectTask, PassResult, PassTask, Plan
 from sagegam.model.predictor import GAMPredictor
 from sagegam.model.schema import Schema
@@ -83,6 +86,7 @@ def out_of_memory(X: Any) -> bool:
 
 def fit_out_of_memory(estimator: Any, X: Any, y: Any, sample_weight: Any) -> Any:
     """``estimator.fit`` on a chunk source or Dask collections; returns the estimator."""
+    _refuse_in_memory_options(estimator)
     if is_chunk_source(X):
         if y is not None or sample_weight is not None:
             raise ValueError("A chunk source carries its own target and weights; call "
@@ -93,6 +97,30 @@ def fit_out_of_memory(estimator: Any, X: Any, y: Any, sample_weight: Any) -> Any
 
         source = DaskSource.of(X, y, sample_weight)
     return _Fitter(estimator, source).fit()
+
+
+def _refuse_in_memory_options(estimator: Any) -> None:
+    """Refuse, before any pass, the options only the rows in memory can honour: an
+    estimated family parameter (its likelihood is re-read from every target at each
+    step), shape bounds (each step an active-set program on the rows' cross products)
+    and knots placed at quantiles of every distinct value."""
+    why = "a fit in passes (a chunk source or Dask collections) cannot"
+    for family, name in (("tweedie", "power"), ("negative_binomial", "theta")):
+        value = getattr(estimator, name, None)
+        if getattr(estimator, "family", None) == family and isinstance(value, str):
+            raise ValueError(f"family='{family}' with {name}='auto' estimates {name} from "
+                             f"the targets held in memory, which {why}: give {name} as a "
+                             "number, or fit rows in memory.")
+    setting = estimator.monotonic_cst
+    values = list(setting.values()) if isinstance(setting, dict) else \
+        [] if setting is None else list(np.ravel(np.asarray(setting, dtype=object)))
+    if any(value != 0 for value in values):
+        raise ValueError(f"monotonic_cst={setting!r} bounds each step's coefficients, which "
+                         f"{why} do: drop monotonic_cst, or fit rows in memory.")
+    if estimator.knots in ("quantile", "balanced"):
+        raise ValueError(f"knots='{estimator.knots}' places knots at quantiles of every "
+                         f"distinct value, which {why} know: use knots='uniform' (or "
+                         "'auto', equally spaced in passes), or fit rows in memory.")
 
 
 @dataclass
@@ -108,7 +136,8 @@ class _Fitter:
         names = self.source.feature_names
         labels = names or [f"x{j}" for j in range(self.source.n_features)]
         declared = _declared(self.estimator.categorical_features, labels, named=bool(names))
-        settings, alphas, pair_alpha = self.estimator._fit_settings(len(labels))
+        settings, alphas, pair_alpha = self.estimator._fit_settings(
+            labels, (0,) * len(labels))
         cap = max(MAIN_BINS, *settings.df, settings.interaction_df) + 1
         task = SurveyTask(labels, declared, self.classification, cap)
         survey = Survey.merged(labels, self.source.map(task))
@@ -141,7 +170,8 @@ class _Fitter:
         if not target.sum_w > 0:
             raise ValueError("sample_weight must have at least one positive value.")
         if not self.classification:
-            family = FAMILIES[self.estimator.family]
+            family, _ = regression_family(self.estimator.family, self.estimator.power,
+                                          self.estimator.theta)  # a given parameter
             problem = family.valid_target(np.array([target.lower, target.upper]))
             if problem is not None:
                 raise ValueError(f"The target must hold {problem}; got values in "
@@ -171,11 +201,8 @@ class _Fitter:
         estimator = self.estimator
         estimator.predictor_ = predictor
         estimator.n_iter_ = predictor.info["n_iter"]
-        if not predictor.info["converged"]:
-            warnings.warn(
-                f"Penalized IRLS did not converge in max_iter={estimator.max_iter} "
-                "iterations; raise max_iter or check the data.", ConvergenceWarning,
-                stacklevel=4)
+        for finding in predictor.info["warnings"]:
+            warnings.warn(finding["message"], ConvergenceWarning, stacklevel=4)
         if scores is None:  # a linear fit's last pass measured them; others need a pass
             scores = Scores.merged(self.source.map(MetricsTask(predictor)))
         predictor.info.update(scores.train_info(self.classification))
@@ -221,7 +248,13 @@ class _Problem:
         design.passes += passes
         design.score = True
         fit = self._fit(terms, alphas, design, self.settings)
-        info = _info(fit, np.array([self.survey.target.sum_w])) | screening
+        info = _info(fit, np.array([self.survey.target.sum_w]), fit.result.family) | \
+            screening
+        if self.family.parameters:
+            info["family_parameters"] = self.family.parameters | {"estimated": False}
+        info["warnings"] = [] if fit.result.converged else [{"kind": "convergence", "message": (
+            f"Penalized IRLS did not converge in max_iter={self.settings.max_iter} "
+            "iterations; raise max_iter or check the data.")}]
         info["passes"] = design.passes
         return GAMPredictor(self.schema, tuple(terms), fit.coef, fit.covariance, self.family,
                             self.classes, info), design.scores

@@ -37,7 +37,8 @@ def term_from_spec(spec: dict[str, Any]) -> Term:
     if kind == "spline":
         margin = margin_from_spec(spec["margin"])
         if isinstance(margin, SplineMargin):
-            return SplineTerm(margin, bool(spec.get("missing", False)))
+            return SplineTerm(margin, bool(spec.get("missing", False)),
+                              int(spec.get("monotone", 0)))
     if kind == "factor":
         margin = margin_from_spec(spec["margin"])
         if isinstance(margin, FactorMargin):

@@ -100,6 +100,11 @@ class Term(ABC):
         """How many local smoothing parameters an adaptive fit may give this term."""
         return 1
 
+    def bounded(self) -> NDArray[np.bool_] | None:
+        """Which free coefficients (of :meth:`constraint`'s ``Z``) must stay >= 0, for a
+        shape-constrained term; None when none must."""
+        return None
+
     @property
     def features(self) -> tuple[int, ...]:
         return tuple(m.feature for m in self.margins)

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagegam.model.basis import OutsideRangeError, SplineBasis, difference_penalty
+from sagegam.model.basis import OutsideRangeError, SplineBasis
+from sagegam.model.knots import KnotBasis, divided_differences
 
 Array = NDArray[np.float64]
 Columns = NDArray[np.int64]
@@ -34,22 +35,41 @@ class SplineMargin:
     n_basis: int  # 0 when the feature was constant in training
     degree: int = 3
     extrapolation: str = "linear"
+    knots: tuple[float, ...] | None = None  # inner knots (None: equally spaced)
 
     @property
     def size(self) -> int:
         return self.n_basis
 
+    def differences(self) -> Array:
+        """``D``: second differences of the coefficients (divided differences at their
+        Greville abscissae when the knots are not equally spaced)."""
+        if self.n_basis <= 2:
+            return np.zeros((0, self.n_basis))
+        if self.knots is None:
+            return np.diff(np.eye(self.n_basis), n=2, axis=0)
+        return divided_differences(np.array(self.knots), self.degree)
+
     def penalty(self) -> Array:
-        """Eilers and Marx's second-difference penalty."""
-        return difference_penalty(self.n_basis)
+        """Eilers and Marx's second-difference penalty ``D'D``."""
+        D = self.differences()
+        return D.T @ D
 
     def grid(self, n_points: int) -> Array:
-        return np.linspace(self.lower, self.upper, n_points)
+        """Points over the range, as dense as the knots: equally spaced for equally
+        spaced knots, else equally many in every knot interval."""
+        if self.knots is None:
+            return np.linspace(self.lower, self.upper, n_points)
+        index = np.linspace(0.0, len(self.knots) - 1.0, n_points)
+        return np.interp(index, np.arange(len(self.knots)), np.array(self.knots))
 
     def spec(self) -> dict[str, Any]:
-        return {"kind": "spline", "feature": self.feature, "lower": self.lower,
+        spec = {"kind": "spline", "feature": self.feature, "lower": self.lower,
                 "upper": self.upper, "n_basis": self.n_basis, "degree": self.degree,
                 "extrapolation": self.extrapolation}
+        if self.knots is not None:
+            spec["knots"] = list(self.knots)
+        return spec
 
 
 @dataclass(frozen=True)
@@ -74,9 +94,11 @@ Margin = SplineMargin | FactorMargin
 
 def margin_from_spec(spec: dict[str, Any]) -> Margin:
     if spec["kind"] == "spline":
+        knots = spec.get("knots")
         return SplineMargin(int(spec["feature"]), float(spec["lower"]), float(spec["upper"]),
                             int(spec["n_basis"]), int(spec["degree"]),
-                            str(spec["extrapolation"]))
+                            str(spec["extrapolation"]),
+                            None if knots is None else tuple(float(k) for k in knots))
     if spec["kind"] == "factor":
         return FactorMargin(int(spec["feature"]), int(spec["n_codes"]))
     raise ValueError(f"Unknown margin kind {spec['kind']!r}.")
@@ -106,17 +128,23 @@ class MarginTable:
         return self.margins.index(margin)
 
     @cached_property
-    def _basis(self) -> list[tuple[SplineBasis, list[int]]]:
-        """One vectorised basis per (degree, extrapolation): in practice, exactly one."""
-        groups: dict[tuple[int, str], list[int]] = {}
+    def _basis(self) -> list[tuple[SplineBasis | KnotBasis, list[int]]]:
+        """One vectorised basis per (degree, extrapolation, equally spaced or not): in
+        practice, one or two."""
+        groups: dict[tuple[int, str, bool], list[int]] = {}
         for i in self._splines:
             margin = self.margins[i]
             assert isinstance(margin, SplineMargin)
-            groups.setdefault((margin.degree, margin.extrapolation), []).append(i)
-        bases = []
-        for (degree, extrapolation), members in groups.items():
+            uniform = margin.knots is None
+            groups.setdefault((margin.degree, margin.extrapolation, uniform), []).append(i)
+        bases: list[tuple[SplineBasis | KnotBasis, list[int]]] = []
+        for (degree, extrapolation, uniform), members in groups.items():
             chosen = [m for m in (self.margins[i] for i in members)
                       if isinstance(m, SplineMargin)]
+            if not uniform:
+                knots = tuple(m.knots for m in chosen if m.knots is not None)
+                bases.append((KnotBasis(knots, degree, extrapolation), members))  # type: ignore[arg-type]
+                continue
             bases.append((SplineBasis(
                 np.array([m.lower for m in chosen]), np.array([m.upper for m in chosen]),
                 np.array([m.size for m in chosen], dtype=np.int64), degree,
@@ -151,19 +179,20 @@ class MarginTable:
         return self._splines_at(basis, codes[:, features], features)
 
     @property
-    def spline_basis(self) -> SplineBasis:
-        """The one basis of a table of spline margins of one degree (see :meth:`splines`)."""
+    def spline_basis(self) -> SplineBasis | KnotBasis:
+        """The one basis of a table of spline margins of one degree and knot layout (see
+        :meth:`splines`)."""
         ((basis, _),) = self._basis
         return basis
 
-    def _splines_at(self, basis: SplineBasis, X: Array,
+    def _splines_at(self, basis: SplineBasis | KnotBasis, X: Array,
                     features: NDArray[np.intp]) -> tuple[Columns, Array]:
         try:
             return basis.evaluate(X)
         except OutsideRangeError as error:
             feature = int(features[error.feature])
             raise OutsideRangeError(error.row, feature, error.value, error.lower, error.upper,
-                                    self.names[feature]) from None
+                                    self.names[feature], far=error.far) from None
 
 
 def factor_nonzeros(codes: Array) -> Nonzeros:

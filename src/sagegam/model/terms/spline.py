@@ -1,5 +1,13 @@
 """A smooth main effect: a penalized B-spline (P-spline) of one numeric feature.
 
+A monotone term (``monotone`` +1 or -1) is parametrized by the increments of its
+coefficients, ``beta_i = c + sign * sum_(k < i) delta_k`` with ``delta >= 0``: a B-spline
+with monotone coefficients is monotone everywhere, so the constraint holds between and
+beyond the data (its linear extrapolation has the boundary's non-negative slope) and
+needs no grid of checks. The centring fixes ``c``; the second-difference penalty on
+``beta`` becomes a first-difference penalty on the increments, whose null space (equal
+increments) is still the straight line.
+
 The penalty is on second differences of neighbouring coefficients (Eilers and Marx
 1996); REML chooses its weight. With adaptive smoothness the penalty splits into up to
 five hat-weighted pieces, ``D' diag(w_m) D``, so the wiggliness allowed may vary along
@@ -14,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from sagegam.model.basis import difference_penalty
 from sagegam.model.schema import Schema
 from sagegam.model.terms.base import Array, ColumnSums, Evaluator, Term, TermEffect, centering
 from sagegam.model.terms.margins import MarginValues, Nonzeros, SplineMargin
@@ -28,6 +36,7 @@ class SplineTerm(Term):
     kind = "spline"
     margin: SplineMargin
     missing: bool = False  # missing values have their own coefficient
+    monotone: int = 0  # +1 increasing, -1 decreasing, 0 free
 
     @property
     def margins(self) -> tuple[SplineMargin]:
@@ -54,8 +63,8 @@ class SplineTerm(Term):
         n = self.margin.n_basis
         if n == 0:
             return []
-        matrices = [_weighted_difference_penalty(n, w) for w in _hat_weights(max(n - 2, 1),
-                                                                             pieces)]
+        D = self.margin.differences()
+        matrices = [D.T @ (w[:, None] * D) for w in _hat_weights(max(n - 2, 1), pieces)]
         if self.missing:
             matrices = [np.pad(S, ((0, 1), (0, 1))) for S in matrices]
         return matrices
@@ -68,10 +77,32 @@ class SplineTerm(Term):
             # Nothing to centre: at most the missing rows' coefficient, which is
             # identified against the intercept by the rows that are not missing.
             return np.eye(self.n_coef)
+        if self.monotone:
+            return self._increments(sums.term)
         return centering(sums.term)
 
+    def _increments(self, sums: Array) -> Array:
+        """``Z`` from (increments, missing coefficient) to centred raw coefficients."""
+        n = self.margin.n_basis
+        cumulative = self.monotone * np.tril(np.ones((n, n - 1)), -1)  # beta_i - beta_0
+        present = float(sums[:n].sum())  # the rows that are not missing (unity partition)
+        Z = np.zeros((self.n_coef, n - 1 + int(self.missing)))
+        Z[:n, :n - 1] = cumulative - (sums[:n] @ cumulative) / present
+        if self.missing:
+            Z[:n, n - 1] = -sums[n] / present
+            Z[n, n - 1] = 1.0
+        return Z
+
+    def bounded(self) -> NDArray[np.bool_] | None:
+        if not self.monotone or self.margin.n_basis == 0:
+            return None
+        return np.arange(self.margin.n_basis - 1 + int(self.missing)) < self.margin.n_basis - 1
+
     def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "margin": self.margin.spec(), "missing": self.missing}
+        spec = {"kind": self.kind, "margin": self.margin.spec(), "missing": self.missing}
+        if self.monotone:
+            spec["monotone"] = self.monotone
+        return spec
 
     def effect(self, evaluate: Evaluator, level: float, n_points: int) -> TermEffect:
         grid = self.margin.grid(n_points)
@@ -89,10 +120,3 @@ def _hat_weights(positions: int, pieces: int) -> list[Array]:
     spacing = nodes[1] - nodes[0]
     grid = np.arange(positions, dtype=float)
     return [np.maximum(0.0, 1.0 - np.abs(grid - node) / spacing) for node in nodes]
-
-
-def _weighted_difference_penalty(n_basis: int, weights: Array) -> Array:
-    if n_basis <= 2:
-        return difference_penalty(n_basis)
-    D = np.diff(np.eye(n_basis), n=2, axis=0)
-    return D.T @ (weights[:, None] * D)

@@ -1,0 +1,122 @@
+"""The estimators' settings resolved into what a fit needs: a basis size and a penalty
+weight per feature, and the family with its parameter given or left to the data."""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from sagegam.model.families import FAMILIES, Family
+
+DEFAULT_DF = 25
+
+
+def df_per_feature(setting: Any, names: list[str]) -> list[int]:
+    """``df`` as one basis size per feature (a dict keys some by name)."""
+    if not isinstance(setting, dict):
+        return [int(setting)] * len(names)
+    unknown = set(map(str, setting)) - set(names)
+    if unknown:
+        raise ValueError(f"df names unknown features {sorted(unknown)}; the features are "
+                         f"{names}.")
+    values = {str(k): v for k, v in setting.items()}
+    sizes = [values.get(name, DEFAULT_DF) for name in names]
+    for name, size in zip(names, sizes, strict=True):
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4:
+            raise ValueError(f"df[{name!r}] must be an integer >= 4; got {size!r}.")
+    return [int(size) for size in sizes]
+
+
+def alpha_per_feature(setting: Any, names: list[str]) -> list[float | None]:
+    """The ``alpha`` setting as one weight (or None: choose it) per feature."""
+    if isinstance(setting, dict):
+        unknown = set(map(str, setting)) - set(names)
+        if unknown:
+            raise ValueError(f"alpha names unknown features {sorted(unknown)}; the "
+                             f"features are {names}.")
+        lookup = {str(k): v for k, v in setting.items()}
+        values: list[Any] = [lookup.get(n, "auto") for n in names]
+    elif isinstance(setting, (list, tuple, np.ndarray)):
+        values = list(setting)
+        if len(values) != len(names):
+            raise ValueError(f"alpha has {len(values)} values but X has {len(names)} "
+                             "features; give one per feature or a single value.")
+    else:
+        values = [setting] * len(names)
+    return [one_alpha(v) for v in values]
+
+
+def pair_alpha(setting: Any) -> float | None:
+    """The weight of interaction terms: a single ``alpha``, else chosen by REML."""
+    return None if isinstance(setting, (list, tuple, dict, np.ndarray)) else one_alpha(setting)
+
+
+def one_alpha(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value == "auto"):
+        return None
+    if isinstance(value, (Real, np.floating, np.integer)):
+        number = float(value)
+        if np.isfinite(number) and number >= 0:
+            return number
+    raise ValueError(f"Each alpha must be 'auto' or a finite number >= 0; got {value!r}.")
+
+
+def monotone_per_feature(setting: Any, names: list[str],
+                         categorical: list[bool]) -> tuple[int, ...]:
+    """``monotonic_cst`` (scikit-learn's HistGradientBoosting convention: 1 increasing,
+    -1 decreasing, 0 free; per feature, or a dict by name or 0-based index) as one int
+    per feature."""
+    if setting is None:
+        return (0,) * len(names)
+    if isinstance(setting, dict):
+        keys = [names[k] if isinstance(k, (int, np.integer)) and 0 <= k < len(names)
+                else str(k) for k in setting]
+        unknown = set(keys) - set(names)
+        if unknown:
+            raise ValueError(f"monotonic_cst names unknown features {sorted(unknown)}; the "
+                             f"features are {names}.")
+        lookup = dict(zip(keys, setting.values(), strict=True))
+        values: list[Any] = [lookup.get(n, 0) for n in names]
+    else:
+        values = list(np.ravel(np.asarray(setting, dtype=object)))
+        if len(values) != len(names):
+            raise ValueError(f"monotonic_cst has {len(values)} values but X has {len(names)} "
+                             "features; give one per feature (1, -1 or 0) or a dict by name.")
+    out = []
+    for name, value, is_categorical in zip(names, values, categorical, strict=True):
+        if isinstance(value, bool) or value not in (-1, 0, 1):
+            raise ValueError(f"monotonic_cst for '{name}' is {value!r}; it must be 1 "
+                             "(increasing), -1 (decreasing) or 0 (unconstrained).")
+        if value and is_categorical:
+            raise ValueError(f"monotonic_cst constrains '{name}', which is categorical; only "
+                             "numeric features can be monotone.")
+        out.append(int(value))
+    return tuple(out)
+
+
+def regression_family(name: str, power: Any, theta: Any) -> tuple[Family, bool]:
+    """The family ``name`` with its parameter, and whether the data must estimate it.
+
+    ``power`` belongs to the Tweedie family and ``theta`` to the negative binomial; either
+    given to another family is a mistake worth a sentence, not a silent no-op.
+    """
+    family = FAMILIES[name]
+    for setting, value, owner in (("power", power, "tweedie"),
+                                  ("theta", theta, "negative_binomial")):
+        if not (isinstance(value, str) and value == "auto") and name != owner:
+            raise ValueError(f"{setting}={value!r} applies to family='{owner}' only; this "
+                             f"model has family='{name}'. Remove {setting}, or set "
+                             f"family='{owner}'.")
+    if name == "tweedie":
+        return _given_or_estimated(family, "power", power)
+    if name == "negative_binomial":
+        return _given_or_estimated(family, "theta", theta)
+    return family, False
+
+
+def _given_or_estimated(family: Family, name: str, value: Any) -> tuple[Family, bool]:
+    if isinstance(value, str) and value == "auto":
+        return family, True
+    return family.with_parameters({name: float(value)}), False
