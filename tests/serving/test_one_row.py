@@ -3,30 +3,17 @@ general path answers for the same row, and leave everything unusual to it."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import orjson
 import pandas as pd
 import pytest
 
 from sagegam import GAMRegressor
-from sagegam.container.serving.core import ServerSettings, invocations
+from tests.serving.test_protocol import call, npy
 
-SETTINGS = ServerSettings()
 # Both paths do the same IEEE operations per spline; only the order of a 4-term sum may
 # differ between CPUs, so they agree to a few units in the last place of the term values.
 RTOL, ATOL = 1e-13, 1e-13
-
-
-def call(predictor, body, content_type, accept=None, attributes=None, settings=SETTINGS):
-    return invocations(predictor, body, content_type, accept, attributes, settings)
-
-
-def npy(array) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
 
 
 def body_of(rows, content_type: str) -> bytes:

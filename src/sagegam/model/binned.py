@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from sagegam.model.design import Blocks, TermCoordinates
-from sagegam.model.terms import ColumnSums, Margin, MarginTable, SplineMargin, Term
+from sagegam.model.terms import ColumnSums, Margin, MarginTable, SplineMargin, Term, dense_basis
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
@@ -143,7 +143,7 @@ class _Bins:
         limit = MAIN_BINS if len(term.margins) == 1 else PAIR_BINS
         binned = [self.feature(m, limit) for m in term.margins]
         index, rows = _combine(binned, self.codes.shape[1], [m.feature for m in term.margins])
-        return _Indexed(index, _dense_basis(term, rows, names))
+        return _Indexed(index, dense_basis(term, rows, names))
 
     def margin(self, term: Term, m: int, names: tuple[str, ...]) -> _Indexed:
         """One margin of a term alone (a tensor's constraint centres each margin)."""
@@ -238,13 +238,3 @@ def _present(index: NDArray[np.int64], size: int) -> tuple[NDArray[np.int64], In
     used = np.bincount(index, minlength=size) > 0
     renumber = np.cumsum(used) - 1
     return np.flatnonzero(used), renumber[index].astype(np.intp)
-
-
-def _dense_basis(term: Term, rows: Array, names: tuple[str, ...]) -> Array:
-    """The term's basis at the representative rows, as a dense matrix."""
-    table = MarginTable(list(term.margins), names)
-    columns, weights = term.nonzeros(table.evaluate(rows), list(range(len(term.margins))))
-    basis = np.zeros((len(rows), term.n_coef))
-    if term.n_coef:
-        np.add.at(basis, (np.arange(len(rows))[:, None], columns), weights)
-    return basis

@@ -23,7 +23,14 @@ from numpy.typing import NDArray
 from sagegam.model.basis import SplineBasis
 from sagegam.model.families import Family
 from sagegam.model.schema import Schema, UnknownCells
-from sagegam.model.terms import Evaluator, MarginTable, SplineTerm, Term, TermEffect
+from sagegam.model.terms import (
+    Evaluator,
+    MarginTable,
+    SplineTerm,
+    Term,
+    TermEffect,
+    dense_basis,
+)
 
 Array = NDArray[np.float64]
 Label = str | int | float | bool
@@ -280,13 +287,7 @@ class GAMPredictor:
 
     def term_basis(self, index: int, codes: Array) -> Array:
         """The dense basis of one term on encoded rows, shape ``(n, n_coef)``."""
-        term = self.terms[index]
-        table = MarginTable(list(term.margins), self.schema.names)
-        columns, weights = term.nonzeros(table.evaluate(codes), list(range(len(term.margins))))
-        basis = np.zeros((codes.shape[0], term.n_coef))
-        if term.n_coef:
-            np.add.at(basis, (np.arange(codes.shape[0])[:, None], columns), weights)
-        return basis
+        return dense_basis(self.terms[index], codes, self.schema.names)
 
 
 @dataclass(frozen=True)

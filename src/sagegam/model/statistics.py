@@ -26,7 +26,7 @@ from scipy import sparse
 
 from sagegam.model.binned import DENSE_CELLS, MAIN_BINS, PAIR_BINS
 from sagegam.model.design import TermDesign
-from sagegam.model.terms import ColumnSums, MarginTable, SplineMargin, Term
+from sagegam.model.terms import ColumnSums, SplineMargin, Term, dense_basis
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
@@ -168,12 +168,7 @@ def _grid_basis(term: Any, bins: list[FeatureBins], names: tuple[str, ...]) -> A
     rows = np.zeros((grids[0].size, len(names)))
     for grid, margin in zip(grids, term.margins, strict=True):
         rows[:, margin.feature] = grid.ravel()
-    table = MarginTable(list(term.margins), names)
-    columns, weights = term.nonzeros(table.evaluate(rows), list(range(len(term.margins))))
-    basis = np.zeros((len(rows), term.n_coef))
-    if term.n_coef:
-        np.add.at(basis, (np.arange(len(rows))[:, None], columns), weights)
-    return basis
+    return dense_basis(term, rows, names)
 
 
 @dataclass

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from sagegam.model.terms.base import ColumnSums, Evaluator, Term, TermEffect
 from sagegam.model.terms.by_curve import ByCurveTerm
 from sagegam.model.terms.factor import FactorTerm
@@ -20,7 +23,18 @@ from sagegam.model.terms.tensor import TensorTerm
 
 __all__ = ["ByCurveTerm", "ColumnSums", "Evaluator", "FactorMargin", "FactorTerm", "Margin",
            "MarginTable", "MarginValues", "SplineMargin", "SplineTerm", "TensorTerm", "Term",
-           "TermEffect", "interaction", "term_from_spec"]
+           "TermEffect", "dense_basis", "interaction", "term_from_spec"]
+
+
+def dense_basis(term: Term, rows: NDArray[np.float64],
+                names: tuple[str, ...]) -> NDArray[np.float64]:
+    """The term's basis on encoded rows as a dense ``(n, n_coef)`` matrix."""
+    table = MarginTable(list(term.margins), names)
+    columns, weights = term.nonzeros(table.evaluate(rows), list(range(len(term.margins))))
+    basis = np.zeros((len(rows), term.n_coef))
+    if term.n_coef:
+        np.add.at(basis, (np.arange(len(rows))[:, None], columns), weights)
+    return basis
 
 
 def interaction(first: Margin, second: Margin) -> TensorTerm:
