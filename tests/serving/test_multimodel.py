@@ -3,11 +3,9 @@ invoke, unload, the byte budget with its evictions and 507, and workers sharing 
 
 from __future__ import annotations
 
-import asyncio
 import io
 import shutil
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -18,15 +16,7 @@ from sagegam import load
 from sagegam.container.serving.core import ServerSettings
 from sagegam.container.serving.multimodel import ModelStore, Registry, artifact_bytes
 from sagegam.container.serving.multimodel_app import MultiModelApp
-
-
-def request(app: MultiModelApp, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.request(method, path, **kwargs)
-
-    return asyncio.run(send())
+from tests.serving.test_app import request
 
 
 @pytest.fixture()

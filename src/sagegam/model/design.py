@@ -66,34 +66,21 @@ class DenseDesign:
         return self.matrix.T @ weighted, weighted.T @ z
 
 
-class TermCoordinates:
-    """What every design over terms shares: the layout of the coefficients (intercept,
-    then each term's), and the terms' constraints once :meth:`constrain` is called.
+class ConstrainedCoordinates:
+    """Coordinates under the terms' constraints once :meth:`constrain` is called: before,
+    the terms' raw coefficients (``n_raw`` of them, intercept first); after, the free
+    coefficients of every term's constraint, which is what the solver sees. Shared by the
+    in-memory designs and the streamed one."""
 
-    Until then its coordinates are the terms' raw coefficients; after, the free
-    coefficients of every term's constraint, which is what the solver sees.
-    """
-
-    terms: list[Term]
-    codes: Array
     _blocks: Blocks | None
 
     @property
-    def n_rows(self) -> int:
-        return int(self.codes.shape[0])
-
-    @property
     def n_raw(self) -> int:
-        return 1 + sum(term.n_coef for term in self.terms)
+        raise NotImplementedError
 
     @property
     def n_columns(self) -> int:
         return self.n_raw if self._blocks is None else self._blocks.n_free
-
-    @property
-    def offsets(self) -> list[int]:
-        sizes = [term.n_coef for term in self.terms]
-        return [1 + int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
 
     def constrain(self, blocks: list[Array]) -> None:
         """Work in free coefficients from now on: ``beta = Z theta``, one ``Z`` per term."""
@@ -107,6 +94,27 @@ class TermCoordinates:
         """``Z C Z'``: a covariance of free coefficients in the terms' raw coefficients."""
         assert self._blocks is not None
         return self._blocks.expand(covariance)
+
+
+class TermCoordinates(ConstrainedCoordinates):
+    """What every in-memory design over terms shares: its rows' codes and the layout of
+    the coefficients (intercept, then each term's)."""
+
+    terms: list[Term]
+    codes: Array
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def n_raw(self) -> int:
+        return 1 + sum(term.n_coef for term in self.terms)
+
+    @property
+    def offsets(self) -> list[int]:
+        sizes = [term.n_coef for term in self.terms]
+        return [1 + int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
 
 
 @dataclass

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from scipy import linalg
 
 from sagegam.model.chunks import ChunkSource
-from sagegam.model.design import Blocks
+from sagegam.model.design import Blocks, ConstrainedCoordinates
 from sagegam.model.families import Family
 from sagegam.model.passes import PassResult, PassTask, Plan
 from sagegam.model.predictor import GAMPredictor
@@ -49,7 +49,7 @@ class Gathered:
 
 
 @dataclass
-class StreamedDesign:
+class StreamedDesign(ConstrainedCoordinates):
     """The design of a chunk source's rows under ``plan`` (terms, bins, encoding)."""
 
     source: ChunkSource
@@ -71,22 +71,8 @@ class StreamedDesign:
     def n_raw(self) -> int:
         return 1 + sum(term.n_coef for term in self.plan.terms)
 
-    @property
-    def n_columns(self) -> int:
-        return self.n_raw if self._blocks is None else self._blocks.n_free
-
     def column_sums(self, weights: Any) -> list[ColumnSums]:
         return self.sums
-
-    def constrain(self, blocks: list[Array]) -> None:
-        self._blocks = Blocks([np.ones((1, 1)), *blocks])
-
-    def raw_coef(self, theta: Array) -> Array:
-        return theta if self._blocks is None else self._blocks.expand_vector(theta)
-
-    def raw_covariance(self, covariance: Array) -> Array:
-        assert self._blocks is not None
-        return self._blocks.expand(covariance)
 
     def subset(self, rows: Index) -> RowsDesign:
         """The gathered subsample as an in-memory design (the same bins and constraint)."""
