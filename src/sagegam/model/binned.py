@@ -164,8 +164,12 @@ def _discretize(values: Array, limit: int, knots: Knots) -> tuple[Index, Array]:
     """Distinct values if there are at most ``limit``, else the means of bins of equal
     width: in ``x`` for equally spaced knots, in knot intervals otherwise (each interval
     then gets as many bins, so an outlier cannot crowd the data into one bin)."""
+    # A column of row-major codes is strided: each pass over it would read every row's
+    # cache line, so it is read once, into its own array.
+    values = np.ascontiguousarray(values)
     missing = np.isnan(values)
-    present = values[~missing]
+    has_missing = bool(missing.any())
+    present = values[~missing] if has_missing else values
     few = few_distinct(present, limit)
     if few is not None:
         representative, index = few
@@ -174,12 +178,18 @@ def _discretize(values: Array, limit: int, knots: Knots) -> tuple[Index, Array]:
             present, np.array(knots), np.arange(len(knots), dtype=np.float64))
         lower, upper = float(position.min()), float(position.max())
         width = (upper - lower) / limit
-        index = np.minimum(((position - lower) / width).astype(np.intp), limit - 1)
+        scaled = np.subtract(position, lower)
+        np.divide(scaled, width, out=scaled)
+        index = scaled.astype(np.intp)
+        np.minimum(index, limit - 1, out=index)
         counts = np.bincount(index, minlength=limit)
         used = counts > 0
         means = np.bincount(index, weights=present, minlength=limit)[used] / counts[used]
-        renumber = np.cumsum(used) - 1
-        representative, index = means, renumber[index]
+        if not used.all():  # renumbered so that every bin holds rows
+            index = (np.cumsum(used) - 1)[index]
+        representative = means
+    if not has_missing:
+        return index, representative
     return _with_missing(missing, index, representative)
 
 
@@ -217,7 +227,7 @@ def _combine(binned: list[tuple[Index, Array]], n_features: int,
              features: list[int]) -> tuple[Index, Array]:
     """One index over the distinct combinations of the margins' bins present in the data,
     and encoded rows standing for each combination."""
-    index = binned[0][0].astype(np.int64)
+    index = binned[0][0].astype(np.int64, copy=len(binned) > 1)
     for other, values in binned[1:]:
         index = index * len(values) + other
     distinct, inverse = _present(index, int(np.prod([len(v) for _, v in binned])))
@@ -226,7 +236,7 @@ def _combine(binned: list[tuple[Index, Array]], n_features: int,
     for (_, values), j in zip(reversed(binned), reversed(features), strict=True):
         rows[:, j] = values[remainder % len(values)]
         remainder //= len(values)
-    return inverse.ravel().astype(np.intp), rows
+    return inverse.ravel().astype(np.intp, copy=False), rows
 
 
 def _present(index: NDArray[np.int64], size: int) -> tuple[NDArray[np.int64], Index]:
@@ -236,5 +246,7 @@ def _present(index: NDArray[np.int64], size: int) -> tuple[NDArray[np.int64], In
         distinct, inverse = np.unique(index, return_inverse=True)
         return distinct, inverse.ravel().astype(np.intp)
     used = np.bincount(index, minlength=size) > 0
+    if used.all():  # a main effect's bins, as a rule: the index is its own renumbering
+        return np.arange(size, dtype=np.int64), index.astype(np.intp, copy=False)
     renumber = np.cumsum(used) - 1
     return np.flatnonzero(used), renumber[index].astype(np.intp)

@@ -373,7 +373,8 @@ def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Array,
     rounding differences there stay far below the model's uncertainty.
     """
     keep = weights > 0
-    codes, y, weights = codes[keep], y[keep], weights[keep]
+    if not keep.all():  # a copy of 1M x 10 codes costs 0.2 s: only when rows go
+        codes, y, weights = codes[keep], y[keep], weights[keep]
     if codes.shape[0] > MERGE_ROWS:
         return codes, y, weights
     # Missing values (NaN) compare unequal to themselves: a sentinel lets them merge.
