@@ -7,6 +7,10 @@ all before the first). This protocol counts the bytes of each request head and r
 one larger than ``SAGEGAM_MAX_HEADER_KB`` with 431, gives every request
 ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` seconds from its first byte to its last (then 408, and
 the connection is closed), and arms the idle timer on a new connection too.
+
+It also sends each response in one piece: uvicorn writes a response's head as soon as
+the app starts it and the body after, two ``send()`` calls and two TCP segments for every
+small answer, and on loopback those two system calls were half of a worker's time.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ import functools
 from typing import Any
 
 import orjson
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from sagegam.container.serving.core import ServerSettings
 
@@ -88,6 +96,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self.reading_head = False
         super().on_headers_complete()
+        _hold_head(self.cycle)  # its task is created, not yet run
 
     def on_body(self, body: bytes) -> None:
         if not self.refused:
@@ -137,3 +146,48 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()
+
+
+class _HeldHeadTransport:
+    """The request cycle's view of the connection: the response head (the first write
+    after the response starts) waits for the first body bytes and leaves with them."""
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head_seen = False
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if not self._head_seen and self._cycle.response_started:
+            self._head_seen = True
+            self._held = bytes(data)
+            return
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        """Send a head still held (a response without body bytes, such as HEAD's)."""
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, ...
+        return getattr(self._transport, name)
+
+
+def _hold_head(cycle: RequestResponseCycle) -> None:
+    transport = _HeldHeadTransport(cycle.transport, cycle)
+    finished = cycle.on_response
+
+    def on_response() -> None:
+        transport.flush()
+        finished()
+
+    cycle.transport = transport
+    cycle.on_response = on_response
