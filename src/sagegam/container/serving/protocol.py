@@ -189,5 +189,5 @@ def _hold_head(cycle: RequestResponseCycle) -> None:
         transport.flush()
         finished()
 
-    cycle.transport = transport
+    cycle.transport = transport  # type: ignore[assignment]  # a proxy: what it lacks, it forwards
     cycle.on_response = on_response
