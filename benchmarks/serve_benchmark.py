@@ -10,8 +10,10 @@ Side by side in one run, each server on loopback with 2 workers, driven by wrk (
   model, decoding and encoding as the SageMaker scikit-learn container does by default
   (without its nginx in front);
 - the floor: a no-op POST route added to sagegam's own app under the same uvicorn
-  settings: it reads the body and answers a constant, so what separates it from
-  /invocations is our decoding, prediction and encoding.
+  settings (serve's HTTP protocol included): it reads the body and answers a constant, so
+  what separates it from /invocations is our decoding, prediction and encoding;
+- the same no-op app under uvicorn's stock httptools protocol, which writes each
+  response's head and body in two system calls (serve's protocol writes them in one).
 
 Reports requests/s and p50/p99 latency for 1-row and 100-row bodies (CSV, JSON, npy) at
 16 and 64 connections, peak RSS per worker, and time from process start to the first 200
@@ -40,6 +42,7 @@ from typing import Any
 import numpy as np
 
 N_FEATURES = 10
+PROTOCOL = "sagegam.container.serving.protocol:GuardedHttpToolsProtocol"  # serve's
 WORKERS = 2
 POST_LUA = textwrap.dedent("""
     local f = io.open(os.getenv("BODY_FILE"), "rb")
@@ -165,11 +168,8 @@ def prepare(folder: Path, mlflow_python: str | None) -> dict[str, list[str]]:
         "sagegam": [sys.executable, "-m", "sagegam", "serve", "--model-dir",
                     str(folder / "gam"), "--host", "127.0.0.1", "--port", "{port}",
                     "--workers", str(WORKERS)],
-        "no-op floor (sagegam app + no-op route)": [
-            sys.executable, "-m", "uvicorn", "--app-dir", str(folder), "noop_app:app",
-            "--host", "127.0.0.1", "--port", "{port}", "--workers", str(WORKERS),
-            "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-            "--log-level", "warning"],
+        "no-op floor (sagegam app + no-op route)": _uvicorn_noop(folder, PROTOCOL),
+        "uvicorn-httptools no-op (stock protocol)": _uvicorn_noop(folder, "httptools"),
         "aws-style (flask+gunicorn/gevent)": [
             gunicorn, "-k", "gevent", "-w", str(WORKERS), "-b", "127.0.0.1:{port}",
             "--chdir", str(folder), "--log-level", "warning", "aws_style_app:app"],
@@ -188,6 +188,13 @@ def prepare(folder: Path, mlflow_python: str | None) -> dict[str, list[str]]:
                                            "local", "-h", "127.0.0.1", "-p", "{port}", "-w",
                                            str(WORKERS)]
     return commands
+
+
+def _uvicorn_noop(folder: Path, protocol: str) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "--app-dir", str(folder), "noop_app:app",
+            "--host", "127.0.0.1", "--port", "{port}", "--workers", str(WORKERS),
+            "--loop", "uvloop", "--http", protocol, "--no-access-log", "--log-level",
+            "warning"]
 
 
 class Running:
@@ -272,7 +279,7 @@ def main() -> None:
     parser.add_argument("--mlflow-python", help="python of a venv with mlflow installed")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", default="16,64")
-    parser.add_argument("--stacks", default="sagegam,no-op,aws-style,mlflow",
+    parser.add_argument("--stacks", default="sagegam,no-op,uvicorn-httptools,aws-style,mlflow",
                         help="first words of the stack names to run")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -303,7 +310,7 @@ def main() -> None:
             for connections in map(int, args.connections.split(",")):
                 for label, (body, content_type) in scenarios.items():
                     route = "/ping" if body is None else "/invocations"
-                    if name.startswith("no-op"):
+                    if "no-op" in name:
                         route = "/noop"
                     cell = wrk(running.url + route, body, content_type, connections,
                                args.seconds, lua)
@@ -323,17 +330,22 @@ def main() -> None:
 
 
 def _print_ratios(rates: dict[tuple[str, str, int], float], connections: list[int]) -> None:
-    """sagegam's 1-row req/s over each other stack's, and as a share of the no-op floor."""
-    print("\n| 1-row body | conns | x mlflow | x aws-style | % of no-op floor |")
-    print("|---|---|---|---|---|")
+    """sagegam's 1-row req/s over each other stack's, and as a share of the no-op floors."""
+    print("\n| 1-row body | conns | x mlflow | x aws-style | % of no-op floor | "
+          "% of stock-uvicorn no-op |")
+    print("|---|---|---|---|---|---|")
     for label in ("csv1", "json1", "npy1"):
         for conns in connections:
             ours = rates.get(("sagegam", label, conns), float("nan"))
-            floor = rates.get(("no-op", label, conns), rates.get(("no-op", "json1", conns)))
             cells = [ours / rates.get((other, label, conns), float("nan"))
                      for other in ("mlflow", "aws-style")]
-            share = 100 * ours / floor if floor else float("nan")
-            print(f"| {label} | {conns} | {cells[0]:.1f} | {cells[1]:.1f} | {share:.0f}% |")
+            shares = []
+            for floor_name in ("no-op", "uvicorn-httptools"):
+                floor = rates.get((floor_name, label, conns),
+                                  rates.get((floor_name, "json1", conns)))
+                shares.append(100 * ours / floor if floor else float("nan"))
+            print(f"| {label} | {conns} | {cells[0]:.1f} | {cells[1]:.1f} | "
+                  f"{shares[0]:.0f}% | {shares[1]:.0f}% |")
 
 
 def _scenarios(name: str, payloads: dict[str, tuple[Path, str]]) -> dict[str, Any]:
@@ -343,7 +355,7 @@ def _scenarios(name: str, payloads: dict[str, tuple[Path, str]]) -> dict[str, An
     chosen = {key: payloads[key] for key in payloads if not key.startswith("mlflow-")}
     if name == "sagegam":
         chosen["GET /ping"] = (None, "")
-    if name.startswith("no-op"):
+    if "no-op" in name:
         return {"json1 (no-op)": payloads["json1"], "csv1 (no-op)": payloads["csv1"]}
     return chosen
 

@@ -12,8 +12,6 @@ This module needs numpy only; the serving path imports it.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -136,7 +134,7 @@ class SplineBasis:
             X = np.where(missing, self.lower, X)
         with np.errstate(over="ignore", invalid="ignore"):
             position = (X - self.lower) * self.inverse_width
-        position = self._handle_outside(X, position)
+        position = self.handle_outside(X, position)
         last = (self.n_intervals - 1).astype(np.float64)
         span = np.minimum(np.floor(position), last)
         np.maximum(span, 0.0, out=span)
@@ -154,46 +152,11 @@ class SplineBasis:
             values[missing] = 0.0
         return span.astype(np.int64), values
 
-    @cached_property
-    def _scalars(self) -> tuple[list[float], list[float], list[float], list[int], list[bool]]:
-        return (self.lower.tolist(), self.upper.tolist(), self.inverse_width.tolist(),
-                (self.n_intervals - 1).tolist(), self.active.tolist())
-
-    def dot_one(self, x: Sequence[float], coef: Sequence[float],
-                starts: Sequence[int]) -> list[float] | None:
-        """Each column's spline at one row times its coefficients (column ``j``'s start at
-        ``starts[j]``): :meth:`evaluate` and the gather for one cubic row inside the
-        training range, in plain Python, since a numpy call costs more than the arithmetic
-        of one row. A constant column gives 0. None when the row needs :meth:`evaluate`
-        (another degree, a missing value, a value outside the range)."""
-        if self.degree != 3:
-            return None
-        lower, upper, inverse_width, last, active = self._scalars
-        sixth = 1.0 / 6.0
-        out = []
-        for j, value in enumerate(x):
-            if not active[j]:
-                out.append(0.0)
-                continue
-            if not lower[j] <= value <= upper[j]:  # also False for NaN
-                return None
-            position = (value - lower[j]) * inverse_width[j]
-            span = min(math.floor(position), last[j])
-            # _cubic_values operation for operation, and the products summed in the order
-            # numpy's einsum takes on x86-64 (pairs of SIMD lanes), so that the two paths
-            # agree to the last bit there and to rounding elsewhere.
-            u = position - span
-            v = 1.0 - u
-            u3 = u * u * u
-            k = starts[j] + span
-            out.append((coef[k] * (v * v * v * sixth) + coef[k + 2] * (
-                (4.0 - 6.0 * v * v + 3.0 * v * v * v) * sixth)) + (coef[k + 1] * (
-                    (4.0 - 6.0 * u * u + 3.0 * u3) * sixth) + coef[k + 3] * (u3 * sixth)))
-        return out
-
-    def _handle_outside(
+    def handle_outside(
         self, X: NDArray[np.float64], position: NDArray[np.float64]
     ) -> NDArray[np.float64]:
+        """Positions (in knot intervals) as ``extrapolation`` wants them beyond the range:
+        as they are (linear), clipped to it (constant), or an :class:`OutsideRangeError`."""
         if self.extrapolation == "linear":
             if not np.all(np.isfinite(position)):
                 row, col = (int(i) for i in np.argwhere(~np.isfinite(position))[0])

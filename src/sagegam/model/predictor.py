@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from sagegam.model.basis import SplineBasis
 from sagegam.model.families import Family
+from sagegam.model.pieces import CubicPieces
 from sagegam.model.schema import Schema, UnknownCells
 from sagegam.model.terms import (
     Evaluator,
@@ -143,16 +144,12 @@ class GAMPredictor:
         smooths = self._smooths
         if smooths is None or self._others:
             return None
-        values = smooths.one_row(row, self._coef_list)
+        values = smooths.one_row(row)
         if values is None:
             return None
         out = np.zeros((1, len(self.terms)))
         out[0, smooths.terms] = values
         return out
-
-    @cached_property
-    def _coef_list(self) -> list[float]:
-        return self.coef.tolist()  # type: ignore[no-any-return]
 
     @cached_property
     def _smooths(self) -> _Smooths | None:
@@ -166,9 +163,13 @@ class GAMPredictor:
         if not chosen or len({(m.degree, m.extrapolation, m.knots is None)  # type: ignore[union-attr]
                               for m in margins}) > 1:
             return None
-        return _Smooths(np.array(chosen), MarginTable(margins, self.schema.names),
-                        np.array([self.offsets[t] for t in chosen]),
-                        np.array([self.terms[t].n_coef > 0 for t in chosen]))
+        table = MarginTable(margins, self.schema.names)
+        starts = np.array([self.offsets[t] for t in chosen])
+        basis = table.spline_basis
+        pieces = CubicPieces.of(basis, self.coef, starts) if isinstance(
+            basis, SplineBasis) and basis.degree == 3 else None
+        return _Smooths(np.array(chosen), table, starts,
+                        np.array([self.terms[t].n_coef > 0 for t in chosen]), pieces)
 
     @cached_property
     def _others(self) -> list[int]:
@@ -299,7 +300,11 @@ class _Smooths:
     starts: NDArray[np.intp]  # each one's first coefficient
     active: NDArray[np.bool_]  # False for a feature constant in training (no coefficients)
 
+    pieces: CubicPieces | None  # cubics on equally spaced knots: their fitted pieces
+
     def contributions(self, codes: Array, coef: Array) -> Array:
+        if self.pieces is not None:
+            return self.table.fitted(self.pieces, codes)
         spans, values = self.table.splines(codes)
         width = values.shape[-1]
         columns = (spans + self.starts)[..., None] + np.arange(width)
@@ -307,22 +312,16 @@ class _Smooths:
         gathered = coef[np.where(self.active[:, None], columns, 0)]
         return np.einsum("ijk,ijk->ij", gathered, values)
 
-    def one_row(self, row: Sequence[float], coef: list[float]) -> list[float] | None:
+    def one_row(self, row: Sequence[float]) -> list[float] | None:
         """:meth:`contributions` of one row, in plain Python (see
-        :meth:`~sagegam.model.basis.SplineBasis.dot_one`); None when it cannot."""
-        basis = self.table.spline_basis
-        if not isinstance(basis, SplineBasis):  # knots placed by the data: numpy's way
+        :meth:`~sagegam.model.pieces.CubicPieces.one`); None when it cannot."""
+        if self.pieces is None:  # another degree, or knots placed by the data
             return None
-        x = [row[j] for j in self._features]
-        return basis.dot_one(x, coef, self._starts)
+        return self.pieces.one([row[j] for j in self._features])
 
     @cached_property
     def _features(self) -> list[int]:
         return [margin.feature for margin in self.table.margins]  # type: ignore[attr-defined]
-
-    @cached_property
-    def _starts(self) -> list[int]:
-        return self.starts.tolist()  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

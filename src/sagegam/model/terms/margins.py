@@ -12,19 +12,22 @@ numpy only: the serving path imports this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from sagegam.model.basis import OutsideRangeError, SplineBasis
 from sagegam.model.knots import KnotBasis, divided_differences
+from sagegam.model.pieces import CubicPieces
 
 Array = NDArray[np.float64]
 Columns = NDArray[np.int64]
 Nonzeros = tuple[Columns, Array]  # per row: first columns (n, nnz) and values (n, nnz)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -185,10 +188,21 @@ class MarginTable:
         ((basis, _),) = self._basis
         return basis
 
+    def fitted(self, pieces: CubicPieces, codes: Array) -> Array:
+        """For a table of cubic spline margins on equally spaced knots: each margin's spline
+        times its coefficients (``pieces`` of :attr:`spline_basis`) at rows of codes."""
+        ((_, _),), (features,) = self._basis, self._spline_features
+        return self._named(pieces.evaluate, codes[:, features], features)
+
     def _splines_at(self, basis: SplineBasis | KnotBasis, X: Array,
                     features: NDArray[np.intp]) -> tuple[Columns, Array]:
+        return self._named(basis.evaluate, X, features)
+
+    def _named(self, evaluate: Callable[[Array], T], X: Array,
+               features: NDArray[np.intp]) -> T:
+        """``evaluate(X)``, an out-of-range error naming the feature as the model does."""
         try:
-            return basis.evaluate(X)
+            return evaluate(X)
         except OutsideRangeError as error:
             feature = int(features[error.feature])
             raise OutsideRangeError(error.row, feature, error.value, error.lower, error.upper,
