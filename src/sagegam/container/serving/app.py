@@ -43,8 +43,7 @@ class InferenceApp:
         self.predictor: GAMPredictor | None = None
         self._slots: asyncio.Semaphore | None = None
         self._helpers = Helpers(self.model_dir, self.settings)
-        identity = self.settings.endpoint_id
-        self._identity = {core.ENDPOINT_ID_HEADER: identity} if identity else {}
+        self._identity = identity_headers(self.settings)
 
     def load(self) -> None:
         self.predictor = load(self.model_dir)
@@ -54,7 +53,7 @@ class InferenceApp:
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
             response = await self._route(scope, receive)
-            await _send(send, response, self._identity)
+            await send_response(send, response, self._identity)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -89,10 +88,8 @@ class InferenceApp:
     async def _invoke(self, scope: Scope, receive: Receive) -> core.Response:
         if self.predictor is None:
             return _unavailable()
-        headers = _headers(scope)
-        request = {"content_type": headers.get("content-type"), "accept": headers.get("accept"),
-                   "custom_attributes": headers.get("x-amzn-sagemaker-custom-attributes")}
-        announced = headers.get("content-length", "")
+        request = request_headers(scope)
+        announced = request.pop("content_length", "")
         if announced.isdigit() and int(announced) < LARGE_BODY_BYTES:
             return await self._read_and_answer(receive, request)
         if announced.isdigit() and int(announced) > self.settings.max_payload_bytes:
@@ -103,14 +100,14 @@ class InferenceApp:
     async def _read_and_answer(self, receive: Receive,
                                request: dict[str, Any]) -> core.Response:
         try:
-            body = await _read_body(receive, self.settings)
+            body = await read_body(receive, self.settings)
         except ClientError as error:
             return core.error_response(error)
         if len(body) >= LARGE_BODY_BYTES:
             return await self._helpers.answer(body, request)
         assert self.predictor is not None
-        return core.invocations(self.predictor, body, request["content_type"],
-                                request["accept"], request["custom_attributes"],
+        return core.invocations(self.predictor, body, request.get("content_type"),
+                                request.get("accept"), request.get("custom_attributes"),
                                 self.settings)
 
     def _large_request_slots(self) -> asyncio.Semaphore:
@@ -131,12 +128,30 @@ def _unavailable() -> core.Response:
     return core.error_response(ClientError(503, "not_ready", "The model is not loaded yet."))
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    return {key.decode("latin-1").lower(): value.decode("latin-1")
-            for key, value in scope["headers"]}
+def identity_headers(settings: core.ServerSettings) -> list[tuple[bytes, bytes]]:
+    """The header every response carries when the runtime named the endpoint."""
+    identity = settings.endpoint_id
+    return [(core.ENDPOINT_ID_HEADER.encode("latin-1"), identity.encode("latin-1"))] \
+        if identity else []
 
 
-async def _read_body(receive: Receive, settings: core.ServerSettings) -> bytes:
+# The request headers /invocations reads, by the name core.invocations gives them.
+_REQUEST_HEADERS = {b"content-type": "content_type", b"accept": "accept",
+                    b"x-amzn-sagemaker-custom-attributes": "custom_attributes",
+                    b"content-length": "content_length"}
+
+
+def request_headers(scope: Scope) -> dict[str, str]:
+    """Only the headers read below, decoded (a request carries a dozen more)."""
+    found = {}
+    for name, value in scope["headers"]:
+        key = _REQUEST_HEADERS.get(name.lower())
+        if key is not None:
+            found[key] = value.decode("latin-1")
+    return found
+
+
+async def read_body(receive: Receive, settings: core.ServerSettings) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -152,10 +167,11 @@ async def _read_body(receive: Receive, settings: core.ServerSettings) -> bytes:
             return b"".join(chunks)
 
 
-async def _send(send: Send, response: core.Response, extra: dict[str, str]) -> None:
+async def send_response(send: Send, response: core.Response,
+                extra: list[tuple[bytes, bytes]]) -> None:
     headers = [(b"content-type", response.content_type.encode("latin-1")),
-               (b"content-length", str(len(response.body)).encode("latin-1"))]
+               (b"content-length", b"%d" % len(response.body)), *extra]
     headers += [(k.encode("latin-1"), v.encode("latin-1"))
-                for k, v in (response.headers | extra).items()]
+                for k, v in response.headers.items()]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

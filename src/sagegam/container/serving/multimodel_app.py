@@ -15,7 +15,15 @@ from pathlib import Path
 import orjson
 
 from sagegam.container.serving import core
-from sagegam.container.serving.app import Receive, Scope, Send, _headers, _read_body, _send
+from sagegam.container.serving.app import (
+    Receive,
+    Scope,
+    Send,
+    identity_headers,
+    read_body,
+    request_headers,
+    send_response,
+)
 from sagegam.container.serving.codecs import JSON, ClientError
 from sagegam.container.serving.multimodel import (
     REGISTRY_VARIABLE,
@@ -50,8 +58,8 @@ class MultiModelApp:
         self.store = store or ModelStore(Registry(shared_registry()), default_budget())
         self.settings = settings or core.ServerSettings.from_environment(
             workers=int(os.environ.get("SAGEGAM_WORKERS", "1")))
-        identity = self.settings.endpoint_id  # the local runtime's proof of who answers
-        self._identity = {core.ENDPOINT_ID_HEADER: identity} if identity else {}
+        # the local runtime's proof of who answers
+        self._identity = identity_headers(self.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -63,7 +71,7 @@ class MultiModelApp:
                 response = await self._route(scope, receive)
             except ClientError as error:
                 response = core.error_response(error)
-            await _send(send, response, self._identity)
+            await send_response(send, response, self._identity)
 
     async def _route(self, scope: Scope, receive: Receive) -> core.Response:
         method = scope["method"]
@@ -84,7 +92,7 @@ class MultiModelApp:
             token = (query.get("next_page_token") or query.get("nextPageToken") or [None])[0]
             return _json(self.store.listing(token))
         if not rest and method == "POST":
-            name, url = load_request(await _read_body(receive, self.settings))
+            name, url = load_request(await read_body(receive, self.settings))
             self.store.load(name, url)
             return _json({"status": f"Model {name} loaded"})
         if len(rest) == 1 and method == "GET":
@@ -99,11 +107,10 @@ class MultiModelApp:
 
     async def _invoke(self, name: str, scope: Scope, receive: Receive) -> core.Response:
         predictor = self.store.predictor(name)
-        headers = _headers(scope)
-        body = await _read_body(receive, self.settings)
-        return core.invocations(predictor, body, headers.get("content-type"),
-                                headers.get("accept"),
-                                headers.get("x-amzn-sagemaker-custom-attributes"),
+        headers = request_headers(scope)
+        body = await read_body(receive, self.settings)
+        return core.invocations(predictor, body, headers.get("content_type"),
+                                headers.get("accept"), headers.get("custom_attributes"),
                                 self.settings)
 
 

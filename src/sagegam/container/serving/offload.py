@@ -81,5 +81,5 @@ def _exit_with(worker: int) -> None:
 
 def _answer(body: bytes, request: dict[str, Any]) -> core.Response:
     assert _predictor is not None
-    return core.invocations(_predictor, body, request["content_type"], request["accept"],
-                            request["custom_attributes"], _settings)
+    return core.invocations(_predictor, body, request.get("content_type"),
+                            request.get("accept"), request.get("custom_attributes"), _settings)
