@@ -190,3 +190,19 @@ def test_labels_have_no_interval_and_say_so(churn_server):
     assert answer.status_code == 400
     assert answer.json()["message"] == ("std and interval describe a probability, not a "
                                         "label; ask for them without output=label.")
+
+
+def test_batch_transform_asks_through_the_accept_parameters(counts, tmp_path, monkeypatch):
+    """Batch transform carries no custom attributes; its Accept reaches the server whole."""
+    from sagegam.local import transform
+
+    monkeypatch.setenv("SAGEGAM_HOME", str(tmp_path / "home"))
+    save(counts, tmp_path / "model")
+    frame = _frame(300, 16)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "rows.csv").write_bytes(_csv(frame))
+    transform.run_transform(transform.TransformSpec(
+        "uncertain", tmp_path / "model", [tmp_path / "in"], tmp_path / "out",
+        accept="text/csv; std=true; interval=0.9", max_payload_mb=0.01))
+    found = np.loadtxt(tmp_path / "out" / "rows.csv.out", delimiter=",")
+    np.testing.assert_allclose(found, _expected(counts, frame, 0.9), rtol=RTOL)
