@@ -387,7 +387,7 @@ def _queue_canned_answers(moto_url: str, *bodies: str) -> None:
     urllib.request.urlopen(request, timeout=10).close()
 
 
-def test_invoke_explain_labels_std_and_interval_travel_as_custom_attributes(run_cli, aws_env, tmp_path):
+def test_invoke_options_travel_as_custom_attributes(run_cli, aws_env, tmp_path):
     # moto keys each canned answer on the request's X-Amzn-SageMaker-* headers and body: a
     # request with different custom attributes takes the next answer, a repeat gets the same.
     _queue_canned_answers(aws_env["SAGEGAM_AWS_ENDPOINT_URL"], '"plain"', '"explained"', '"both"',
