@@ -387,10 +387,11 @@ def _queue_canned_answers(moto_url: str, *bodies: str) -> None:
     urllib.request.urlopen(request, timeout=10).close()
 
 
-def test_invoke_explain_and_labels_travel_as_custom_attributes(run_cli, aws_env, tmp_path):
+def test_invoke_options_travel_as_custom_attributes(run_cli, aws_env, tmp_path):
     # moto keys each canned answer on the request's X-Amzn-SageMaker-* headers and body: a
     # request with different custom attributes takes the next answer, a repeat gets the same.
-    _queue_canned_answers(aws_env["SAGEGAM_AWS_ENDPOINT_URL"], '"plain"', '"explained"', '"both"')
+    _queue_canned_answers(aws_env["SAGEGAM_AWS_ENDPOINT_URL"], '"plain"', '"explained"', '"both"',
+                          '"uncertain"')
     body = tmp_path / "body.csv"
     body.write_text("1.5\n")
 
@@ -402,6 +403,7 @@ def test_invoke_explain_and_labels_travel_as_custom_attributes(run_cli, aws_env,
     assert ask() == "plain"
     assert ask("--explain") == "explained"
     assert ask("--explain", "--labels") == "both"
+    assert ask("--std", "--interval", "0.9") == "uncertain"
     assert ask() == "plain"
     assert ask("--explain") == "explained"
 

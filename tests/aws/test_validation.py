@@ -36,7 +36,10 @@ NOT_SENT = {
     "train": {"--wait": "only decides whether to poll", "--poll": "seconds between polls"},
     "deploy": {"--timeout": "how long to poll", "--poll": "seconds between polls"},
     "invoke": {"--explain": "a fixed CustomAttributes value",
-               "--labels": "a fixed CustomAttributes value"},
+               "--labels": "a fixed CustomAttributes value",
+               "--std": "a fixed CustomAttributes value",
+               "--interval": "a number in (0, 1) that click checks: a short CustomAttributes "
+                             "value"},
     "transform": {"--wait": "only decides whether to poll", "--poll": "seconds between polls"},
     "push": {"--image": "the local image the engine tags", "--engine": "which engine runs",
              "--dry-run": "prints instead of pushing"},

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
+from click.testing import CliRunner
 
 from sagegam import load
+from sagegam.cli import cli
 from sagegam.datasets import gauss3_split
 from sagegam.local import endpoints, training, transform
 from sagegam.local.state import LocalError
@@ -96,6 +98,14 @@ def test_deploy_invoke_list_and_delete_an_endpoint(runtime, model_archive, gauss
                                    rtol=1e-12)
         bad = endpoints.invoke("gauss3", b"1,2\n", "text/csv")
         assert bad.status == 400 and b"needs 1 features" in bad.body
+        asked = CliRunner().invoke(cli, ["local", "invoke", "gauss3", str(gauss3_files[
+            "features"]), "-a", "text/csv", "--std", "--interval", "0.9"])
+        assert asked.exit_code == 0, asked.output
+        interval = load(endpoints.endpoint_dir("gauss3") / "model").predict_interval(rows, 0.9)
+        np.testing.assert_allclose(
+            np.loadtxt(io.StringIO(asked.output), delimiter=","),
+            np.column_stack([interval.mean, interval.std, interval.lower, interval.upper]),
+            rtol=1e-12)
     finally:
         endpoints.delete("gauss3")
     assert endpoints.list_endpoints() == []

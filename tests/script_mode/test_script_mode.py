@@ -137,11 +137,12 @@ def test_the_handlers_answer_each_content_type_as_the_artifact_predicts(
          "accept": "*/*"},
         {"body": b"x0\n10\n111.6\n147.7\n240\n", "content_type": "text/csv",
          "accept": "application/json; explain=true"},
+        {"body": csv, "content_type": "text/csv", "accept": "text/csv; std=true; interval=0.9"},
     ])
-    assert [a["status"] for a in answers] == [200] * 4
+    assert [a["status"] for a in answers] == [200] * 5
     bodies = [base64.b64decode(a["body"]) for a in answers]
     assert [a["content_type"] for a in answers] == [
-        "application/x-npy", "text/csv", "application/json", "application/json"]
+        "application/x-npy", "text/csv", "application/json", "application/json", "text/csv"]
     np.testing.assert_allclose(np.load(io.BytesIO(bodies[0])).ravel(), expected, rtol=1e-12)
     np.testing.assert_allclose(np.loadtxt(io.StringIO(bodies[1].decode())), expected,
                                rtol=1e-12)
@@ -151,6 +152,11 @@ def test_the_handlers_answer_each_content_type_as_the_artifact_predicts(
     # Gaussian identity link: intercept plus the contributions is the prediction.
     totals = [row["intercept"] + row["contributions"]["x0"] for row in explained["explanations"]]
     np.testing.assert_allclose(totals, expected, rtol=1e-9)
+    interval = load(trained / "model").predict_interval(REQUEST_ROWS, 0.9)
+    np.testing.assert_allclose(
+        np.loadtxt(io.StringIO(bodies[4].decode()), delimiter=","),
+        np.column_stack([interval.mean, interval.std, interval.lower, interval.upper]),
+        rtol=1e-12)
 
 
 def test_bad_requests_are_refused_as_sagegams_own_server_refuses_them(

@@ -257,7 +257,8 @@ def invoke(
             Body=body,
             ContentType=content_type,
             Accept=accept,
-            # The serving container reads explain=/output= from this header (docs/serving.md).
+            # The serving container reads explain=/output=/std=/interval= from this header
+            # (docs/serving.md).
             **({"CustomAttributes": attributes} if attributes else {}),
             **({"TargetModel": target_model} if target_model else {}),
         )

@@ -24,7 +24,13 @@ from sagegam.cli.aws_support import (
     status,
     warn,
 )
-from sagegam.cli.options import TransformOptions, hyperparameter_option, transform_options
+from sagegam.cli.options import (
+    TransformOptions,
+    custom_attributes,
+    hyperparameter_option,
+    transform_options,
+    uncertainty_options,
+)
 
 CONTENT_TYPES = ["application/x-npy", "text/csv", "application/json", "application/jsonlines"]
 
@@ -185,12 +191,14 @@ def train(ctx: click.Context, image: str, role: str | None, train_data: str,
 @click.option("--accept", default="application/json", show_default=True)
 @click.option("--explain", is_flag=True, help="Ask for per-feature contributions too.")
 @click.option("--labels", is_flag=True, help="Classifiers: labels instead of probabilities.")
+@uncertainty_options
 @click.option("--target-model", default=None, metavar="FILE",
               help="Multi-model endpoints: the model.tar.gz below the endpoint's prefix, e.g. "
                    "store-12.tar.gz.")
 @click.pass_context
 def invoke(ctx: click.Context, name: str, source: Any, content_type: str, accept: str,
-           explain: bool, labels: bool, target_model: str | None) -> None:
+           explain: bool, labels: bool, std: bool, interval: float | None,
+           target_model: str | None) -> None:
     """Send one request body (at most 6 MB) to an endpoint and write the answer to stdout.
 
     \b
@@ -206,9 +214,7 @@ def invoke(ctx: click.Context, name: str, source: Any, content_type: str, accept
                                     "--content-type": content_type, "--accept": accept,
                                     "--target-model": target_model})
         session = connect(ctx)
-        attributes = ",".join(
-            flag for flag, on in (("explain=true", explain), ("output=label", labels)) if on
-        )
+        attributes = custom_attributes(explain, labels, std, interval) or ""
         _, answer = sm.invoke(session, name, body, content_type, accept, attributes,
                               target_model)
     sys.stdout.buffer.write(answer)

@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from sagegam.cli.options import TransformOptions, hyperparameter_option, transform_options
+from sagegam.cli.options import (
+    TransformOptions,
+    custom_attributes,
+    hyperparameter_option,
+    transform_options,
+    uncertainty_options,
+)
 
 ENGINE_HELP = ("subprocess (default: this Python, no container), or docker/podman to run the "
                "same steps in the image.")
@@ -180,12 +186,13 @@ def deploy(name: str, model: Path, workers: int, port: int | None, multi_model: 
 @click.option("--accept", "-a", default=None, help="Response type; the server's default "
               "(application/json) when unset.")
 @click.option("--explain", is_flag=True, help="Ask for per-feature contributions.")
+@uncertainty_options
 @click.option("--output", "-o", type=click.File("wb"), default="-", help="Where the answer "
               "goes (stdout by default).")
 @click.option("--target-model", default=None, metavar="FILE",
               help="Multi-model endpoints: the model (a file in the endpoint's folder).")
 def invoke(name: str, body: Any, content_type: str, accept: str | None, explain: bool,
-           output: Any, target_model: str | None) -> None:
+           std: bool, interval: float | None, output: Any, target_model: str | None) -> None:
     """Send BODY (a file, or stdin) to endpoint NAME and print the answer.
 
     \b
@@ -197,7 +204,8 @@ def invoke(name: str, body: Any, content_type: str, accept: str | None, explain:
 
     try:
         answer = send(name, body.read(), content_type, accept,
-                      "explain=true" if explain else None, target_model=target_model)
+                      custom_attributes(explain, std=std, interval=interval),
+                      target_model=target_model)
     except LocalError as error:
         raise click.ClickException(str(error)) from None
     if answer.status != 200:

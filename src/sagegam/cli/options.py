@@ -116,3 +116,24 @@ def transform_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_TRANSFORM_OPTIONS):
         run = option(run)
     return run
+
+
+def uncertainty_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--std`` and ``--interval LEVEL`` for both ``invoke`` commands (docs/serving.md)."""
+    command = click.option(
+        "--interval", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=None, metavar="LEVEL",
+        help="Ask for each prediction's pointwise interval at LEVEL (e.g. 0.95), on the "
+             "response scale; none when unset.")(command)
+    return click.option("--std", is_flag=True, help="Ask for each prediction's standard "
+                        "error (response scale) too.")(command)
+
+
+def custom_attributes(explain: bool = False, labels: bool = False, std: bool = False,
+                      interval: float | None = None) -> str | None:
+    """The X-Amzn-SageMaker-Custom-Attributes value that asks for these options."""
+    flags = [flag for flag, on in (("explain=true", explain), ("output=label", labels),
+                                   ("std=true", std)) if on]
+    if interval is not None:
+        flags.append(f"interval={interval!r}")
+    return ",".join(flags) or None

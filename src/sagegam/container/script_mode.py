@@ -11,7 +11,7 @@ scikit-learn image. They name a two-line entry script (docs/script-mode.md) as
 - :func:`model_fn`, :func:`input_fn`, :func:`predict_fn` and :func:`output_fn`, which the
   framework's serving stack calls in that order for each request, with sagegam's codecs
   (npy, CSV, JSON, JSON Lines), column matching and explanations (``Accept:
-  application/json; explain=true``, ``output=label``).
+  application/json; explain=true``, ``output=label``, ``std=true``, ``interval=0.95``).
 
 A bad request is refused with the status sagegam's own server gives (400, 406, 413, 415):
 the framework turns a handler's exception into a 500, so the refusal travels to
@@ -162,6 +162,8 @@ class Prediction:
 
     output: Output  # mean response with the explanation
     classes: tuple[Any, ...] | None
+    model: GAMPredictor | None = None  # with ``codes``: for standard errors, if asked
+    codes: Any = None
 
 
 def model_fn(model_dir: str) -> GAMPredictor:
@@ -199,12 +201,13 @@ def predict_fn(data: Request | Refused, model: GAMPredictor) -> Prediction | Ref
         output = core._predict(model, codes, core.Options(explain=True), unknown)
     except ClientError as error:
         return Refused(error)
-    return Prediction(output, model.classes)
+    return Prediction(output, model.classes, model, codes)
 
 
 def output_fn(prediction: Prediction | Refused, accept: str | None) -> Any:
-    """``(body, content type)`` in the first type of ``accept`` sagegam writes; explanations
-    and labels when its parameters ask (``explain=true``, ``output=label``)."""
+    """``(body, content type)`` in the first type of ``accept`` sagegam writes; explanations,
+    labels, standard errors and intervals when its parameters ask (``explain=true``,
+    ``output=label``, ``std=true``, ``interval=0.95``)."""
     if isinstance(prediction, Refused):
         return _refusal(prediction.error)
     settings = core.ServerSettings.from_environment()
@@ -221,9 +224,11 @@ def _chosen(prediction: Prediction, options: core.Options) -> Output:
     values: Any = found.values
     if prediction.classes is not None and options.labels:
         values = core._label_array(prediction.classes)[(values > 0.5).astype(np.intp)]
-    if not options.explain:
-        return Output(values, warnings=found.warnings, warned_rows=found.warned_rows)
-    return replace(found, values=values)
+    chosen = replace(found, values=values) if options.explain else \
+        Output(values, warnings=found.warnings, warned_rows=found.warned_rows)
+    if options.uncertain and prediction.model is not None:
+        chosen = core.with_uncertainty(prediction.model, prediction.codes, options, chosen)
+    return chosen
 
 
 class RequestRefusedError(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +39,7 @@ from sagegam.model.schema import Schema, UnknownCells
 
 DEFAULT_ACCEPT = JSON
 DEFAULT_MAX_PAYLOAD_MB = 6.0
-OPTION_NAMES = ("explain", "output")
+OPTION_NAMES = ("explain", "output", "std", "interval")
 ENDPOINT_ID_HEADER = "x-sagegam-endpoint-id"
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"  # SageMaker passes it back
 BATCH_HINT = (" In batch transform (SAGEMAKER_BATCH=true) every line is a record: if this "
@@ -128,6 +128,12 @@ def _csv_header(env: Mapping[str, str], batch: bool) -> HeaderMode:
 class Options:
     explain: bool = False
     labels: bool = False
+    std: bool = False  # each prediction's standard error
+    level: float | None = None  # a pointwise interval at this level
+
+    @property
+    def uncertain(self) -> bool:
+        return self.std or self.level is not None
 
 
 def invocations(predictor: GAMPredictor, body: bytes, content_type: str | None,
@@ -173,11 +179,14 @@ def _answer(predictor: GAMPredictor, body: bytes, content_type: str | None,
     if not body:
         raise bad_request("The request body is empty; send at least one row.")
     unknown = UnknownCells()
-    contributions = _one_row(predictor, body, content_type, settings)
-    if contributions is None:
+    found = _one_row(predictor, body, content_type, settings)
+    if found is None:
         decoded = decoder(body, DecodeOptions(settings.csv_header, _columns_of(predictor)))
-        contributions = _contributions(predictor, _encoded(predictor, decoded, unknown))
-    output = _output(predictor, contributions, options, unknown)
+        codes = _encoded(predictor, decoded, unknown)
+        found = codes, _contributions(predictor, codes)
+    codes, contributions = found
+    output = with_uncertainty(predictor, codes, options,
+                              _output(predictor, contributions, options, unknown))
     headers = {CUSTOM_ATTRIBUTES: f"unknown_values={unknown.count}"} if unknown.count else {}
     return Response(200, ENCODERS[response_type](output), response_type, headers)
 
@@ -235,14 +244,39 @@ def _attributes(header: str | None) -> dict[str, str]:
             if key.strip().lower() in OPTION_NAMES}
 
 
+_BOOLEANS = ("true", "false", "1", "0", "yes", "no")
+
+
 def _options(values: dict[str, str]) -> Options:
     explain = values.get("explain", "false")
     output = values.get("output", "probability")
-    if explain not in ("true", "false", "1", "0", "yes", "no"):
+    std = values.get("std", "false")
+    if explain not in _BOOLEANS:
         raise bad_request(f"explain={explain!r}; use explain=true or explain=false.")
     if output not in ("probability", "label", "labels"):
         raise bad_request(f"output={output!r}; use output=probability or output=label.")
-    return Options(explain in ("true", "1", "yes"), output.startswith("label"))
+    if std not in _BOOLEANS:
+        raise bad_request(f"std={std!r}; use std=true or std=false.")
+    options = Options(explain in ("true", "1", "yes"), output.startswith("label"),
+                      std in ("true", "1", "yes"), _level(values.get("interval")))
+    if options.labels and options.uncertain:
+        raise bad_request("std and interval describe a probability, not a label; ask for "
+                          "them without output=label.")
+    return options
+
+
+def _level(raw: str | None) -> float | None:
+    """``interval=0.95``: the interval's level, strictly between 0 and 1."""
+    if raw is None:
+        return None
+    try:
+        level = float(raw)
+    except ValueError:
+        level = float("nan")
+    if not 0.0 < level < 1.0:
+        raise bad_request(f"interval={raw!r} is not a level between 0 and 1 (exclusive); "
+                          "use, for example, interval=0.95.")
+    return level
 
 
 def _columns_of(predictor: GAMPredictor) -> csvtext.Columns:
@@ -301,15 +335,17 @@ def _positional(names: list[str]) -> bool:
 
 
 def _one_row(predictor: GAMPredictor, body: bytes, content_type: str | None,
-             settings: ServerSettings) -> Any:
-    """The contributions of a body of one row of numbers, read and computed in plain
-    Python; None leaves the request to the general path (see :mod:`.one_row`)."""
+             settings: ServerSettings) -> tuple[Any, Any] | None:
+    """The codes and contributions of a body of one row of numbers, read and computed in
+    plain Python; None leaves the request to the general path (see :mod:`.one_row`)."""
     reader = one_row.READERS.get(_media_type(content_type or ""))
     if reader is None or len(body) > ONE_ROW_BYTES or not _numbers_only(predictor.schema) \
             or (reader is one_row.csv_row and settings.csv_header == "present"):
         return None
     row = reader(body, predictor.n_features)
-    return None if row is None else predictor.contributions_of_row(row)
+    contributions = None if row is None else predictor.contributions_of_row(row)
+    # A model of numeric features codes a finite row as the numbers themselves.
+    return None if contributions is None else (np.array([row]), contributions)
 
 
 ONE_ROW_BYTES = 4096
@@ -332,6 +368,20 @@ def _contributions(predictor: GAMPredictor, codes: Any) -> Any:
 def _predict(predictor: GAMPredictor, codes: Any, options: Options,
              unknown: UnknownCells) -> Output:
     return _output(predictor, _contributions(predictor, codes), options, unknown)
+
+
+def with_uncertainty(predictor: GAMPredictor, codes: Any, options: Options,
+                     output: Output) -> Output:
+    """``output`` with the standard errors and interval ``options`` ask for, computed as
+    the estimators' ``predict_interval`` computes them (response scale)."""
+    if not options.uncertain:
+        return output
+    # The rows' contributions were computed already, so their range has been checked.
+    interval = predictor.predict_interval_of(codes, options.level or 0.95)
+    bounds = options.level is not None
+    return replace(output, std=interval.std if options.std else None, level=options.level,
+                   lower=interval.lower if bounds else None,
+                   upper=interval.upper if bounds else None)
 
 
 def _output(predictor: GAMPredictor, contributions: Any, options: Options,

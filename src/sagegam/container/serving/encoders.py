@@ -1,4 +1,10 @@
-"""Response encoders, keyed by MIME type: predictions (and explanations) to bytes."""
+"""Response encoders, keyed by MIME type: predictions (and explanations) to bytes.
+
+Every type carries the same fields in the same order: the prediction, then its standard
+error (``std=true``), then the interval's ends (``interval=LEVEL``), then the explanation
+(``explain=true``); CSV and npy as columns, JSON as arrays beside ``predictions``, JSON
+Lines as keys of each record.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +33,15 @@ class Output:
     names: Sequence[str] = ()  # the terms'
     warnings: Sequence[str] = ()  # cells given zero effect (handle_unknown="ignore")
     warned_rows: frozenset[int] = frozenset()  # 0-based rows those cells are in
+    std: Array | None = None  # standard error of each prediction, response scale
+    level: float | None = None  # with ``lower`` and ``upper``: a pointwise interval
+    lower: Array | None = None
+    upper: Array | None = None
+
+    def uncertainty(self) -> dict[str, Array]:
+        """The columns asked for after the prediction, by name, in the order sent."""
+        found = {"std": self.std, "lower": self.lower, "upper": self.upper}
+        return {name: column for name, column in found.items() if column is not None}
 
 
 def _explanations(output: Output) -> list[dict[str, Any]]:
@@ -38,6 +53,9 @@ def _explanations(output: Output) -> list[dict[str, Any]]:
 
 def encode_json(output: Output) -> bytes:
     document: dict[str, Any] = {"predictions": output.values.tolist()}
+    if output.level is not None:
+        document["level"] = output.level
+    document.update((name, column.tolist()) for name, column in output.uncertainty().items())
     if output.contributions is not None:
         document["explanations"] = _explanations(output)
     if output.warnings:
@@ -48,6 +66,9 @@ def encode_json(output: Output) -> bytes:
 def encode_jsonlines(output: Output) -> bytes:
     values = output.values.tolist()
     records: list[dict[str, Any]] = [{"prediction": value} for value in values]
+    for name, column in output.uncertainty().items():
+        for record, value in zip(records, column.tolist(), strict=True):
+            record[name] = value
     if output.contributions is not None:
         for record, explanation in zip(records, _explanations(output), strict=True):
             record.update(explanation)
@@ -60,10 +81,13 @@ def encode_csv(output: Output) -> bytes:
     """One line per row; floats as repr (exact round trip), labels quoted as CSV needs."""
     values = output.values.tolist()
     numbers = output.values.dtype.kind in "biuf"
-    if output.contributions is None:
+    extra = [column.tolist() for column in output.uncertainty().values()]
+    if output.contributions is None and not extra:
         return csvtext.format_column(values, numbers).encode()
-    rows = [[value, output.intercept, *row]
-            for value, row in zip(values, output.contributions.tolist(), strict=True)]
+    rows = [[value, *cells] for value, *cells in zip(values, *extra, strict=True)]
+    if output.contributions is not None:
+        for row, terms in zip(rows, output.contributions.tolist(), strict=True):
+            row.extend([output.intercept, *terms])
     return (csvtext.format_numbers(rows) if numbers else csvtext.format_rows(rows)).encode()
 
 
@@ -72,9 +96,11 @@ def encode_npy(output: Output) -> bytes:
     if values.dtype.kind not in "biuf":
         raise ClientError(406, "not_acceptable", "Labels are not numbers, so they cannot be "
                           "sent as application/x-npy; ask for application/json or text/csv.")
+    columns = [values.astype(np.float64), *output.uncertainty().values()]
     if output.contributions is not None:
-        intercept = np.full((len(values), 1), output.intercept)
-        values = np.column_stack([values.astype(np.float64), intercept, output.contributions])
+        columns += [np.full(len(values), output.intercept), output.contributions]
+    if len(columns) > 1:
+        values = np.column_stack(columns)
     buffer = io.BytesIO()
     np.save(buffer, values, allow_pickle=False)
     return buffer.getvalue()
