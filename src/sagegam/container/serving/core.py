@@ -344,8 +344,9 @@ def _one_row(predictor: GAMPredictor, body: bytes, content_type: str | None,
         return None
     row = reader(body, predictor.n_features)
     contributions = None if row is None else predictor.contributions_of_row(row)
-    # A model of numeric features codes a finite row as the numbers themselves.
-    return None if contributions is None else (np.array([row]), contributions)
+    # A model of numeric features codes a finite row as the numbers themselves (made an
+    # array only if the standard errors need it).
+    return None if contributions is None else ([row], contributions)
 
 
 ONE_ROW_BYTES = 4096
@@ -377,7 +378,8 @@ def with_uncertainty(predictor: GAMPredictor, codes: Any, options: Options,
     if not options.uncertain:
         return output
     # The rows' contributions were computed already, so their range has been checked.
-    interval = predictor.predict_interval_of(codes, options.level or 0.95)
+    interval = predictor.predict_interval_of(np.asarray(codes, dtype=np.float64),
+                                             options.level or 0.95)
     bounds = options.level is not None
     return replace(output, std=interval.std if options.std else None, level=options.level,
                    lower=interval.lower if bounds else None,
