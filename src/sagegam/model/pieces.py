@@ -16,7 +16,6 @@ This module needs numpy only; the serving path imports it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -103,21 +102,21 @@ class CubicPieces:
     def one(self, x: Sequence[float]) -> list[float] | None:
         """:meth:`evaluate` of one row inside the training range, in plain Python; None
         when the row needs numpy's path (a missing value, a value outside the range)."""
-        lower, upper, inverse_width, last, active, first = self._scalars
         a0, a1, a2, a3 = self._power_lists
-        out = []
-        for j, value in enumerate(x):
-            if not active[j]:
+        out: list[float] = []
+        for value, (lower, upper, inverse_width, last, first) in zip(x, self._columns,
+                                                                     strict=True):
+            if first < 0:  # no basis: constant in training
                 out.append(0.0)
                 continue
-            if not lower[j] <= value <= upper[j]:  # also False for NaN
+            if not lower <= value <= upper:  # also False for NaN
                 return None
-            position = (value - lower[j]) * inverse_width[j]
-            span = min(math.floor(position), last[j])
+            position = (value - lower) * inverse_width
+            span = min(int(position), last)  # int() is floor() at positions >= 0
             u = position - span
             if u > 1.0:  # rounding at the upper end: numpy's path extrapolates there
                 return None
-            k = first[j] + span
+            k = first + span
             out.append(((a3[k] * u + a2[k]) * u + a1[k]) * u + a0[k])
         return out
 
@@ -137,11 +136,13 @@ class CubicPieces:
         return start, end
 
     @cached_property
-    def _scalars(self) -> tuple[list[float], list[float], list[float], list[int], list[bool],
-                                list[int]]:
+    def _columns(self) -> list[tuple[float, float, float, int, int]]:
+        """Per column: range, inverse interval width, last interval, first interval in
+        ``powers`` (-1 for a column without basis)."""
         basis = self.basis
-        return (basis.lower.tolist(), basis.upper.tolist(), basis.inverse_width.tolist(),
-                (basis.n_intervals - 1).tolist(), basis.active.tolist(), self.first.tolist())
+        return list(zip(basis.lower.tolist(), basis.upper.tolist(),
+                        basis.inverse_width.tolist(), (basis.n_intervals - 1).tolist(),
+                        np.where(basis.active, self.first, -1).tolist(), strict=True))
 
     @cached_property
     def _power_lists(self) -> list[list[float]]:

@@ -147,6 +147,8 @@ class GAMPredictor:
         values = smooths.one_row(row)
         if values is None:
             return None
+        if len(smooths.terms) == len(self.terms):  # every term, in order
+            return np.array([values])
         out = np.zeros((1, len(self.terms)))
         out[0, smooths.terms] = values
         return out
