@@ -106,6 +106,9 @@ def test_classifier_with_string_labels(job):
     ({"train-file": "missing.csv"}, "File 'missing.csv' is not in channel train"),
     ({"monotonic-cst": "0:2"}, "Hyperparameter 'monotonic-cst' must be 'none' or features"),
     ({"monotonic-cst": "3:1"}, "monotonic_cst names unknown features ['3']"),
+    ({"curvature-cst": "0:convex"}, "Hyperparameter 'curvature-cst' must be 'none' or features"),
+    ({"curvature-cst": "0:1", "extrapolation": "constant"},
+     "curvature_cst constrains 'x0', but extrapolation='constant'"),
     ({"family": "tweedie", "power": "2.5"},
      "Hyperparameter 'power' must be 'auto' or a number between 1 and 2; got 2.5"),
     ({"theta": "2"}, "Hyperparameter 'theta' applies to family=negative_binomial only"),
@@ -130,6 +133,20 @@ def test_a_negative_binomial_with_a_monotone_feature(job):
     assert predictor.family.name == "negative_binomial" and predictor.family.theta > 0
     grid = pd.DataFrame({"age": np.full(500, 50.0), "dose": np.linspace(-0.2, 1.2, 500)})
     assert np.all(np.diff(predictor.predict(grid)) >= 0)
+
+
+def test_an_increasing_concave_feature(job):
+    frame = _additive_frame(600, seed=4)
+    frame["response"] = np.log1p(5 * frame["dose"]) + np.sin(frame["age"] / 10) + \
+        np.random.default_rng(5).normal(0, 0.5, 600)
+    frame.to_csv(job.channel("train") / "doses.csv", index=False)
+    result = job.config({"target": "response", "monotonic-cst": "dose:1",
+                         "curvature-cst": "dose:-1"}).run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    curve = load(job.base / "model").predict(
+        pd.DataFrame({"age": np.full(500, 50.0), "dose": np.linspace(-0.2, 1.2, 500)}))
+    rounding = 1e-12 * float(np.max(np.abs(curve)))
+    assert np.all(np.diff(curve) >= -rounding) and np.all(np.diff(curve, n=2) <= rounding)
 
 
 def test_missing_train_channel_names_the_channel_and_what_is_there(job):
@@ -226,6 +243,8 @@ def test_hyperparameters_arrive_plain_or_json_encoded():
     assert parse({"sagemaker_program": "x", "_tuning_objective_metric": "y"})["df"] == 25
     assert parse({"monotonic-cst": "dose:1, 2:-1"})["monotonic-cst"] == {"dose": 1, 2: -1}
     assert parse({"monotonic-cst": "none"})["monotonic-cst"] is None
+    assert parse({"curvature-cst": "dose:-1,0:1"})["curvature-cst"] == {"dose": -1, 0: 1}
+    assert parse({"curvature-cst": "dose:-1"}).estimator().curvature_cst == {"dose": -1}
     given = parse({"family": "tweedie", "power": "1.4", "knots": "quantile"}).estimator()
     assert (given.power, given.theta, given.knots) == (1.4, "auto", "quantile")
     # The SageMaker Python SDK JSON-encodes every value (json.dumps) before CreateTrainingJob.

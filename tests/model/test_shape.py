@@ -106,3 +106,18 @@ def test_refusals_name_the_feature():
     # Screening never proposes a pair with a constrained feature.
     model = GAMRegressor(monotonic_cst={"x": 1}, interactions=3).fit(X, y)
     assert all("x" not in name.split(":") for name in model.term_names_ if ":" in name)
+
+
+@pytest.mark.parametrize("alpha", ["auto", 1.0])
+def test_a_constraint_against_the_data_flattens_the_term(alpha):
+    # A falling truth fitted as increasing: the least-squares answer is a flat term, every
+    # bound active. Its test has nothing to test (p-value 1), and a given penalty weight
+    # leaves no smoothness to choose on the coefficients that remain.
+    rng = np.random.default_rng(11)
+    x = rng.uniform(0, 1, N_ROWS)
+    y = -3 * x + rng.normal(0, 0.3, N_ROWS)
+    model = GAMRegressor(monotonic_cst=[1], alpha=alpha).fit(pd.DataFrame({"x": x}), y)
+    curve = model.predict(pd.DataFrame({"x": np.linspace(-0.5, 1.5, 501)}))
+    assert np.ptp(curve) <= 1e-12 * max(float(np.max(np.abs(curve))), 1.0)
+    np.testing.assert_allclose(curve, y.mean(), rtol=1e-9)
+    assert model.p_values_[0] == 1.0

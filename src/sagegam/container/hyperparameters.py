@@ -150,17 +150,26 @@ def _interactions(name: str, value: ParsedValue) -> str | int | list[tuple[Any, 
 
 def _monotone(name: str, value: ParsedValue) -> dict[int | str, int] | None:
     """'none', or 'a:1,b:-1': features (names or indices) and their direction."""
+    return _signs(name, value, "name:1 (increasing) or name:-1 (decreasing)")
+
+
+def _curvature(name: str, value: ParsedValue) -> dict[int | str, int] | None:
+    """'none', or 'a:1,b:-1': features (names or indices) and their curvature."""
+    return _signs(name, value, "name:1 (convex) or name:-1 (concave)")
+
+
+def _signs(name: str, value: ParsedValue, written: str) -> dict[int | str, int] | None:
     text = str(value).strip()
     if text.lower() in ("none", ""):
         return None
-    directions: dict[int | str, int] = {}
+    signs: dict[int | str, int] = {}
     for item in text.split(","):
-        feature, _, direction = (part.strip() for part in item.rpartition(":"))
-        if not feature or direction not in ("1", "+1", "-1", "0"):
-            raise _invalid(name, value, "'none' or features with their direction written "
-                           "name:1 (increasing) or name:-1 (decreasing), separated by commas")
-        directions[int(feature) if feature.isdigit() else feature] = int(direction)
-    return directions
+        feature, _, sign = (part.strip() for part in item.rpartition(":"))
+        if not feature or sign not in ("1", "+1", "-1", "0"):
+            raise _invalid(name, value, f"'none' or features with their sign written {written}, "
+                           "separated by commas")
+        signs[int(feature) if feature.isdigit() else feature] = int(sign)
+    return signs
 
 
 def _invalid(name: str, value: ParsedValue, expected: str) -> UserError:
@@ -219,6 +228,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Shape constraints on numeric features: 'none', or name:1 (increasing) and "
             "name:-1 (decreasing) separated by commas (names or 0-based feature indices). "
             "A constrained feature cannot be in an interaction."),
+    Setting("curvature-cst", None, _curvature,
+            "Convex or concave numeric features: 'none', or name:1 (convex) and name:-1 "
+            "(concave) separated by commas (names or 0-based feature indices); combines "
+            "with monotonic-cst. Not with extrapolation 'constant'; a constrained feature "
+            "cannot be in an interaction."),
     Setting("max-iter", 100, _integer(1), "Iterations of penalized IRLS."),
     Setting("streaming", "auto", _boolean_or_auto,
             "Fit the train channel in passes, one chunk in memory at a time: 'auto' (when "
@@ -265,7 +279,8 @@ class TrainingSettings:
                   "interactions": self["interactions"],
                   "interaction_df": self["interaction-df"],
                   "handle_unknown": self["handle-unknown"], "discrete": self["discrete"],
-                  "monotonic_cst": self["monotonic-cst"], "max_iter": self["max-iter"]}
+                  "monotonic_cst": self["monotonic-cst"],
+                  "curvature_cst": self["curvature-cst"], "max_iter": self["max-iter"]}
         if self.classification:
             return GAMClassifier(**common)
         return GAMRegressor(family=self["family"], power=self["power"], theta=self["theta"],

@@ -45,6 +45,7 @@ from sagegam.model.knots import PLACEMENTS
 from sagegam.model.learn import Problem, fit_model
 from sagegam.model.options import (
     alpha_per_feature,
+    curvature_per_feature,
     df_per_feature,
     monotone_per_feature,
     pair_alpha,
@@ -67,6 +68,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         "degree": [Interval(Integral, 1, 5, closed="both")],
         "knots": [StrOptions(set(PLACEMENTS))],
         "monotonic_cst": ["array-like", dict, None],
+        "curvature_cst": ["array-like", dict, None],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left"), list, tuple,
                   dict, np.ndarray],
         "adaptive": [StrOptions({"auto"}), "boolean"],
@@ -88,6 +90,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         degree: int = 3,
         knots: str = "auto",
         monotonic_cst: Any = None,
+        curvature_cst: Any = None,
         alpha: Any = "auto",
         adaptive: Any = "auto",
         extrapolation: str = "linear",
@@ -103,6 +106,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         self.degree = degree
         self.knots = knots
         self.monotonic_cst = monotonic_cst
+        self.curvature_cst = curvature_cst
         self.alpha = alpha
         self.adaptive = adaptive
         self.extrapolation = extrapolation
@@ -153,9 +157,11 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                     family: Family, classes: tuple[Label, ...] | None = None, *,
                     estimate_family: bool = False) -> None:
         names = self._names(len(schema.features))
-        monotone = monotone_per_feature(self.monotonic_cst, names,
-                                        [f.categorical for f in schema.features])
-        settings = self._fit_settings(names, monotone)
+        categorical = [f.categorical for f in schema.features]
+        monotone = monotone_per_feature(self.monotonic_cst, names, categorical)
+        curvature = curvature_per_feature(self.curvature_cst, names, categorical,
+                                          self.extrapolation)
+        settings = self._fit_settings(names, monotone, curvature)
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64,
                                        ensure_non_negative=True)
         positive = int(np.count_nonzero(weights))
@@ -171,7 +177,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
             warnings.warn(finding["message"], category, stacklevel=3)
         self.n_iter_ = self.predictor_.info["n_iter"]
 
-    def _fit_settings(self, names: list[str], monotone: tuple[int, ...]
+    def _fit_settings(self, names: list[str], monotone: tuple[int, ...],
+                      curvature: tuple[int, ...] = ()
                       ) -> tuple[Settings, list[float | None], float | None]:
         """Settings, penalty weight per feature (None: REML) and the pairs' weight."""
         df = df_per_feature(self.df, names)
@@ -183,7 +190,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                     "or lower degree.")
         settings = Settings(tuple(df), self.degree, self.adaptive, self.extrapolation,
                             self.max_iter, self.tol, self.interaction_df, self.discrete,
-                            self.knots, monotone)
+                            self.knots, monotone, curvature)
         return settings, alpha_per_feature(self.alpha, names), pair_alpha(self.alpha)
 
     # -- prediction and interpretation ---------------------------------------------------
@@ -315,6 +322,14 @@ class GAMRegressor(RegressorMixin, _GAM):  # type: ignore[misc]
         Guaranteed everywhere the model predicts, beyond the training range included:
         the term's B-spline coefficients are fitted as non-negative increments
         (smoothness still by REML). A constrained feature cannot be in an interaction.
+    curvature_cst : array-like of {-1, 0, 1}, dict or None, default=None
+        The sign the second derivative must keep, per numeric feature (as
+        ``monotonic_cst`` gives the first's): 1 convex, -1 concave, 0 none; a dict sets
+        some by name or index. Combines with ``monotonic_cst`` on the same feature.
+        Guaranteed everywhere the model predicts, beyond the training range included
+        (the slopes of the term's B-spline are fitted as a start plus non-negative
+        changes; smoothness still by REML). Not with ``extrapolation="constant"``; a
+        constrained feature cannot be in an interaction.
     knots : {"auto", "uniform", "quantile", "balanced"}, default="auto"
         Where a numeric feature's knots go: equally spaced over its range, at quantiles
         of its distinct values, or balanced (half the intervals at quantiles, half
@@ -398,6 +413,7 @@ default="gaussian"
         degree: int = 3,
         knots: str = "auto",
         monotonic_cst: Any = None,
+        curvature_cst: Any = None,
         alpha: Any = "auto",
         adaptive: Any = "auto",
         family: str = "gaussian",
@@ -413,6 +429,7 @@ default="gaussian"
         tol: float = 1e-9,
     ) -> None:
         super().__init__(df=df, degree=degree, knots=knots, monotonic_cst=monotonic_cst,
+                         curvature_cst=curvature_cst,
                          alpha=alpha, adaptive=adaptive,
                          extrapolation=extrapolation, categorical_features=categorical_features,
                          interactions=interactions, interaction_df=interaction_df,

@@ -53,6 +53,12 @@ class Settings:
     discrete: bool | str = "auto"
     knots: str = "auto"
     monotone: tuple[int, ...] = ()  # per feature: +1 increasing, -1 decreasing, 0 free
+    curvature: tuple[int, ...] = ()  # per feature: +1 convex, -1 concave, 0 free
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape constraints by the parameter that set them (for pairs' refusals)."""
+        return {"monotonic_cst": self.monotone, "curvature_cst": self.curvature}
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,8 @@ def main_terms(schema: Schema, codes: Array, settings: Settings) -> list[Term]:
     """One term per feature: a factor for a categorical one, else a smooth."""
     return [FactorTerm(_factor_margin(schema, j)) if feature.categorical else
             SplineTerm(_spline_margin(schema, codes, j, settings.df[j], settings),
-                       feature.missing, settings.monotone[j] if settings.monotone else 0)
+                       feature.missing, settings.monotone[j] if settings.monotone else 0,
+                       settings.curvature[j] if settings.curvature else 0)
             for j, feature in enumerate(schema.features)]
 
 
@@ -86,24 +93,31 @@ def pair_term(schema: Schema, codes: Array, pair: tuple[int, int], settings: Set
     return interaction(first, second)
 
 
-def pairable(schema: Schema, j: int, monotone: tuple[int, ...] = ()) -> bool:
+def pairable(schema: Schema, j: int, shapes: dict[str, tuple[int, ...]] | None = None) -> bool:
     """Whether feature ``j`` may enter an interaction (a factor's columns multiply; a
-    monotone feature's effect could change direction through a pair)."""
+    shape-constrained feature's effect could change shape through a pair)."""
     feature = schema.features[j]
-    if monotone and monotone[j]:
+    if _shaped_by(shapes, j):
         return False
     return not feature.categorical or feature.n_codes <= MAX_PAIR_CODES
 
 
+def _shaped_by(shapes: dict[str, tuple[int, ...]] | None, j: int) -> str | None:
+    """The parameter that constrains feature ``j``'s shape, if any."""
+    return next((name for name, signs in (shapes or {}).items() if signs and signs[j]), None)
+
+
 def pair_problem(schema: Schema, pair: tuple[int, int],
-                 monotone: tuple[int, ...] = ()) -> str | None:
+                 shapes: dict[str, tuple[int, ...]] | None = None) -> str | None:
     """Why a pair cannot be an interaction term, or None."""
     if pair[0] == pair[1]:
         return f"a feature cannot interact with itself ({schema.names[pair[0]]!r})"
     for j in pair:
-        if monotone and monotone[j]:
-            return (f"monotonic_cst constrains '{schema.names[j]}', and an interaction could "
-                    "make its effect change direction; set its constraint to 0 or drop the "
+        parameter = _shaped_by(shapes, j)
+        if parameter:
+            change = "direction" if parameter == "monotonic_cst" else "curvature"
+            return (f"{parameter} constrains '{schema.names[j]}', and an interaction could "
+                    f"make its effect change {change}; set its constraint to 0 or drop the "
                     "pair")
         if not pairable(schema, j):
             feature = schema.features[j]
@@ -197,7 +211,11 @@ def _fully_penalized(penalties: list[Penalty], owners: list[int],
             out.append(False)
             continue
         total = sum(p.matrix / max(float(np.linalg.norm(p.matrix)), 1e-300) for p in mine)
-        out.append(bool(np.linalg.matrix_rank(total) == size))
+        # The rank REML takes (reml._group_by_block): a null space known only up to
+        # rounding (the straight line of a shape-constrained term on uneven knots, whose
+        # coordinates are sums of spacings) is still a null space.
+        singular = np.linalg.svd(total, compute_uv=False)
+        out.append(bool(np.sum(singular > 1e-9 * singular[0]) == size))
     return out
 
 
@@ -385,8 +403,8 @@ def distinct_rows(codes: Array, y: Array, weights: Array) -> tuple[Array, Array,
     return np.ascontiguousarray(features), rows[:, -1].copy(), merged.astype(np.float64)
 
 
-def resolve_pairs(schema: Schema, setting: Any,
-                  monotone: tuple[int, ...] = ()) -> list[tuple[int, int]] | str | int:
+def resolve_pairs(schema: Schema, setting: Any, shapes: dict[str, tuple[int, ...]] | None = None
+                  ) -> list[tuple[int, int]] | str | int:
     """``interactions`` as index pairs, or "auto" / a count for screening to decide."""
     if setting is None:
         return []
@@ -403,7 +421,7 @@ def resolve_pairs(schema: Schema, setting: Any,
         if len(pair) != 2:
             raise ValueError(f"interactions holds {item!r}; each interaction is a pair of "
                              "features.")
-        problem = pair_problem(schema, (pair[0], pair[1]), monotone)
+        problem = pair_problem(schema, (pair[0], pair[1]), shapes)
         if problem:
             raise ValueError(f"interactions cannot include {item!r}: {problem}.")
         if (pair[0], pair[1]) not in pairs and (pair[1], pair[0]) not in pairs:

@@ -97,6 +97,8 @@ def _fractional_wald(f: Array, V: Array, rank: float,
     nu = rank - k
     k1 = k + 1 if nu > 0 else k
     estimable = int(np.sum(values > values[0] * EPS**0.9))
+    if estimable == 0:  # shape bounds hold the whole term at zero: no effect to test
+        return 0.0, 0.0, 1.0
     if estimable < k1:
         k = k1 = estimable
         nu, rank = 0.0, float(estimable)

@@ -56,7 +56,7 @@ def fit_model(problem: Problem, classes: tuple[Label, ...] | None) -> GAMPredict
     if not any(term.n_coef for term in terms):
         raise ValueError(_all_constant(schema, codes))
     alphas = list(problem.alphas)
-    pairs = resolve_pairs(schema, problem.interactions, settings.monotone)
+    pairs = resolve_pairs(schema, problem.interactions, settings.shapes)
     screening: dict[str, Any] = {}
     if isinstance(pairs, (str, int)):
         # The residuals to screen need main effects, not the best penalty structure, and
@@ -120,7 +120,7 @@ def _screen(main: Fit, codes: Array, y: Array, weights: Array, problem: Problem,
     working_weights = weights * unit
     residuals = working - eta
     allowed = [j for j in range(len(problem.schema.features))
-               if pairable(problem.schema, j, problem.settings.monotone)]
+               if pairable(problem.schema, j, problem.settings.shapes)]
     candidates = interactions.candidate_pairs(len(problem.schema.features), allowed)
     scores = interactions.screen(codes, problem.schema, residuals, working_weights, candidates)
     chosen = interactions.choose_pairs(scores, setting)

@@ -68,6 +68,28 @@ def monotone_per_feature(setting: Any, names: list[str],
     """``monotonic_cst`` (scikit-learn's HistGradientBoosting convention: 1 increasing,
     -1 decreasing, 0 free; per feature, or a dict by name or 0-based index) as one int
     per feature."""
+    return _signs_per_feature("monotonic_cst", ("increasing", "decreasing", "monotone"),
+                              setting, names, categorical)
+
+
+def curvature_per_feature(setting: Any, names: list[str], categorical: list[bool],
+                          extrapolation: str) -> tuple[int, ...]:
+    """``curvature_cst`` (the sign the second derivative must keep, as ``monotonic_cst``
+    gives the first's: 1 convex, -1 concave, 0 free) as one int per feature."""
+    signs = _signs_per_feature("curvature_cst", ("convex", "concave", "convex or concave"),
+                               setting, names, categorical)
+    if extrapolation == "constant" and any(signs):
+        name = names[next(j for j, sign in enumerate(signs) if sign)]
+        raise ValueError(f"curvature_cst constrains '{name}', but extrapolation='constant' "
+                         "would bend a sloping convex or concave curve the other way at its "
+                         "range's ends; use extrapolation='linear' or 'error'.")
+    return signs
+
+
+def _signs_per_feature(parameter: str, meaning: tuple[str, str, str], setting: Any,
+                       names: list[str], categorical: list[bool]) -> tuple[int, ...]:
+    """A setting of 1, -1 or 0 per feature (or a dict of some by name or 0-based index)
+    as one int per feature; ``meaning``: what 1 and -1 ask, and what the shape is."""
     if setting is None:
         return (0,) * len(names)
     if isinstance(setting, dict):
@@ -75,23 +97,23 @@ def monotone_per_feature(setting: Any, names: list[str],
                 else str(k) for k in setting]
         unknown = set(keys) - set(names)
         if unknown:
-            raise ValueError(f"monotonic_cst names unknown features {sorted(unknown)}; the "
+            raise ValueError(f"{parameter} names unknown features {sorted(unknown)}; the "
                              f"features are {names}.")
         lookup = dict(zip(keys, setting.values(), strict=True))
         values: list[Any] = [lookup.get(n, 0) for n in names]
     else:
         values = list(np.ravel(np.asarray(setting, dtype=object)))
         if len(values) != len(names):
-            raise ValueError(f"monotonic_cst has {len(values)} values but X has {len(names)} "
+            raise ValueError(f"{parameter} has {len(values)} values but X has {len(names)} "
                              "features; give one per feature (1, -1 or 0) or a dict by name.")
     out = []
     for name, value, is_categorical in zip(names, values, categorical, strict=True):
         if isinstance(value, bool) or value not in (-1, 0, 1):
-            raise ValueError(f"monotonic_cst for '{name}' is {value!r}; it must be 1 "
-                             "(increasing), -1 (decreasing) or 0 (unconstrained).")
+            raise ValueError(f"{parameter} for '{name}' is {value!r}; it must be 1 "
+                             f"({meaning[0]}), -1 ({meaning[1]}) or 0 (unconstrained).")
         if value and is_categorical:
-            raise ValueError(f"monotonic_cst constrains '{name}', which is categorical; only "
-                             "numeric features can be monotone.")
+            raise ValueError(f"{parameter} constrains '{name}', which is categorical; only "
+                             f"numeric features can be {meaning[2]}.")
         out.append(int(value))
     return tuple(out)
 

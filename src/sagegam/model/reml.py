@@ -128,6 +128,8 @@ class Smoothness:
         """:meth:`select` on the model without the coefficients outside ``keep`` (those
         a shape constraint holds at 0): the restricted likelihood of the constrained fit,
         whose active constraints remove directions as fixed zeros."""
+        if not self.free:  # every weight given: nothing to select
+            return
         child, survivors = self._restricted(keep)
         index = np.flatnonzero(keep)
         child.select(WorkingModel(working.gram[np.ix_(index, index)], working.rhs[index],

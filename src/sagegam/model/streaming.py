@@ -111,12 +111,13 @@ def _refuse_in_memory_options(estimator: Any) -> None:
             raise ValueError(f"family='{family}' with {name}='auto' estimates {name} from "
                              f"the targets held in memory, which {why}: give {name} as a "
                              "number, or fit rows in memory.")
-    setting = estimator.monotonic_cst
-    values = list(setting.values()) if isinstance(setting, dict) else \
-        [] if setting is None else list(np.ravel(np.asarray(setting, dtype=object)))
-    if any(value != 0 for value in values):
-        raise ValueError(f"monotonic_cst={setting!r} bounds each step's coefficients, which "
-                         f"{why} do: drop monotonic_cst, or fit rows in memory.")
+    for parameter in ("monotonic_cst", "curvature_cst"):
+        setting = getattr(estimator, parameter, None)
+        values = list(setting.values()) if isinstance(setting, dict) else \
+            [] if setting is None else list(np.ravel(np.asarray(setting, dtype=object)))
+        if any(value != 0 for value in values):
+            raise ValueError(f"{parameter}={setting!r} bounds each step's coefficients, "
+                             f"which {why} do: drop {parameter}, or fit rows in memory.")
     if estimator.knots in ("quantile", "balanced"):
         raise ValueError(f"knots='{estimator.knots}' places knots at quantiles of every "
                          f"distinct value, which {why} know: use knots='uniform' (or "

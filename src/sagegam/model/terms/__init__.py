@@ -52,7 +52,7 @@ def term_from_spec(spec: dict[str, Any]) -> Term:
         margin = margin_from_spec(spec["margin"])
         if isinstance(margin, SplineMargin):
             return SplineTerm(margin, bool(spec.get("missing", False)),
-                              int(spec.get("monotone", 0)))
+                              int(spec.get("monotone", 0)), int(spec.get("curvature", 0)))
     if kind == "factor":
         margin = margin_from_spec(spec["margin"])
         if isinstance(margin, FactorMargin):

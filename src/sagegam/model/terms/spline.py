@@ -4,9 +4,11 @@ A monotone term (``monotone`` +1 or -1) is parametrized by the increments of its
 coefficients, ``beta_i = c + sign * sum_(k < i) delta_k`` with ``delta >= 0``: a B-spline
 with monotone coefficients is monotone everywhere, so the constraint holds between and
 beyond the data (its linear extrapolation has the boundary's non-negative slope) and
-needs no grid of checks. The centring fixes ``c``; the second-difference penalty on
-``beta`` becomes a first-difference penalty on the increments, whose null space (equal
-increments) is still the straight line.
+needs no grid of checks. A convex or concave term (``curvature`` +1 or -1, alone or with
+a direction) is parametrized likewise by the non-negative changes of its derivative's
+coefficients (:mod:`~sagegam.model.terms.shapes`). The centring fixes ``c``; the
+second-difference penalty on ``beta`` is carried into the new coordinates, and its null
+space is still the straight line.
 
 The penalty is on second differences of neighbouring coefficients (Eilers and Marx
 1996); REML chooses its weight. With adaptive smoothness the penalty splits into up to
@@ -27,6 +29,7 @@ from numpy.typing import NDArray
 from sagegam.model.schema import Schema
 from sagegam.model.terms.base import Array, ColumnSums, Evaluator, Term, TermEffect, centering
 from sagegam.model.terms.margins import MarginValues, Nonzeros, SplineMargin
+from sagegam.model.terms.shapes import shape_map
 
 ADAPTIVE_PIECES = 5
 
@@ -37,6 +40,7 @@ class SplineTerm(Term):
     margin: SplineMargin
     missing: bool = False  # missing values have their own coefficient
     monotone: int = 0  # +1 increasing, -1 decreasing, 0 free
+    curvature: int = 0  # +1 convex, -1 concave, 0 free
 
     @property
     def margins(self) -> tuple[SplineMargin]:
@@ -77,14 +81,18 @@ class SplineTerm(Term):
             # Nothing to centre: at most the missing rows' coefficient, which is
             # identified against the intercept by the rows that are not missing.
             return np.eye(self.n_coef)
-        if self.monotone:
-            return self._increments(sums.term)
+        if self.monotone or self.curvature:
+            return self._shaped(sums.term)
         return centering(sums.term)
 
-    def _increments(self, sums: Array) -> Array:
-        """``Z`` from (increments, missing coefficient) to centred raw coefficients."""
+    def _shape_map(self) -> tuple[Array, NDArray[np.bool_]]:
+        m = self.margin
+        return shape_map(m.n_basis, m.degree, m.knots, self.monotone, self.curvature)
+
+    def _shaped(self, sums: Array) -> Array:
+        """``Z`` from (shape coordinates, missing coefficient) to centred raw coefficients."""
         n = self.margin.n_basis
-        cumulative = self.monotone * np.tril(np.ones((n, n - 1)), -1)  # beta_i - beta_0
+        cumulative, _ = self._shape_map()  # beta_i - beta_0
         present = float(sums[:n].sum())  # the rows that are not missing (unity partition)
         Z = np.zeros((self.n_coef, n - 1 + int(self.missing)))
         Z[:n, :n - 1] = cumulative - (sums[:n] @ cumulative) / present
@@ -94,14 +102,17 @@ class SplineTerm(Term):
         return Z
 
     def bounded(self) -> NDArray[np.bool_] | None:
-        if not self.monotone or self.margin.n_basis == 0:
+        if not (self.monotone or self.curvature) or self.margin.n_basis == 0:
             return None
-        return np.arange(self.margin.n_basis - 1 + int(self.missing)) < self.margin.n_basis - 1
+        _, bounded = self._shape_map()
+        return np.concatenate([bounded, np.zeros(int(self.missing), dtype=bool)])
 
     def spec(self) -> dict[str, Any]:
         spec = {"kind": self.kind, "margin": self.margin.spec(), "missing": self.missing}
         if self.monotone:
             spec["monotone"] = self.monotone
+        if self.curvature:
+            spec["curvature"] = self.curvature
         return spec
 
     def effect(self, evaluate: Evaluator, level: float, n_points: int) -> TermEffect:
