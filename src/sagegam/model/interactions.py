@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -124,3 +125,75 @@ def _additive_fit(means: Array, weight: Array, rows: int, cols: int) -> float:
     coef, *_ = np.linalg.lstsq(design * root[:, None], means[occupied] * root, rcond=None)
     fitted = design @ coef
     return float(np.sum(weight[occupied] * fitted * (2 * means[occupied] - fitted)))
+
+
+MAX_PAIR_CODES = 50  # levels of a factor in an interaction (its columns multiply)
+
+
+def pairable(schema: Schema, j: int, shapes: dict[str, tuple[int, ...]] | None = None) -> bool:
+    """Whether feature ``j`` may enter an interaction (a factor's columns multiply; a
+    shape-constrained feature's effect could change shape through a pair)."""
+    feature = schema.features[j]
+    if _shaped_by(shapes, j):
+        return False
+    return not feature.categorical or feature.n_codes <= MAX_PAIR_CODES
+
+
+def _shaped_by(shapes: dict[str, tuple[int, ...]] | None, j: int) -> str | None:
+    """The parameter that constrains feature ``j``'s shape, if any."""
+    return next((name for name, signs in (shapes or {}).items() if signs and signs[j]), None)
+
+
+def pair_problem(schema: Schema, pair: tuple[int, int],
+                 shapes: dict[str, tuple[int, ...]] | None = None) -> str | None:
+    """Why a pair cannot be an interaction term, or None."""
+    if pair[0] == pair[1]:
+        return f"a feature cannot interact with itself ({schema.names[pair[0]]!r})"
+    for j in pair:
+        parameter = _shaped_by(shapes, j)
+        if parameter:
+            change = "direction" if parameter == "monotonic_cst" else "curvature"
+            return (f"{parameter} constrains '{schema.names[j]}', and an interaction could "
+                    f"make its effect change {change}; set its constraint to 0 or drop the "
+                    "pair")
+        if not pairable(schema, j):
+            feature = schema.features[j]
+            return (f"'{feature.name}' has {feature.n_codes} levels; a categorical feature in "
+                    f"an interaction may have at most {MAX_PAIR_CODES}")
+    return None
+
+
+def resolve_pairs(schema: Schema, setting: Any, shapes: dict[str, tuple[int, ...]] | None = None
+                  ) -> list[tuple[int, int]] | str | int:
+    """``interactions`` as index pairs, or "auto" / a count for screening to decide."""
+    if setting is None:
+        return []
+    if isinstance(setting, str):
+        if setting != "auto":
+            raise ValueError(f"interactions={setting!r}; use None, 'auto', a number of pairs "
+                             "or a list of feature pairs.")
+        return "auto"
+    if isinstance(setting, (int, np.integer)) and not isinstance(setting, bool):
+        return int(setting)
+    pairs = []
+    for item in setting:
+        pair = tuple(_feature(schema, value) for value in item)
+        if len(pair) != 2:
+            raise ValueError(f"interactions holds {item!r}; each interaction is a pair of "
+                             "features.")
+        problem = pair_problem(schema, (pair[0], pair[1]), shapes)
+        if problem:
+            raise ValueError(f"interactions cannot include {item!r}: {problem}.")
+        if (pair[0], pair[1]) not in pairs and (pair[1], pair[0]) not in pairs:
+            pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _feature(schema: Schema, value: Any) -> int:
+    names = list(schema.names)
+    if isinstance(value, str) and value in names:
+        return names.index(value)
+    if isinstance(value, (int, np.integer)) and 0 <= int(value) < len(names):
+        return int(value)
+    raise ValueError(f"interactions names {value!r}, which is not a feature; the features "
+                     f"are {names}.")

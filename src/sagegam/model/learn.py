@@ -22,10 +22,9 @@ from sagegam.model.fitting import (
     fit_terms,
     main_terms,
     pair_term,
-    pairable,
-    resolve_pairs,
     term_statistics,
 )
+from sagegam.model.interactions import pairable, resolve_pairs
 from sagegam.model.predictor import GAMPredictor, Label
 from sagegam.model.schema import Schema
 from sagegam.model.terms import Term

@@ -46,8 +46,8 @@ from sagegam.model.fitting import (
     Settings,
     fit_terms,
     is_discrete,
-    resolve_pairs,
 )
+from sagegam.model.interactions import resolve_pairs
 from sagegam.model.learn import Problem, _info
 from sagegam.model.learn import _screen as screen_pairs
 from sagegam.model.options import regression_family
