@@ -129,16 +129,7 @@ class SplineBasis:
         ``values[i, j, r]``. Constant columns and missing values (NaN) get span 0 and zero
         values, so they add nothing.
         """
-        missing = np.isnan(X)
-        if missing.any():
-            X = np.where(missing, self.lower, X)
-        with np.errstate(over="ignore", invalid="ignore"):
-            position = (X - self.lower) * self.inverse_width
-        position = self.handle_outside(X, position)
-        last = (self.n_intervals - 1).astype(np.float64)
-        span = np.minimum(np.floor(position), last)
-        np.maximum(span, 0.0, out=span)
-        frac = position - span
+        missing, span, frac = self.locate(X)
         outside = bool(frac.min(initial=0.0) < 0.0 or frac.max(initial=1.0) > 1.0)
         edge = np.clip(frac, 0.0, 1.0) if outside else frac
         values = local_values(edge, self.degree)
@@ -152,7 +143,26 @@ class SplineBasis:
             values[missing] = 0.0
         return span.astype(np.int64), values
 
-    def handle_outside(
+    def locate(self, X: NDArray[np.float64]) -> tuple[NDArray[np.bool_], NDArray[np.float64],
+                                                     NDArray[np.float64]]:
+        """Where each value is: missing or not, its knot interval (clamped to the first
+        and last) and its position in it (0 to 1 inside the range, beyond outside it, as
+        ``extrapolation`` wants). A missing value is placed at the lower end."""
+        missing = np.isnan(X)
+        if missing.any():
+            X = np.where(missing, self.lower, X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            position = (X - self.lower) * self.inverse_width
+        position = self._handle_outside(X, position)
+        span = np.minimum(np.floor(position), self._last_interval)
+        np.maximum(span, 0.0, out=span)
+        return missing, span, position - span
+
+    @cached_property
+    def _last_interval(self) -> NDArray[np.float64]:
+        return (self.n_intervals - 1).astype(np.float64)
+
+    def _handle_outside(
         self, X: NDArray[np.float64], position: NDArray[np.float64]
     ) -> NDArray[np.float64]:
         """Positions (in knot intervals) as ``extrapolation`` wants them beyond the range:

@@ -70,16 +70,7 @@ class CubicPieces:
         """Each column's fitted spline at the rows of ``X`` (n, p): 0 where the value is
         missing or the column has no basis; beyond the training range as the basis's
         ``extrapolation`` says (linear: along the tangent at the end)."""
-        basis = self.basis
-        missing = np.isnan(X)
-        if missing.any():
-            X = np.where(missing, basis.lower, X)
-        with np.errstate(over="ignore", invalid="ignore"):
-            position = (X - basis.lower) * basis.inverse_width
-        position = basis.handle_outside(X, position)
-        span = np.minimum(np.floor(position), self._last)
-        np.maximum(span, 0.0, out=span)
-        u = position - span
+        missing, span, u = self.basis.locate(X)
         index = span.astype(np.intp)
         index += self.first
         a0, a1, a2, a3 = self.powers
@@ -119,10 +110,6 @@ class CubicPieces:
             k = first + span
             out.append(((a3[k] * u + a2[k]) * u + a1[k]) * u + a0[k])
         return out
-
-    @cached_property
-    def _last(self) -> Array:
-        return (self.basis.n_intervals - 1).astype(np.float64)
 
     @cached_property
     def _ends(self) -> tuple[Array, Array]:
