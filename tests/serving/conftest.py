@@ -21,14 +21,14 @@ from sagegam.model.predictor import GAMPredictor
 FEATURES = ["age", "dose", "weight"]
 
 
-def _frame(rows: int, seed: int) -> pd.DataFrame:
+def feature_frame(rows: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return pd.DataFrame(rng.uniform(0, 1, size=(rows, 3)), columns=FEATURES)
 
 
 @pytest.fixture(scope="session")
 def regressor_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    X = _frame(500, 1)
+    X = feature_frame(500, 1)
     y = np.sin(3 * X["age"]) + X["dose"] ** 2 + np.random.default_rng(2).normal(0, .1, 500)
     path = tmp_path_factory.mktemp("regressor")
     save(GAMRegressor().fit(X, y), path)
@@ -37,7 +37,7 @@ def regressor_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    X = _frame(800, 3)
+    X = feature_frame(800, 3)
     p = 1 / (1 + np.exp(-4 * (X["age"] - 0.5)))
     y = np.where(np.random.default_rng(4).random(800) < p, "churn", "stay")
     path = tmp_path_factory.mktemp("classifier")
@@ -57,7 +57,7 @@ def classifier(classifier_dir: Path) -> GAMPredictor:
 
 @pytest.fixture()
 def rows() -> np.ndarray:
-    return _frame(7, 9).to_numpy()
+    return feature_frame(7, 9).to_numpy()
 
 
 class Server:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sagegam import GAMClassifier, GAMRegressor, save
-from tests.serving.conftest import FEATURES, Server
+from tests.serving.conftest import Server, feature_frame
 
 # The server loads the saved coefficients and covariance bit for bit and runs the same
 # arithmetic on the same rows; only the row batching differs (one row against seven), so
@@ -23,22 +23,17 @@ RTOL = 1e-12
 ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 
-def _frame(rows: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(rng.uniform(0, 1, size=(rows, 3)), columns=FEATURES)
-
-
 @pytest.fixture(scope="module")
 def counts(tmp_path_factory: pytest.TempPathFactory) -> GAMRegressor:
     """A Poisson model: a log link, so the response-scale interval is not symmetric."""
-    X = _frame(600, 11)
+    X = feature_frame(600, 11)
     y = np.random.default_rng(12).poisson(np.exp(1 + np.sin(3 * X["age"]) + X["dose"]))
     return GAMRegressor(family="poisson").fit(X, y)
 
 
 @pytest.fixture(scope="module")
 def churn() -> GAMClassifier:
-    X = _frame(800, 13)
+    X = feature_frame(800, 13)
     p = 1 / (1 + np.exp(-4 * (X["age"] - 0.5)))
     return GAMClassifier().fit(X, np.where(np.random.default_rng(14).random(800) < p,
                                            "churn", "stay"))
@@ -65,7 +60,7 @@ def churn_server(churn: GAMClassifier, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture()
 def frame() -> pd.DataFrame:
-    return _frame(7, 15)
+    return feature_frame(7, 15)
 
 
 def _post(server: Server, body: bytes, content_type: str, accept: str,
@@ -198,7 +193,7 @@ def test_batch_transform_asks_through_the_accept_parameters(counts, tmp_path, mo
 
     monkeypatch.setenv("SAGEGAM_HOME", str(tmp_path / "home"))
     save(counts, tmp_path / "model")
-    frame = _frame(300, 16)
+    frame = feature_frame(300, 16)
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "rows.csv").write_bytes(_csv(frame))
     transform.run_transform(transform.TransformSpec(
