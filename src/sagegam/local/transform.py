@@ -9,7 +9,8 @@ up to ``MaxPayloadInMB`` (``MultiRecord``) or sent one record each (``SingleReco
 anything starts. A mini-batch that gets no answer or a 5xx is retried as SageMaker does
 (``InvocationsMaxRetries``, 3); a 4xx fails the job with the server's sentence and the
 file's own line number. Every run checks that each input record got exactly one output
-line.
+line. Files, mini-batches and answers stay bytes (see :mod:`sagegam.local.records`); only
+the options that look into each record (filters, SingleRecord, JSON joins) decode them.
 """
 
 from __future__ import annotations
