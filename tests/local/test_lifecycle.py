@@ -151,6 +151,27 @@ def test_single_record_join_source_and_filters(runtime, model_archive, tmp_path)
     np.testing.assert_allclose([float(line.split(",")[1]) for line in lines], expected)
 
 
+def test_multi_record_join_of_a_crlf_file_keeps_each_input_line_as_it_was(runtime,
+                                                                           model_archive,
+                                                                           tmp_path):
+    """CRLF line ends, no line break after the last record, trailing blank lines, payloads
+    of a few records: every input line comes back once, joined to its own prediction."""
+    rows = np.random.default_rng(4).uniform(1, 250, size=(500, 1))
+    lines = [f"{value:.4f}" for value in rows[:, 0]]
+    source = tmp_path / "crlf.csv"
+    source.write_bytes(("\r\n".join(lines) + "\r\n\r\n \r").encode())
+    summary = transform.run_transform(_spec("crlf", model_archive, [source], tmp_path / "out",
+                                            runtime, max_payload_mb=0.0004, max_concurrent=2,
+                                            join_source="Input"))
+    assert list(summary["Outputs"].values()) == [500]
+    out = (tmp_path / "out" / "crlf.csv.out").read_bytes()
+    assert out.endswith(b"\n") and b"\r" not in out
+    got = [line.split(",") for line in out.decode().splitlines()]
+    assert [cells[0] for cells in got] == lines
+    expected = load_model(model_archive, tmp_path).predict(rows.round(4))
+    np.testing.assert_allclose([float(cells[1]) for cells in got], expected, rtol=1e-12)
+
+
 def test_a_failing_mini_batch_fails_the_job_with_the_servers_message(runtime, model_archive,
                                                                       tmp_path):
     source = tmp_path / "bad.csv"

@@ -9,7 +9,8 @@ up to ``MaxPayloadInMB`` (``MultiRecord``) or sent one record each (``SingleReco
 anything starts. A mini-batch that gets no answer or a 5xx is retried as SageMaker does
 (``InvocationsMaxRetries``, 3); a 4xx fails the job with the server's sentence and the
 file's own line number. Every run checks that each input record got exactly one output
-line.
+line. Files, mini-batches and answers stay bytes (see :mod:`sagegam.local.records`); only
+the options that look into each record (filters, SingleRecord, JSON joins) decode them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from sagegam.container import csvtext
 from sagegam.local import client, endpoints
 from sagegam.local.dataprocessing import filtered, joined
+from sagegam.local.records import Records, line_batches, read_records
 from sagegam.local.state import LocalError, check_name
 from sagegam.local.training import Engine
 
@@ -64,7 +66,8 @@ class TransformSpec:
 class Batch:
     file_index: int
     first_line: int  # the file's 1-based line number of the first record
-    records: list[str]
+    count: int  # records
+    body: bytes  # the records, each followed by a line break, as posted
 
 
 def validate(spec: TransformSpec) -> None:
@@ -126,7 +129,7 @@ def run_transform(spec: TransformSpec,
 
 
 def _instance(spec: TransformSpec, numbered: tuple[int, list[int]], files: list[Path],
-              records: list[list[str]],
+              records: list[Records],
               progress: Callable[[int], None]) -> tuple[int, dict[int, int]]:
     """One instance: its endpoint scores its files; returns its concurrency and counts."""
     number, share = numbered
@@ -175,51 +178,52 @@ def _suggested_concurrency(url: str) -> int:
                          f"takes at once ({error}); set --max-concurrent.") from None
 
 
-def _transform_files(spec: TransformSpec, files: list[Path], records: list[list[str]],
+def _transform_files(spec: TransformSpec, files: list[Path], records: list[Records],
                      target: tuple[str, str], concurrency: int,
                      progress: Callable[[int], None]) -> list[int]:
     spec.output_dir.mkdir(parents=True, exist_ok=True)
     batches = list(_batches(records, spec))
-    outputs: list[list[str]] = [[] for _ in files]
+    outputs: list[list[bytes]] = [[] for _ in files]
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         # map() keeps the order of the batches whatever order they finish in.
         answers = pool.map(lambda b: _send(b, spec, target, files[b.file_index]), batches)
         for batch, answer in zip(batches, answers, strict=True):
-            outputs[batch.file_index] += answer
-            progress(len(batch.records))
+            outputs[batch.file_index].append(answer)
+            progress(batch.count)
     counts = []
     for index, path in enumerate(files):
-        lines = joined(records[index], outputs[index], spec.join_source, spec.json_records,
-                       spec.output_filter)
-        if spec.split_type == "Line" and len(lines) != len(records[index]):
-            raise LocalError(f"{path.name}: {len(records[index])} records in but {len(lines)} "
+        lines, count = _assembled(records[index], b"".join(outputs[index]), spec)
+        if spec.split_type == "Line" and count != records[index].count:
+            raise LocalError(f"{path.name}: {records[index].count} records in but {count} "
                              "out; the transform lost or added records.")
-        separator = "\n" if spec.assemble_with == "Line" else ""
-        (spec.output_dir / (path.name + ".out")).write_text(
-            separator.join(lines) + ("\n" if lines and separator else ""), encoding="utf-8")
-        counts.append(len(lines))
+        if spec.assemble_with != "Line":
+            lines = lines.replace(b"\n", b"")  # no line holds a line break of its own
+        (spec.output_dir / (path.name + ".out")).write_bytes(lines)
+        counts.append(count)
     return counts
 
 
-def _records(path: Path, spec: TransformSpec) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise LocalError(f"{path.name} is not UTF-8 text ({error}).") from None
-    if spec.split_type == "None":
-        lines = [text]
-    else:
-        lines = text.split("\n")
-        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        while lines and not lines[-1].strip():
-            lines.pop()
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                raise LocalError(f"{path.name}, line {number} is empty; every line must be a "
-                                 "record.")
-    if lines and spec.content_type.split(";")[0].strip() == "text/csv":
-        _refuse_header(path, filtered(lines[0].split("\n")[0], spec.input_filter, False))
-    return lines
+def _assembled(records: Records, outputs: bytes, spec: TransformSpec) -> tuple[bytes, int]:
+    """The output lines, each followed by a line break, and how many there are. The common
+    cases (no join, or a CSV join, and no output filter) stay bytes operations."""
+    count = outputs.count(b"\n")
+    if spec.output_filter is None or spec.output_filter.strip() == "$":
+        if spec.join_source != "Input":
+            return outputs, count
+        if not spec.json_records and count == records.count:
+            pairs = zip(records.data.split(b"\n")[:-1], outputs.split(b"\n")[:-1],
+                        strict=True)
+            return b"\n".join(map(b",".join, pairs)) + (b"\n" if count else b""), count
+    lines = joined(records.lines(), outputs.decode("utf-8").split("\n")[:-1],
+                   spec.join_source, spec.json_records, spec.output_filter)
+    return "".join(line + "\n" for line in lines).encode("utf-8"), len(lines)
+
+
+def _records(path: Path, spec: TransformSpec) -> Records:
+    records = read_records(path, spec.split_type == "Line")
+    if records.count and spec.content_type.split(";")[0].strip() == "text/csv":
+        _refuse_header(path, filtered(records.first_line(), spec.input_filter, False))
+    return records
 
 
 def _refuse_header(path: Path, first: str) -> None:
@@ -232,39 +236,53 @@ def _refuse_header(path: Path, first: str) -> None:
                          f"tail -n +2 {path.name} > {path.stem}-data{path.suffix}).")
 
 
-def _batches(records: list[list[str]], spec: TransformSpec) -> Iterator[Batch]:
-    limit = int(spec.max_payload_mb * 1024 * 1024)
-    for index, lines in enumerate(records):
+def _batches(records: list[Records], spec: TransformSpec) -> Iterator[Batch]:
+    for index, file_records in enumerate(records):
         if spec.batch_strategy == "SingleRecord" or spec.split_type == "None":
-            yield from (Batch(index, number, [line]) for number, line in enumerate(lines, 1))
-            continue
-        current: list[str] = []
-        size, first = 0, 1
-        for number, line in enumerate(lines, start=1):
-            length = len(filtered(line, spec.input_filter, spec.json_records).encode()) + 1
-            if length > limit:
-                raise LocalError(f"Line {number} is {length:,} bytes, more than MaxPayloadInMB "
-                                 f"({spec.max_payload_mb:g} MB) allows.")
-            if current and size + length > limit:
-                yield Batch(index, first, current)
-                current, size, first = [], 0, number
-            current.append(line)
-            size += length
-        if current:
-            yield Batch(index, first, current)
+            yield from (Batch(index, number, 1, (_filtered(spec, line) + "\n").encode())
+                        for number, line in enumerate(file_records.lines(), 1))
+        elif spec.input_filter is None or spec.input_filter.strip() == "$":
+            data, first = file_records.data, 1  # mini-batches are slices of the file
+            for start, end, count in line_batches(data, spec.max_payload_mb):
+                yield Batch(index, first, count, data[start:end])
+                first += count
+        else:
+            yield from _filtered_batches(index, file_records.lines(), spec)
 
 
-def _send(batch: Batch, spec: TransformSpec, target: tuple[str, str], path: Path) -> list[str]:
-    """The mini-batch's output lines; no answer or a 5xx is retried, a 4xx is final."""
-    body = "\n".join(filtered(r, spec.input_filter, spec.json_records)
-                     for r in batch.records) + "\n"
+def _filtered(spec: TransformSpec, record: str) -> str:
+    return filtered(record, spec.input_filter, spec.json_records)
+
+
+def _filtered_batches(index: int, lines: list[str], spec: TransformSpec) -> Iterator[Batch]:
+    """Mini-batches of records that an input filter cuts one by one."""
+    limit = int(spec.max_payload_mb * 1024 * 1024)
+    current: list[bytes] = []
+    size, first = 0, 1
+    for number, line in enumerate(lines, start=1):
+        record = (_filtered(spec, line) + "\n").encode()
+        if len(record) > limit:
+            raise LocalError(f"Line {number} is {len(record):,} bytes, more than "
+                             f"MaxPayloadInMB ({spec.max_payload_mb:g} MB) allows.")
+        if current and size + len(record) > limit:
+            yield Batch(index, first, len(current), b"".join(current))
+            current, size, first = [], 0, number
+        current.append(record)
+        size += len(record)
+    if current:
+        yield Batch(index, first, len(current), b"".join(current))
+
+
+def _send(batch: Batch, spec: TransformSpec, target: tuple[str, str], path: Path) -> bytes:
+    """The mini-batch's output lines, each followed by a line break; no answer or a 5xx
+    is retried, a 4xx is final."""
     url, endpoint_id = target
     failure = ""
     for attempt in range(1 + INVOCATION_MAX_RETRIES):
         if attempt:
             time.sleep(RETRY_PAUSES_SECONDS[attempt - 1])
         try:
-            answer = client.post(url, body.encode("utf-8"), spec.content_type,
+            answer = client.post(url, batch.body, spec.content_type,
                                  spec.accept or spec.content_type,
                                  timeout=INVOCATION_TIMEOUT_SECONDS, endpoint_id=endpoint_id)
         except client.Unreachable as error:
@@ -280,13 +298,27 @@ def _send(batch: Batch, spec: TransformSpec, target: tuple[str, str], path: Path
                      f"the last time: {failure}")
 
 
-def _lines(answer: client.Answer, batch: Batch, spec: TransformSpec, path: Path) -> list[str]:
-    lines = answer.body.decode("utf-8").splitlines()
-    if spec.split_type == "Line" and len(lines) != len(batch.records):
-        raise LocalError(f"{_where(path, batch)}: the server answered {len(lines)} lines for "
-                         f"{len(batch.records)} records; use a line-oriented Accept (text/csv, "
+def _lines(answer: client.Answer, batch: Batch, spec: TransformSpec, path: Path) -> bytes:
+    lines, count = _answer_lines(answer.body)
+    if spec.split_type == "Line" and count != batch.count:
+        raise LocalError(f"{_where(path, batch)}: the server answered {count} lines for "
+                         f"{batch.count} records; use a line-oriented Accept (text/csv, "
                          "application/jsonlines) for batch transform.")
     return lines
+
+
+# Line breaks str.splitlines() knows besides \n; an ASCII body without them splits as bytes.
+_OTHER_BREAKS = b"\r\x0b\x0c\x1c\x1d\x1e"
+
+
+def _answer_lines(body: bytes) -> tuple[bytes, int]:
+    """An answer's lines as ``str.splitlines`` reads them, each ended by ``\n``, and their
+    number."""
+    if body.isascii() and len(body.translate(None, _OTHER_BREAKS)) == len(body):
+        lines = body if not body or body.endswith(b"\n") else body + b"\n"
+        return lines, lines.count(b"\n")
+    split = body.decode("utf-8").splitlines()
+    return "".join(line + "\n" for line in split).encode("utf-8"), len(split)
 
 
 def _refusal(answer: client.Answer, batch: Batch, path: Path) -> str:
@@ -296,7 +328,7 @@ def _refusal(answer: client.Answer, batch: Batch, path: Path) -> str:
         message, row = str(document["message"]), document.get("row")
     except (ValueError, KeyError, TypeError):
         message, row = answer.body.decode("utf-8", "replace")[:500], None
-    if isinstance(row, int) and 1 <= row <= len(batch.records):
+    if isinstance(row, int) and 1 <= row <= batch.count:
         line = batch.first_line + row - 1
         message = re.sub(rf"\b[Rr]ow {row}\b", f"record {row} of the mini-batch", message,
                          count=1)
@@ -305,6 +337,6 @@ def _refusal(answer: client.Answer, batch: Batch, path: Path) -> str:
 
 
 def _where(path: Path, batch: Batch) -> str:
-    last = batch.first_line + len(batch.records) - 1
+    last = batch.first_line + batch.count - 1
     lines = f"line {last}" if last == batch.first_line else f"lines {batch.first_line}-{last}"
     return f"{path.name}, {lines}"
