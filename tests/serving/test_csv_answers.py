@@ -58,3 +58,24 @@ def test_a_batch_answer_in_csv_reads_as_the_json_answer():
     predictions = orjson.loads(as_json.body)["predictions"]
     assert as_csv.status == as_json.status == 200
     assert as_csv.body == _repr_lines([[p] for p in predictions])
+
+
+@pytest.mark.parametrize("rows", [VECTORIZED_ROWS - 1, 3_000])
+def test_standard_errors_intervals_and_explanations_keep_their_columns(rows):
+    # Whichever path formats it, a CSV answer carries prediction, std, lower, upper,
+    # intercept and contributions, each as the JSON answer gives it.
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-2, 2, size=(rows, 2))
+    predictor = GAMRegressor(df=6).fit(X, X[:, 0] ** 3 + np.sin(X[:, 1])).predictor_
+    body = "".join(f"{a!r},{b!r}\n" for a, b in X.tolist()).encode()
+    settings_ = ServerSettings.from_environment({"SAGEMAKER_BATCH": "true"})
+    asked = "std=true,interval=0.9,explain=true"
+    as_csv = invocations(predictor, body, "text/csv", "text/csv", asked, settings_)
+    as_json = orjson.loads(invocations(predictor, body, "text/csv", "application/json",
+                                       asked, settings_).body)
+    expected = [[p, s, lo, hi, e["intercept"], *e["contributions"].values()]
+                for p, s, lo, hi, e in zip(as_json["predictions"], as_json["std"],
+                                           as_json["lower"], as_json["upper"],
+                                           as_json["explanations"], strict=True)]
+    assert as_csv.status == 200
+    assert as_csv.body == _repr_lines(expected)

@@ -98,11 +98,12 @@ VECTORIZED_ROWS = 256
 
 
 def _float_table(output: Output) -> Array:
-    """The values (one per line), or the rows ``value, intercept, contributions...``."""
-    if output.contributions is None:
-        return output.values
-    intercept = np.full((len(output.values), 1), output.intercept, dtype=np.float64)
-    return np.column_stack([output.values, intercept, output.contributions])
+    """The values (one per line), or the rows ``value, [std, lower, upper,] [intercept,
+    contributions...]`` as the per-value path writes them."""
+    columns = [output.values, *output.uncertainty().values()]
+    if output.contributions is not None:
+        columns += [np.full(len(output.values), output.intercept), output.contributions]
+    return output.values if len(columns) == 1 else np.column_stack(columns)
 
 
 def _float_lines(table: Array) -> bytes:
