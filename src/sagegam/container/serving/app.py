@@ -64,6 +64,8 @@ class InferenceApp:
                 except Exception as error:  # the server must not start without a model
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
+                if self.settings.batch:  # every request will be large: start the helpers
+                    self._helpers.warm()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._helpers.shutdown()

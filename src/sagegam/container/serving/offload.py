@@ -47,6 +47,12 @@ class Helpers:
                 503, "helper_died", "The process answering this request died (out of "
                 "memory?); send the request again."))
 
+    def warm(self) -> None:
+        """Start the helpers now, in the background (a batch transform's first mini-batch
+        would otherwise wait ~1 s for a process to start and import pandas)."""
+        for _ in range(self.settings.large_request_slots):
+            self._helpers().submit(_warm)
+
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -77,6 +83,10 @@ def _exit_with(worker: int) -> None:
     while os.getppid() == worker:
         time.sleep(1.0)
     os._exit(0)
+
+
+def _warm() -> None:
+    import pandas  # noqa: F401  # what a batch-sized CSV body is parsed with
 
 
 def _answer(body: bytes, request: dict[str, Any]) -> core.Response:
