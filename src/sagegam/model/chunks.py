@@ -25,7 +25,8 @@ from sagegam.model.schema import Schema, as_float
 
 Array = NDArray[np.float64]
 T = TypeVar("T")
-CHUNK_ROWS = 1_000_000  # rows a task holds at once: ~100 MB for ten features
+CHUNK_ROWS = 250_000  # rows a task works on at once: ~20 MB for ten features, and its
+# temporaries (bin indexes, cross-tabulations) stay a few times that
 
 
 @dataclass(frozen=True)

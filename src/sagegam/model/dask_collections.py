@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from sagegam.model.allocator import task_allocator
 from sagegam.model.chunks import Chunk, Task, split_rows
 
 T = TypeVar("T")
@@ -91,7 +92,8 @@ def _partitions(collection: Any, label: str, columns: bool = False,
 
 
 def _run_piece(task: Task[T], piece: int, X: Any, y: Any, weights: Any) -> T:
-    return task(piece, _chunks(X, y, weights))
+    with task_allocator():  # a nanny's worker detunes malloc: see allocator
+        return task(piece, _chunks(X, y, weights))
 
 
 def _chunks(X: Any, y: Any, weights: Any) -> Iterator[Chunk]:
