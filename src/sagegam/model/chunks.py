@@ -13,7 +13,7 @@ The estimators fit a source when one is passed as ``X`` (``y`` then stays None):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -56,8 +56,9 @@ class ChunkSource(Protocol):
     @property
     def n_features(self) -> int: ...
 
-    def map(self, task: Task[T]) -> list[T]:
-        """``task(i, chunks of piece i)`` for every piece, results in piece order."""
+    def map(self, task: Task[T]) -> Iterable[T]:
+        """``task(i, chunks of piece i)`` for every piece, results in piece order (as
+        they come, where a source can: whoever adds them up need not hold them all)."""
         ...
 
 

@@ -10,7 +10,7 @@ in-memory fit of the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,13 +256,13 @@ class Survey:
     piece_rows: list[int]
 
     @classmethod
-    def merged(cls, names: list[str], pieces: list[PieceSurvey]) -> Survey:
-        first, *rest = pieces
+    def merged(cls, names: list[str], pieces: Iterable[PieceSurvey]) -> Survey:
+        first, *rest = pieces  # summaries are small: a few hundred values per column
         for piece in rest:
             for mine, theirs in zip(first.columns, piece.columns, strict=True):
                 mine.merge(theirs)
             first.target.merge(piece.target)
-        return cls(names, first.columns, first.target, [p.rows for p in pieces])
+        return cls(names, first.columns, first.target, [first.rows] + [p.rows for p in rest])
 
     @property
     def n_rows(self) -> int:
