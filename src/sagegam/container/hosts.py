@@ -34,6 +34,7 @@ from sagegam.container.paths import MLPaths
 from sagegam.container.stopping import StopOnSigterm
 from sagegam.container.streams import STREAM_ROWS, file_chunks
 from sagegam.container.tabular import ReadOptions, channel_files
+from sagegam.model.allocator import task_allocator
 from sagegam.model.chunks import Task
 
 T = TypeVar("T")
@@ -253,7 +254,8 @@ def run_file(task: Task[T], piece: int, channel: str, relative: str,
              content_type: str | None, options: ReadOptions, names: tuple[str, ...]) -> T:
     """On a worker: ``task`` over one of its host's files."""
     path = MLPaths.resolve().channel(channel) / relative
-    return task(piece, file_chunks(path, content_type, options, names, STREAM_ROWS))
+    with task_allocator():  # the worker's nanny detunes malloc: see model.allocator
+        return task(piece, file_chunks(path, content_type, options, names, STREAM_ROWS))
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ from sagegam.container.tabular import (
 from sagegam.model.chunks import Chunk, Task
 
 T = TypeVar("T")
-STREAM_ROWS = 1_000_000  # rows per chunk of a streamed channel
+STREAM_ROWS = 250_000  # rows per chunk of a streamed channel: a file read by each of two
+# threads in chunks of a million rows peaked at 1.9 GB, in a quarter of that at 1.2 GB
 SAMPLE_ROWS = 5_000  # rows kept for the plot's partial residuals
 
 
@@ -87,12 +88,15 @@ class FileSource:
     def n_features(self) -> int:
         return len(self.names)
 
-    def map(self, task: Task[T]) -> list[T]:
+    def map(self, task: Task[T]) -> Iterator[T]:
+        """Each file's result as it comes, in the files' order: a pass over many files
+        holds a few results (a design pass's cross-tabulations are ~25 MB each), not all."""
         threads = min(self.threads or os.cpu_count() or 1, len(self.files))
         if threads <= 1:
-            return [task(i, self.chunks(i)) for i in range(len(self.files))]
+            yield from (task(i, self.chunks(i)) for i in range(len(self.files)))
+            return
         with ThreadPoolExecutor(max_workers=threads) as pool:  # map keeps the files' order
-            return list(pool.map(lambda i: task(i, self.chunks(i)), range(len(self.files))))
+            yield from pool.map(lambda i: task(i, self.chunks(i)), range(len(self.files)))
 
     def chunks(self, piece: int) -> Iterator[Chunk]:
         return file_chunks(self.files[piece], self.content_type, self.options, self.names,

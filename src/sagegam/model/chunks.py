@@ -13,7 +13,7 @@ The estimators fit a source when one is passed as ``X`` (``y`` then stays None):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -25,7 +25,8 @@ from sagegam.model.schema import Schema, as_float
 
 Array = NDArray[np.float64]
 T = TypeVar("T")
-CHUNK_ROWS = 1_000_000  # rows a task holds at once: ~100 MB for ten features
+CHUNK_ROWS = 250_000  # rows a task works on at once: ~20 MB for ten features, and its
+# temporaries (bin indexes, cross-tabulations) stay a few times that
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,9 @@ class ChunkSource(Protocol):
     @property
     def n_features(self) -> int: ...
 
-    def map(self, task: Task[T]) -> list[T]:
-        """``task(i, chunks of piece i)`` for every piece, results in piece order."""
+    def map(self, task: Task[T]) -> Iterable[T]:
+        """``task(i, chunks of piece i)`` for every piece, results in piece order (as
+        they come, where a source can: whoever adds them up need not hold them all)."""
         ...
 
 
@@ -110,16 +112,30 @@ def encode_chunk(schema: Schema, X: Any) -> Array:
     if len(columns) != len(schema.features):
         raise ValueError(f"A chunk has {len(columns)} feature columns; the model has "
                          f"{len(schema.features)} ({', '.join(schema.names)}).")
-    out = np.empty((len(columns[0]) if columns else 0, len(columns)))
+    # Column-major: each column is written, and later binned, as one contiguous run.
+    out = np.empty((len(columns[0]) if columns else 0, len(columns)), order="F")
     for j, (column, feature) in enumerate(zip(columns, schema.features, strict=True)):
         if feature.categorical:
             fast = _category_codes(feature, column)
             out[:, j] = fast if fast is not None else schema.encode_column(j, np.asarray(
                 column))
             continue
-        values = as_float(np.asarray(column), feature.name)
-        if np.isfinite(values).all() or (feature.missing and not np.isinf(values).any()):
+        raw = np.asarray(column)
+        if raw.dtype.kind == "f":
+            out[:, j] = raw  # widened in place: no temporary column
+            if _plain(out[:, j], feature.missing):
+                continue
+        values = as_float(raw, feature.name)
+        if _plain(values, feature.missing):
             out[:, j] = values  # nothing to check beyond the number itself
         else:
             out[:, j] = schema.encode_column(j, values)  # names the cell at fault
     return out
+
+
+def _plain(values: Array, missing_allowed: bool) -> bool:
+    """Every value finite (or NaN where the feature had missing values): a finite sum
+    says so without a mask; only otherwise is every value looked at."""
+    if np.isfinite(values.sum()) or np.isfinite(values).all():
+        return True
+    return missing_allowed and not np.isinf(values).any()

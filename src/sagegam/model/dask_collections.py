@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 
+from sagegam.model.allocator import task_allocator
 from sagegam.model.chunks import Chunk, Task, split_rows
 
 T = TypeVar("T")
@@ -68,12 +69,35 @@ class DaskSource:
     def n_features(self) -> int:
         return self.width
 
-    def map(self, task: Task[T]) -> list[T]:
+    def map(self, task: Task[T]) -> Iterable[T]:
         dask = _dask()
         calls = [dask.delayed(_run_piece, pure=False)(
                      task, i, X, y, None if self.weights is None else self.weights[i])
                  for i, (X, y) in enumerate(zip(self.X, self.y, strict=True))]
-        return list(dask.compute(*calls))
+        client = _distributed_client()
+        if client is None:
+            return list(dask.compute(*calls))
+        return _in_order(client.compute(calls))
+
+
+def _distributed_client() -> Any:
+    try:
+        distributed: Any = importlib.import_module("distributed")  # untyped
+    except ImportError:
+        return None
+    try:
+        return distributed.default_client()
+    except ValueError:  # distributed is installed, but no client was made: Dask's threads
+        return None
+
+
+def _in_order(futures: list[Any]) -> Iterator[Any]:
+    """The results in the partitions' order, each fetched when wanted and then let go
+    of: the client holds one partition's statistics at a time (a design pass's are ~25
+    MB each), the workers the rest until then."""
+    for future in futures:
+        yield future.result()
+        future.release()
 
 
 def _partitions(collection: Any, label: str, columns: bool = False,
@@ -91,7 +115,8 @@ def _partitions(collection: Any, label: str, columns: bool = False,
 
 
 def _run_piece(task: Task[T], piece: int, X: Any, y: Any, weights: Any) -> T:
-    return task(piece, _chunks(X, y, weights))
+    with task_allocator():  # a nanny's worker detunes malloc: see allocator
+        return task(piece, _chunks(X, y, weights))
 
 
 def _chunks(X: Any, y: Any, weights: Any) -> Iterator[Chunk]:

@@ -8,7 +8,7 @@ predictions; and, when asked, the scores themselves for a rank statistic (AUC).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ class Scores:
         self.kept += other.kept
 
     @classmethod
-    def merged(cls, parts: list[Scores]) -> Scores:
+    def merged(cls, parts: Iterable[Scores]) -> Scores:
         total = cls()
         for part in parts:
             total.add(part)

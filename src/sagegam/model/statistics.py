@@ -260,19 +260,23 @@ class BinnedRows:
         wz = weights * z
         out = Tables(n_raw, tabulated=layout.bases is None, zwz=float(np.dot(weights, z * z)),
                      sum_w=float(weights.sum()), sum_wz=float(wz.sum()))
-        out.counts = [_bincount(i, weights, s) for i, s in zip(self.indexes, slots, strict=True)]
+        # Unit weights (a linear model without sample weights) are counted, not added:
+        # the same whole numbers, a third faster.
+        counted = None if len(weights) and weights.min() == 1.0 == weights.max() else weights
+        out.counts = [_bincount(i, counted, s) for i, s in zip(self.indexes, slots, strict=True)]
         out.sums = [_bincount(i, wz, s) for i, s in zip(self.indexes, slots, strict=True)]
         active = [t for t, term in enumerate(layout.terms) if term.n_coef]
         for i, a in enumerate(active):
             for b in active[i + 1:]:
-                out.blocks[(a, b)] = self._block(a, b, slots, weights)
+                out.blocks[(a, b)] = self._block(a, b, slots, weights, counted)
         return out
 
-    def _block(self, a: int, b: int, slots: list[int], weights: Array) -> Array:
+    def _block(self, a: int, b: int, slots: list[int], weights: Array,
+               counted: Array | None) -> Array:
         bases = self.layout.bases
         cells = slots[a] * slots[b]
         if bases is None or cells <= DENSE_CELLS:
-            table = _bincount(self.indexes[a] * slots[b] + self.indexes[b], weights,
+            table = _bincount(self.indexes[a] * slots[b] + self.indexes[b], counted,
                               cells).reshape(slots[a], slots[b])
             return table if bases is None else bases[a].T @ (table @ bases[b])
         table = sparse.coo_matrix((weights, (self.indexes[a], self.indexes[b])),
@@ -304,7 +308,7 @@ class BinnedRows:
         return out
 
 
-def _bincount(index: Index, weights: Array, size: int) -> Array:
+def _bincount(index: Index, weights: Array | None, size: int) -> Array:
     return np.bincount(index, weights=weights, minlength=size).astype(np.float64, copy=False)
 
 

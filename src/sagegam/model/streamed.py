@@ -32,6 +32,9 @@ from sagegam.model.terms import ColumnSums
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
+# The quadratic form's terms are each about z'Wz, whose sums over 1e8 rows carry ~1e-12 of
+# it in rounding: a deviance above 1e-3 of z'Wz is so known to 1e-9.
+CANCELLATION = 1e-3
 
 
 @dataclass
@@ -97,15 +100,42 @@ class StreamedDesign(ConstrainedCoordinates):
         if known is not None and (known.tables is not None or not tables) and not score:
             return known
         raw = self.raw_coef(theta)
-        predictor = None
-        if score:  # the model these coefficients make, for its exact predictions
-            plan = self.plan
-            predictor = GAMPredictor(plan.schema, tuple(plan.terms), raw,
-                                     np.zeros((len(raw), len(raw))), plan.family, plan.classes)
+        predictor = self._model(raw) if score else None
         task = PassTask(self.plan, self.offsets, coef=raw, tables=tables, score=predictor)
         result = self.run(task)
         self._cache = {key: result}  # IRLS looks back one step at most
         return result
+
+    def _model(self, raw: Array) -> GAMPredictor:
+        """The model these coefficients make, for its exact predictions."""
+        plan = self.plan
+        return GAMPredictor(plan.schema, tuple(plan.terms), raw, np.zeros((len(raw), len(raw))),
+                            plan.family, plan.classes)
+
+    def _linear_solution(self, theta: Array) -> PassResult:
+        """A linear fit's deviance at its solution and (``score``) its training metrics.
+
+        The deviance is a quadratic form in the working model's sums, ``z'Wz - 2 b'X'Wz +
+        b'X'WX b``, with no pass, unless it is so small beside ``z'Wz`` (a nearly exact
+        fit) that the form's cancellation could reach 1e-9 of it: then a pass sums the
+        squared residuals. The metrics' pass scores exact predictions and needs no bins.
+        """
+        deviance = self._quadratic_deviance(theta)
+        if deviance is None:
+            return self.evaluate(theta, tables=False, score=self.score)
+        result = self.run(PassTask(self.plan, self.offsets, score=self._model(
+            self.raw_coef(theta)))) if self.score else PassResult()
+        result.deviance = result.pearson = deviance  # gaussian: the variance is 1
+        return result
+
+    def _quadratic_deviance(self, theta: Array) -> float | None:
+        if self.linear is None:
+            return None
+        raw = self.raw_coef(theta)
+        gram, rhs = self.linear.raw(self.plan.layout)
+        zwz = self.linear.zwz
+        deviance = zwz - 2.0 * float(raw @ rhs) + float(raw @ (gram @ raw))
+        return deviance if deviance > CANCELLATION * zwz else None
 
     def working_model(self, tables: Tables) -> WorkingModel:
         assert self._blocks is not None
@@ -134,7 +164,7 @@ class StreamedDesign(ConstrainedCoordinates):
                 selector.select(working, family.scale_known)
             theta_new = selector.solve(working)
             if linear:
-                at = self.evaluate(theta_new, tables=False, score=self.score)
+                at = self._linear_solution(theta_new)
                 theta, converged, self.scores = theta_new, True, at.scores
                 break
             moved, at, objective = self._step(selector, theta, theta_new)

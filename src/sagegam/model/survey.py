@@ -10,7 +10,7 @@ in-memory fit of the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,8 @@ class ColumnSummary:
             self.overflow = len(self.values) > MAX_LEVELS
 
     def _add_numbers(self, column: NDArray[Any], name: str) -> None:
+        if column.dtype.kind == "f" and self._add_finite(column):
+            return
         values = as_float(column, name)
         if np.isinf(values).any():
             raise ValueError(f"Input X contains infinity (column '{name}'); every number must "
@@ -72,6 +74,22 @@ class ColumnSummary:
             self.lower = min(self.lower, float(present.min()))
             self.upper = max(self.upper, float(present.max()))
         self.distinct = _add_distinct(self.distinct, present, self.distinct_cap)
+
+    def _add_finite(self, column: NDArray[np.floating[Any]]) -> bool:
+        """A float column with no missing or infinite value, read with two reductions
+        and no copy (min and max are NaN or infinite when some value is): False if it
+        has such values, for the general path to look at."""
+        if not column.size:
+            return False
+        lower, upper = float(column.min()), float(column.max())
+        if not (np.isfinite(lower) and np.isfinite(upper)):
+            return False
+        self.numbers = True
+        self.lower, self.upper = min(self.lower, lower), max(self.upper, upper)
+        if self.distinct is not None:  # float32 widens to float64 exactly
+            self.distinct = _add_distinct(self.distinct, column.astype(np.float64),
+                                          self.distinct_cap)
+        return True
 
     def merge(self, other: ColumnSummary) -> None:
         self.text |= other.text
@@ -238,13 +256,13 @@ class Survey:
     piece_rows: list[int]
 
     @classmethod
-    def merged(cls, names: list[str], pieces: list[PieceSurvey]) -> Survey:
-        first, *rest = pieces
+    def merged(cls, names: list[str], pieces: Iterable[PieceSurvey]) -> Survey:
+        first, *rest = pieces  # summaries are small: a few hundred values per column
         for piece in rest:
             for mine, theirs in zip(first.columns, piece.columns, strict=True):
                 mine.merge(theirs)
             first.target.merge(piece.target)
-        return cls(names, first.columns, first.target, [p.rows for p in pieces])
+        return cls(names, first.columns, first.target, [first.rows] + [p.rows for p in rest])
 
     @property
     def n_rows(self) -> int:
