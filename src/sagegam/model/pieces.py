@@ -116,11 +116,9 @@ class CubicPieces:
         """Value and slope (per unit of ``u``) at the start of each column's first interval
         and at the end of its last."""
         start = self.powers[:2, self.first]  # a0 and a1 of each first interval
-        last = self.first + np.maximum(self.basis.n_intervals - 1, 0)
+        last = self.first + self.basis.n_intervals - 1  # a column without basis: its zeros
         b0, b1, b2, b3 = (row[last] for row in self.powers)
-        end = np.stack([b0 + b1 + b2 + b3, b1 + 2.0 * b2 + 3.0 * b3])
-        end[:, ~self.basis.active] = 0.0
-        return start, end
+        return start, np.stack([b0 + b1 + b2 + b3, b1 + 2.0 * b2 + 3.0 * b3])
 
     @cached_property
     def _columns(self) -> list[tuple[float, float, float, int, int]]:

@@ -91,7 +91,7 @@ class InferenceApp:
         if self.predictor is None:
             return _unavailable()
         request = request_headers(scope)
-        announced = request.pop("content_length", "")
+        announced = request.content_length
         if announced.isdigit() and int(announced) < LARGE_BODY_BYTES:
             return await self._read_and_answer(receive, request)
         if announced.isdigit() and int(announced) > self.settings.max_payload_bytes:
@@ -100,7 +100,7 @@ class InferenceApp:
             return await self._read_and_answer(receive, request)
 
     async def _read_and_answer(self, receive: Receive,
-                               request: dict[str, Any]) -> core.Response:
+                               request: core.RequestHeaders) -> core.Response:
         try:
             body = await read_body(receive, self.settings)
         except ClientError as error:
@@ -108,9 +108,7 @@ class InferenceApp:
         if len(body) >= LARGE_BODY_BYTES:
             return await self._helpers.answer(body, request)
         assert self.predictor is not None
-        return core.invocations(self.predictor, body, request.get("content_type"),
-                                request.get("accept"), request.get("custom_attributes"),
-                                self.settings)
+        return request.answer(self.predictor, body, self.settings)
 
     def _large_request_slots(self) -> asyncio.Semaphore:
         if self._slots is None:  # created on the worker's own event loop
@@ -137,20 +135,20 @@ def identity_headers(settings: core.ServerSettings) -> list[tuple[bytes, bytes]]
         if identity else []
 
 
-# The request headers /invocations reads, by the name core.invocations gives them.
+# The request headers /invocations reads, by their field in core.RequestHeaders.
 _REQUEST_HEADERS = {b"content-type": "content_type", b"accept": "accept",
                     b"x-amzn-sagemaker-custom-attributes": "custom_attributes",
                     b"content-length": "content_length"}
 
 
-def request_headers(scope: Scope) -> dict[str, str]:
-    """Only the headers read below, decoded (a request carries a dozen more)."""
+def request_headers(scope: Scope) -> core.RequestHeaders:
+    """Only the headers /invocations reads, decoded (a request carries a dozen more)."""
     found = {}
     for name, value in scope["headers"]:
         key = _REQUEST_HEADERS.get(name.lower())
         if key is not None:
             found[key] = value.decode("latin-1")
-    return found
+    return core.RequestHeaders(**found)
 
 
 async def read_body(receive: Receive, settings: core.ServerSettings) -> bytes:
@@ -170,7 +168,7 @@ async def read_body(receive: Receive, settings: core.ServerSettings) -> bytes:
 
 
 async def send_response(send: Send, response: core.Response,
-                extra: list[tuple[bytes, bytes]]) -> None:
+                        extra: list[tuple[bytes, bytes]]) -> None:
     headers = [(b"content-type", response.content_type.encode("latin-1")),
                (b"content-length", b"%d" % len(response.body)), *extra]
     headers += [(k.encode("latin-1"), v.encode("latin-1"))

@@ -136,6 +136,22 @@ class Options:
         return self.std or self.level is not None
 
 
+@dataclass(frozen=True)
+class RequestHeaders:
+    """The request headers /invocations reads, decoded."""
+
+    content_type: str | None = None
+    accept: str | None = None
+    custom_attributes: str | None = None  # X-Amzn-SageMaker-Custom-Attributes
+    content_length: str = ""
+
+    def answer(self, predictor: GAMPredictor, body: bytes,
+               settings: ServerSettings) -> Response:
+        """:func:`invocations` of ``body`` under these headers."""
+        return invocations(predictor, body, self.content_type, self.accept,
+                           self.custom_attributes, settings)
+
+
 def invocations(predictor: GAMPredictor, body: bytes, content_type: str | None,
                 accept: str | None, custom_attributes: str | None,
                 settings: ServerSettings) -> Response:
@@ -248,21 +264,24 @@ _BOOLEANS = ("true", "false", "1", "0", "yes", "no")
 
 
 def _options(values: dict[str, str]) -> Options:
-    explain = values.get("explain", "false")
+    explain = _flag(values, "explain")
     output = values.get("output", "probability")
-    std = values.get("std", "false")
-    if explain not in _BOOLEANS:
-        raise bad_request(f"explain={explain!r}; use explain=true or explain=false.")
     if output not in ("probability", "label", "labels"):
         raise bad_request(f"output={output!r}; use output=probability or output=label.")
-    if std not in _BOOLEANS:
-        raise bad_request(f"std={std!r}; use std=true or std=false.")
-    options = Options(explain in ("true", "1", "yes"), output.startswith("label"),
-                      std in ("true", "1", "yes"), _level(values.get("interval")))
+    options = Options(explain, output.startswith("label"), _flag(values, "std"),
+                      _level(values.get("interval")))
     if options.labels and options.uncertain:
         raise bad_request("std and interval describe a probability, not a label; ask for "
                           "them without output=label.")
     return options
+
+
+def _flag(values: dict[str, str], name: str) -> bool:
+    """A true/false option (false when absent)."""
+    raw = values.get(name, "false")
+    if raw not in _BOOLEANS:
+        raise bad_request(f"{name}={raw!r}; use {name}=true or {name}=false.")
+    return raw in ("true", "1", "yes")
 
 
 def _level(raw: str | None) -> float | None:

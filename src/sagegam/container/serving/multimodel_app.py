@@ -109,9 +109,7 @@ class MultiModelApp:
         predictor = self.store.predictor(name)
         headers = request_headers(scope)
         body = await read_body(receive, self.settings)
-        return core.invocations(predictor, body, headers.get("content_type"),
-                                headers.get("accept"), headers.get("custom_attributes"),
-                                self.settings)
+        return headers.answer(predictor, body, self.settings)
 
 
 def _json(document: object) -> core.Response:

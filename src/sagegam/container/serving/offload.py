@@ -21,7 +21,6 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 from sagegam.container.serving import core
 from sagegam.container.serving.codecs import ClientError
@@ -36,7 +35,7 @@ class Helpers:
         self.model_dir, self.settings = model_dir, settings
         self._pool: ProcessPoolExecutor | None = None
 
-    async def answer(self, body: bytes, request: dict[str, Any]) -> core.Response:
+    async def answer(self, body: bytes, request: core.RequestHeaders) -> core.Response:
         """``core.invocations`` for ``body`` in a helper; 503 if the helper died meanwhile."""
         loop = asyncio.get_running_loop()
         try:
@@ -89,7 +88,6 @@ def _warm() -> None:
     import pandas  # noqa: F401  # what a batch-sized CSV body is parsed with
 
 
-def _answer(body: bytes, request: dict[str, Any]) -> core.Response:
+def _answer(body: bytes, request: core.RequestHeaders) -> core.Response:
     assert _predictor is not None
-    return core.invocations(_predictor, body, request.get("content_type"),
-                            request.get("accept"), request.get("custom_attributes"), _settings)
+    return request.answer(_predictor, body, _settings)
