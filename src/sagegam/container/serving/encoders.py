@@ -80,7 +80,7 @@ def encode_jsonlines(output: Output) -> bytes:
 def encode_csv(output: Output) -> bytes:
     """One line per row; floats as repr (exact round trip), labels quoted as CSV needs."""
     if output.values.dtype == np.float64 and len(output.values) >= VECTORIZED_ROWS:
-        return _float_lines(_float_table(output))
+        return _float_lines(_table(output))
     values = output.values.tolist()
     numbers = output.values.dtype.kind in "biuf"
     extra = [column.tolist() for column in output.uncertainty().values()]
@@ -97,9 +97,9 @@ def encode_csv(output: Output) -> bytes:
 VECTORIZED_ROWS = 256
 
 
-def _float_table(output: Output) -> Array:
+def _table(output: Output) -> NDArray[Any]:
     """The values (one per line), or the rows ``value, [std, lower, upper,] [intercept,
-    contributions...]`` as the per-value path writes them."""
+    contributions...]`` (floats), as every encoder orders them."""
     columns = [output.values, *output.uncertainty().values()]
     if output.contributions is not None:
         columns += [np.full(len(output.values), output.intercept), output.contributions]
@@ -149,13 +149,8 @@ def encode_npy(output: Output) -> bytes:
     if values.dtype.kind not in "biuf":
         raise ClientError(406, "not_acceptable", "Labels are not numbers, so they cannot be "
                           "sent as application/x-npy; ask for application/json or text/csv.")
-    columns = [values.astype(np.float64), *output.uncertainty().values()]
-    if output.contributions is not None:
-        columns += [np.full(len(values), output.intercept), output.contributions]
-    if len(columns) > 1:
-        values = np.column_stack(columns)
     buffer = io.BytesIO()
-    np.save(buffer, values, allow_pickle=False)
+    np.save(buffer, _table(output), allow_pickle=False)
     return buffer.getvalue()
 
 
