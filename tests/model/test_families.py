@@ -4,8 +4,8 @@ statsmodels' GLMGam solves the same penalized likelihood given the basis, the pe
 weights and the family's parameter; its discrete NegativeBinomial model estimates theta
 by maximum likelihood. tests/oracles/fit_mgcv.R recorded mgcv 1.8-41 fitting both
 families with their parameter estimated (``tw()``, ``nb()``), and mgcv's Tweedie log
-density on a grid. The solver takes an offset (compared with statsmodels below); the
-estimators do not expose one yet.
+density on a grid. The solver takes an offset (compared with statsmodels below; the
+estimators' offset and exposure are tested in test_offset.py).
 """
 
 import numpy as np

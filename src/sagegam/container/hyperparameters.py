@@ -108,6 +108,18 @@ def _target(name: str, value: ParsedValue) -> int | str:
     return text
 
 
+def _optional_column(name: str, value: ParsedValue) -> int | str | None:
+    """'none', a header name, or a 0-based feature index (the target not counted)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = str(value).strip()
+    if isinstance(value, bool) or text.startswith("-"):
+        raise _invalid(name, value, "'none', a header name or a 0-based feature index")
+    return int(text) if text.isdigit() else text
+
+
 def _optional_file(name: str, value: ParsedValue) -> str | None:
     text = str(value).strip()
     if text.startswith("/") or ".." in text.split("/"):
@@ -212,6 +224,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Categorical feature columns: 'auto' (every column holding text), 'none', or a "
             "comma-separated list of header names or 0-based feature indices (the target "
             "not counted)."),
+    Setting("offset", None, _optional_column,
+            "A column added to the linear predictor with coefficient 1, not a feature: "
+            "'none', a header name or a 0-based feature index (the target not counted); "
+            "the endpoint reads it from the same column of every request."),
+    Setting("exposure", None, _optional_column,
+            "A column of positive exposures (time, size or count at risk) whose log is the "
+            "offset, for a log-link family (poisson, gamma, tweedie, negative_binomial): "
+            "predictions scale with it. 'none', a header name or a 0-based feature index."),
     Setting("interactions", None, _interactions,
             "Pairs of features fitted as interactions: 'none', 'auto' (the pairs significant "
             "on the main effects' residuals), a number k (the k strongest), or pairs a:b "
@@ -276,6 +296,7 @@ class TrainingSettings:
                   "alpha": self["alpha"],
                   "adaptive": self["adaptive"], "extrapolation": self["extrapolation"],
                   "categorical_features": self["categorical-features"],
+                  "offset": self["offset"], "exposure": self["exposure"],
                   "interactions": self["interactions"],
                   "interaction_df": self["interaction-df"],
                   "handle_unknown": self["handle-unknown"], "discrete": self["discrete"],

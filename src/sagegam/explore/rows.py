@@ -102,8 +102,7 @@ def fit_metrics(predictor: GAMPredictor, rows: Rows) -> dict[str, float]:
     """R^2, RMSE and MAE of a regressor, or log-loss, accuracy and AUC of a classifier,
     on every row of a data set with a target."""
     assert rows.target is not None
-    mean = predictor.family.inverse_link(
-        predictor.intercept + predictor.contributions_of(rows.codes).sum(axis=1))
+    mean = predictor.family.inverse_link(predictor.link_of(rows.codes))
     if predictor.classes is None:
         return _regression(rows.target, mean)
     return _classification(rows.target, mean)

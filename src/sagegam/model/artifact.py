@@ -29,11 +29,11 @@ import numpy as np
 from sagegam.model.basis import EXTRAPOLATIONS
 from sagegam.model.families import FAMILIES
 from sagegam.model.predictor import GAMPredictor
-from sagegam.model.schema import HANDLE_UNKNOWN, Feature, Schema
+from sagegam.model.schema import HANDLE_UNKNOWN, OFFSET_KINDS, Feature, Schema
 from sagegam.model.terms import FactorMargin, SplineMargin, SplineTerm, Term, term_from_spec
 
 FORMAT_NAME = "sagegam-gam"
-FORMAT_VERSION = 3  # the newest this version reads and writes
+FORMAT_VERSION = 4  # the newest this version reads and writes
 METADATA_FILE = "sagegam-model.json"
 ARRAYS_FILE = "sagegam-arrays.npz"
 ARRAY_NAMES = ("coef", "covariance")
@@ -113,8 +113,11 @@ def format_version(predictor: GAMPredictor) -> int:
 
     Format 3 adds what an older reader would ignore, or not know, and then predict wrongly
     with: knots that are not equally spaced, a family with a parameter (Tweedie, negative
-    binomial).
+    binomial). Format 4 adds offset and exposure columns (features of kind "offset" or
+    "exposure", which no term reads), which a format-3 reader would refuse as garbled.
     """
+    if predictor.schema.offsets:
+        return 4
     uneven = any(isinstance(m, SplineMargin) and m.knots is not None
                  for term in predictor.terms for m in term.margins)
     return 3 if uneven or predictor.family.parameters else 2
@@ -210,7 +213,7 @@ def _build(metadata: dict[str, Any], arrays: dict[str, Any]) -> GAMPredictor:
 
 
 def _feature(spec: dict[str, Any]) -> Feature:
-    kind = _choice(spec["kind"], ("numeric", "categorical"))
+    kind = _choice(spec["kind"], ("numeric", "categorical", *OFFSET_KINDS))
     levels = tuple(v if isinstance(v, str) else float(v) for v in spec.get("levels", []))
     return Feature(str(spec["name"]), kind, levels, bool(spec.get("missing", False)))  # type: ignore[arg-type]
 
@@ -245,6 +248,9 @@ def _check_shapes(predictor: GAMPredictor) -> None:
         for margin in term.margins:
             if not 0 <= margin.feature < p:
                 problems.append(f"a term uses feature {margin.feature} of {p}")
+            elif predictor.schema.features[margin.feature].offset:
+                problems.append(f"a term reads the offset column "
+                                f"{predictor.feature_names[margin.feature]!r}")
             elif isinstance(margin, FactorMargin) != predictor.schema.features[
                     margin.feature].categorical or (isinstance(margin, FactorMargin) and
                     margin.n_codes != predictor.schema.features[margin.feature].n_codes):

@@ -48,7 +48,9 @@ from sagegam.model.options import (
     curvature_per_feature,
     df_per_feature,
     monotone_per_feature,
+    offset_columns,
     pair_alpha,
+    refuse_offset_settings,
     regression_family,
 )
 from sagegam.model.predictor import Label, PredictionInterval
@@ -74,6 +76,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         "adaptive": [StrOptions({"auto"}), "boolean"],
         "extrapolation": [StrOptions(set(EXTRAPOLATIONS))],
         "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
+        "offset": [str, Interval(Integral, 0, None, closed="left"), None],
+        "exposure": [str, Interval(Integral, 0, None, closed="left"), None],
         "interactions": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left"),
                          list, tuple, None],
         "interaction_df": [Interval(Integral, 4, None, closed="left")],
@@ -95,6 +99,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         adaptive: Any = "auto",
         extrapolation: str = "linear",
         categorical_features: Any = "from_dtype",
+        offset: Any = None,
+        exposure: Any = None,
         interactions: Any = None,
         interaction_df: int = 7,
         handle_unknown: str = "error",
@@ -111,6 +117,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         self.adaptive = adaptive
         self.extrapolation = extrapolation
         self.categorical_features = categorical_features
+        self.offset = offset
+        self.exposure = exposure
         self.interactions = interactions
         self.interaction_df = interaction_df
         self.handle_unknown = handle_unknown
@@ -120,7 +128,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
 
     # -- fitting -----------------------------------------------------------------------
 
-    def _validated(self, X: Any, y: Any, *, y_numeric: bool = False) -> tuple[Schema, Array, Any]:
+    def _validated(self, X: Any, y: Any, family: Family, *,
+                   y_numeric: bool = False) -> tuple[Schema, Array, Any]:
         """The schema learnt from ``X``, ``X`` encoded, and ``y`` validated."""
         setting = self.categorical_features
         by_dtype = isinstance(setting, str) and setting == "from_dtype"
@@ -128,15 +137,20 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
                                  ensure_min_samples=2, y_numeric=y_numeric)
             names = self._names(X.shape[1])
+            offsets = offset_columns(self.offset, self.exposure, names, family)
             mask = np.zeros(X.shape[1], dtype=bool)
-            schema = learn_schema(list(X.T), names, mask, self.handle_unknown, {})
+            schema = learn_schema(list(X.T), names, mask, self.handle_unknown, {}, offsets)
             return schema, schema.encode(X), y
         # Mixed columns: validate names and counts here, the values column by column
         # (one object array of the whole frame would cost more than the fit's data pass).
         validate_data(self, X, y, skip_check_array=True)
         columns = frame_columns(X)
         names = self._names(len(columns))
+        offsets = offset_columns(self.offset, self.exposure, names, family)
         mask = categorical_mask(X, setting, names)
+        if not by_dtype:
+            refuse_offset_settings(offsets, names, {"categorical_features": list(mask)})
+        mask[list(offsets)] = False  # read as numbers: a text cell there is an error
         y = _check_y(y, y_numeric=y_numeric)
         check_consistent_length(columns[0] if columns else [], y)
         if len(y) < 2:
@@ -144,7 +158,7 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
                              "required.")
         values = numeric_columns(columns, names, mask)
         schema = learn_schema(values, names, mask, self.handle_unknown,
-                              _pandas_categories(X, mask))
+                              _pandas_categories(X, mask), offsets)
         return schema, encode_columns(schema, [values[j] if not mask[j] else c
                                                for j, c in enumerate(columns)]), y
 
@@ -162,6 +176,12 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         curvature = curvature_per_feature(self.curvature_cst, names, categorical,
                                           self.extrapolation)
         settings = self._fit_settings(names, monotone, curvature)
+        per_feature = isinstance(self.alpha, (dict, list, tuple, np.ndarray))
+        refuse_offset_settings(schema.offsets, names, {
+            "monotonic_cst": [sign != 0 for sign in monotone],
+            "curvature_cst": [sign != 0 for sign in curvature],
+            "df": [isinstance(self.df, dict) and n in map(str, self.df) for n in names],
+            "alpha": [per_feature and a is not None for a in settings[1]]})
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64,
                                        ensure_non_negative=True)
         positive = int(np.count_nonzero(weights))
@@ -217,7 +237,8 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
     def contributions(self, X: Any) -> Array:
         """Each term's additive part per row, on the link scale (columns: ``term_names_``).
 
-        ``intercept_ + contributions(X).sum(axis=1)`` equals the linear predictor exactly.
+        ``intercept_ + contributions(X).sum(axis=1)`` equals the linear predictor exactly,
+        plus the offset (or the log of the exposure) for a model with one.
         """
         return self.predictor_.contributions_of(self._checked(X))
 
@@ -421,6 +442,8 @@ default="gaussian"
         theta: Any = "auto",
         extrapolation: str = "linear",
         categorical_features: Any = "from_dtype",
+        offset: Any = None,
+        exposure: Any = None,
         interactions: Any = None,
         interaction_df: int = 7,
         handle_unknown: str = "error",
@@ -432,6 +455,7 @@ default="gaussian"
                          curvature_cst=curvature_cst,
                          alpha=alpha, adaptive=adaptive,
                          extrapolation=extrapolation, categorical_features=categorical_features,
+                         offset=offset, exposure=exposure,
                          interactions=interactions, interaction_df=interaction_df,
                          handle_unknown=handle_unknown, discrete=discrete, max_iter=max_iter,
                          tol=tol)
@@ -448,16 +472,15 @@ default="gaussian"
         """
         if out_of_memory(X):
             return fit_out_of_memory(self, X, y, sample_weight)  # type: ignore[no-any-return]
-        schema, codes, y = self._validated(X, y, y_numeric=True)
-        y = np.asarray(y, dtype=np.float64)
         family, estimate = regression_family(self.family, self.power, self.theta)
+        schema, codes, y = self._validated(X, y, family, y_numeric=True)
+        y = np.asarray(y, dtype=np.float64)
         problem = family.valid_target(y)
         if problem is not None:
             raise ValueError(f"The target must hold {problem}; got values in "
                              f"[{y.min():g}, {y.max():g}].")
         self._fit_family(schema, codes, y, sample_weight, family, estimate_family=estimate)
-        residual = y - self.predictor_.family.inverse_link(
-            self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
+        residual = y - self.predictor_.family.inverse_link(self.predictor_.link_of(codes))
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64)
         total = np.average((y - np.average(y, weights=weights)) ** 2, weights=weights)
         mse = float(np.average(residual**2, weights=weights))
@@ -474,8 +497,7 @@ default="gaussian"
         if return_std:
             interval = self.predictor_.predict_interval_of(codes)
             return interval.mean, interval.std
-        return self.predictor_.family.inverse_link(
-            self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1))
+        return self.predictor_.family.inverse_link(self.predictor_.link_of(codes))
 
     @property
     def power_(self) -> float:
@@ -518,7 +540,7 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
         data too large for memory, as for :meth:`GAMRegressor.fit`."""
         if out_of_memory(X):
             return fit_out_of_memory(self, X, y, sample_weight)  # type: ignore[no-any-return]
-        schema, codes, y = self._validated(X, y)
+        schema, codes, y = self._validated(X, y, FAMILIES["binomial"])
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2 or type_of_target(y) not in ("binary",):
@@ -530,7 +552,7 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
         classes = tuple(c.item() if hasattr(c, "item") else c for c in self.classes_)
         self._fit_family(schema, codes, target, sample_weight, FAMILIES["binomial"], classes)
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64)
-        eta = self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1)
+        eta = self.predictor_.link_of(codes)
         p = np.clip(self.predictor_.family.inverse_link(eta), 1e-15, 1 - 1e-15)
         loss = -(target * np.log(p) + (1 - target) * np.log1p(-p))
         self.predictor_.info["train_log_loss"] = float(np.average(loss, weights=weights))
@@ -540,9 +562,9 @@ class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
 
     @dask_aware
     def decision_function(self, X: Any) -> Array:
-        """The linear predictor (log-odds of ``classes_[1]``)."""
+        """The linear predictor (log-odds of ``classes_[1]``), offset included."""
         codes = self._checked(X)
-        return self.predictor_.intercept + self.predictor_.contributions_of(codes).sum(axis=1)
+        return self.predictor_.link_of(codes)
 
     @dask_aware
     def predict_proba(self, X: Any) -> Array:

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from sagegam.model.schema import (
     MISSING_TOKENS,
     Feature,
+    Kind,
     Level,
     Schema,
     UnknownCells,
@@ -96,14 +97,18 @@ def _text_dtype(dtype: Any) -> bool:
 
 
 def learn_schema(columns: list[NDArray[Any]], names: list[str], categorical: NDArray[np.bool_],
-                 handle_unknown: str, categories: dict[int, list[Any]]) -> Schema:
-    """Levels and missing values of each column; ``categories[j]``: pandas' order.
+                 handle_unknown: str, categories: dict[int, list[Any]],
+                 offsets: dict[int, Kind] | None = None) -> Schema:
+    """Levels and missing values of each column; ``categories[j]``: pandas' order;
+    ``offsets[j]``: column ``j`` is an offset or an exposure, not a feature.
 
     Numeric columns must already be floats (:func:`numeric_columns`).
     """
     features = []
     for j, (column, name) in enumerate(zip(columns, names, strict=True)):
-        if categorical[j]:
+        if offsets and j in offsets:
+            features.append(Feature(name, offsets[j]))
+        elif categorical[j]:
             features.append(_factor(column, name, categories.get(j)))
         else:
             features.append(Feature(name, "numeric", (), missing=_has_missing(column)))

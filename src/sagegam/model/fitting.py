@@ -78,12 +78,13 @@ class Fit:
 
 
 def main_terms(schema: Schema, codes: Array, settings: Settings) -> list[Term]:
-    """One term per feature: a factor for a categorical one, else a smooth."""
+    """One term per feature (offset columns are not features): a factor for a categorical
+    one, else a smooth."""
     return [FactorTerm(_factor_margin(schema, j)) if feature.categorical else
             SplineTerm(_spline_margin(schema, codes, j, settings.df[j], settings),
                        feature.missing, settings.monotone[j] if settings.monotone else 0,
                        settings.curvature[j] if settings.curvature else 0)
-            for j, feature in enumerate(schema.features)]
+            for j, feature in enumerate(schema.features) if not feature.offset]
 
 
 def pair_term(schema: Schema, codes: Array, pair: tuple[int, int], settings: Settings) -> Term:
@@ -130,9 +131,11 @@ def _divisible(lower: float, upper: float, intervals: int) -> bool:
 
 def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Array,
               weights: Array, family: Family, settings: Settings, names: tuple[str, ...],
-              estimate_family: bool = False, design: Any = None) -> Fit:
+              estimate_family: bool = False, design: Any = None,
+              offset: Array | None = None) -> Fit:
     """Fit ``terms`` with REML smoothness; ``alphas[t]`` fixes term ``t``'s penalty weight;
-    with ``estimate_family`` the family's free parameter is estimated too.
+    with ``estimate_family`` the family's free parameter is estimated too; ``offset`` (per
+    row, on the link scale) is added to the linear predictor with coefficient 1.
 
     ``design``: rows that are not in memory (:mod:`~sagegam.model.streamed`), in place of
     ``codes``.
@@ -145,7 +148,8 @@ def fit_terms(terms: list[Term], alphas: list[float | None], codes: Array, y: Ar
     design.constrain(blocks)
     builder = _PenaltyBuilder(terms, blocks, alphas)
     structures = _Structures(builder, settings.adaptive, family, settings.max_iter,
-                             settings.tol, estimate_family, _nonnegative(terms, builder.free))
+                             settings.tol, estimate_family, _nonnegative(terms, builder.free),
+                             offset)
     result, structure = structures.fit(design, y, weights)
     coef = design.raw_coef(result.coef)
     covariance = design.raw_covariance(result.covariance)
@@ -267,15 +271,17 @@ class _Structures:
     tol: float
     estimate_family: bool = False
     nonnegative: NDArray[np.bool_] | None = None
+    offset: Array | None = None
 
     def fit(self, design: AnyDesign, y: Array,
             weights: Array) -> tuple[FitResult, _Structure]:
         if design.n_rows <= 2 * SUBSAMPLE_ROWS:
-            return self._choose(design, y, weights, self.tol)
+            return self._choose(design, y, weights, self.tol, self.offset)
         rows = np.sort(np.random.default_rng(0).choice(design.n_rows, SUBSAMPLE_ROWS,
                                                        replace=False))
         rough, structure = self._choose(design.subset(rows), y[rows], weights[rows],
-                                        max(self.tol, 1e-6))
+                                        max(self.tol, 1e-6),
+                                        None if self.offset is None else self.offset[rows])
         # A parameter near its bound on the subsample sits on the criterion's plateau (the
         # term is nearly a straight line there), where rounding decides where Newton stops;
         # started that far out, the full fit could not find an optimum inside. So it
@@ -283,16 +289,17 @@ class _Structures:
         warm = WarmStart(rough.warm_start.theta,
                          np.clip(rough.warm_start.log_lambda, -PLATEAU, PLATEAU))
         return self._run(design, y, weights, structure, warm, self.tol,
-                         rough.family), structure
+                         rough.family, self.offset), structure
 
     def _choose(self, design: AnyDesign, y: Array, weights: Array,
-                tol: float) -> tuple[FitResult, _Structure]:
+                tol: float, offset: Array | None) -> tuple[FitResult, _Structure]:
         plain_structure = self.builder.build(frozenset())
         adaptable = self.builder.adaptable()
         if self.setting is True and adaptable:
             split = self.builder.build(frozenset(adaptable))
-            return self._run(design, y, weights, split, None, tol, self.family), split
-        plain = self._run(design, y, weights, plain_structure, None, tol, self.family)
+            return self._run(design, y, weights, split, None, tol, self.family,
+                             offset), split
+        plain = self._run(design, y, weights, plain_structure, None, tol, self.family, offset)
         if self.setting is False:
             return plain, plain_structure
         edf = dict(zip(plain_structure.owners, plain.edf, strict=True))
@@ -304,7 +311,7 @@ class _Structures:
         resumed = WarmStart(previous.theta, self.builder.spread(
             plain_structure, previous.log_lambda, chosen), previous.eta, previous.working)
         # The plain fit's family parameter starts the adaptive one.
-        candidate = self._run(design, y, weights, split, resumed, tol, plain.family)
+        candidate = self._run(design, y, weights, split, resumed, tol, plain.family, offset)
         # An AIC-style test on the restricted likelihood: keep the local smoothing
         # parameters only if they buy more than one log-likelihood unit each.
         added = len(split.penalties) - len(plain_structure.penalties)
@@ -313,14 +320,15 @@ class _Structures:
         return plain, plain_structure
 
     def _run(self, design: AnyDesign, y: Array, weights: Array, structure: _Structure,
-             start: WarmStart | None, tol: float, family: Family) -> FitResult:
+             start: WarmStart | None, tol: float, family: Family,
+             offset: Array | None) -> FitResult:
         streamed = getattr(design, "irls", None)  # a streamed design runs its passes
         if streamed is not None:
             # streaming refuses what needs the rows in memory (estimate_family, bounds)
             return streamed(design, y, weights, family, structure.penalties,  # type: ignore[no-any-return]
                             max_iter=self.max_iter, tol=tol, start=start)
         return penalized_irls(design, y, weights, family, structure.penalties,
-                              max_iter=self.max_iter, tol=tol, start=start,
+                              max_iter=self.max_iter, tol=tol, start=start, offset=offset,
                               estimate_family=self.estimate_family,
                               nonnegative=self.nonnegative)
 

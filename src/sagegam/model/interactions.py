@@ -134,7 +134,7 @@ def pairable(schema: Schema, j: int, shapes: dict[str, tuple[int, ...]] | None =
     """Whether feature ``j`` may enter an interaction (a factor's columns multiply; a
     shape-constrained feature's effect could change shape through a pair)."""
     feature = schema.features[j]
-    if _shaped_by(shapes, j):
+    if feature.offset or _shaped_by(shapes, j):
         return False
     return not feature.categorical or feature.n_codes <= MAX_PAIR_CODES
 
@@ -150,6 +150,9 @@ def pair_problem(schema: Schema, pair: tuple[int, int],
     if pair[0] == pair[1]:
         return f"a feature cannot interact with itself ({schema.names[pair[0]]!r})"
     for j in pair:
+        if schema.features[j].offset:
+            return (f"'{schema.names[j]}' is the model's {schema.features[j].kind}, which "
+                    "enters with coefficient 1 and has no term to pair")
         parameter = _shaped_by(shapes, j)
         if parameter:
             change = "direction" if parameter == "monotonic_cst" else "curvature"

@@ -25,8 +25,10 @@ def summary_text(predictor: GAMPredictor) -> str:
     ]
     lines += [f"{name} {value}" for name, value in _metrics(info)]
     lines.append(f"intercept {predictor.intercept:.6g}")
+    lines += [_offset_line(predictor.schema.names[j], kind)
+              for j, kind in predictor.schema.offsets.items()]
     statistic = "chi2" if predictor.family.scale_known else "F"
-    header = (f"{'term':<24}{'kind':>8}{'edf':>8}{'ref.df':>8}{statistic:>9}{'p-value':>10}"
+    header = (f"{'term':<24}{'kind':>8}{'edf':>8}{'ref.df':>8}{statistic:>10}{'p-value':>10}"
               f"{'alpha':>12}{'chosen by':>11}{'coef':>6}  domain")
     lines += ["", header, "-" * len(header)]
     for t, term in enumerate(predictor.terms):
@@ -45,6 +47,12 @@ def summary_text(predictor: GAMPredictor) -> str:
     return "\n".join(lines)
 
 
+def _offset_line(name: str, kind: str) -> str:
+    if kind == "exposure":
+        return f"exposure {name} (its log is added to the linear predictor, coefficient 1)"
+    return f"offset {name} (added to the linear predictor, coefficient 1)"
+
+
 def _metrics(info: dict[str, Any]) -> list[tuple[str, str]]:
     keys = ("train_r2", "train_rmse", "train_log_loss", "train_accuracy")
     return [(key, f"{info[key]:.6g}") for key in keys if key in info]
@@ -54,7 +62,7 @@ def _term_line(predictor: GAMPredictor, t: int, term: Term) -> str:
     info = predictor.info
     name = predictor.term_names[t]
     if isinstance(term, SplineTerm) and term.margin.n_basis == 0 and not term.missing:
-        return (f"{name[:23]:<24}{term.kind:>8}{0.0:>8.2f}{'-':>8}{'-':>9}{'-':>10}{'-':>12}"
+        return (f"{name[:23]:<24}{term.kind:>8}{0.0:>8.2f}{'-':>8}{'-':>10}{'-':>10}{'-':>12}"
                 f"{'-':>11}{0:>6}  constant in training")
     alpha = info["alpha"][t]
     chosen = "-" if alpha is None else "REML" if info["alpha_selected"][t] else "fixed"
@@ -68,10 +76,10 @@ def _test(info: dict[str, Any], t: int) -> str:
     tests = info.get("tests") or []
     test = tests[t] if t < len(tests) else None
     if test is None:
-        return f"{'-':>8}{'-':>9}{'-':>10}"
+        return f"{'-':>8}{'-':>10}{'-':>10}"
     p = test["p_value"]
     shown = "<1e-16" if p < 1e-16 else f"{p:.3g}"
-    return f"{test['reference_df']:>8.2f}{test['statistic']:>9.4g}{shown:>10}"
+    return f"{test['reference_df']:>8.2f}{test['statistic']:>10.4g}{shown:>10}"
 
 
 def term_domain(predictor: GAMPredictor, term: Term) -> str:

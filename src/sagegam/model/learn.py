@@ -54,7 +54,8 @@ def fit_model(problem: Problem, classes: tuple[Label, ...] | None) -> GAMPredict
     terms: list[Term] = main_terms(schema, codes, settings)
     if not any(term.n_coef for term in terms):
         raise ValueError(_all_constant(schema, codes))
-    alphas = list(problem.alphas)
+    alphas = [problem.alphas[j] for j in schema.model_features]  # one per main term
+    offset = schema.offset_of(codes)
     pairs = resolve_pairs(schema, problem.interactions, settings.shapes)
     screening: dict[str, Any] = {}
     if isinstance(pairs, (str, int)):
@@ -63,12 +64,13 @@ def fit_model(problem: Problem, classes: tuple[Label, ...] | None) -> GAMPredict
         plain = replace(settings, adaptive=False)
         rows = interactions.screening_rows(len(y))
         main = fit_terms(terms, alphas, codes[rows], y[rows], weights[rows], problem.family,
-                         plain, schema.names, estimate_family=problem.estimate_family)
+                         plain, schema.names, estimate_family=problem.estimate_family,
+                         offset=None if offset is None else offset[rows])
         pairs, screening = _screen(main, codes[rows], y[rows], weights[rows], problem, pairs)
     terms += [pair_term(schema, codes, pair, settings) for pair in pairs]
     alphas += [problem.pair_alpha] * len(pairs)
     fit = fit_terms(terms, alphas, codes, y, weights, problem.family, settings,
-                    schema.names, estimate_family=problem.estimate_family)
+                    schema.names, estimate_family=problem.estimate_family, offset=offset)
     family = fit.result.family
     info = _info(fit, weights, family) | screening
     if family.parameters:
@@ -95,9 +97,10 @@ def _findings(fit: Fit, predictor: GAMPredictor, codes: Array, y: Array, weights
 
 
 def _all_constant(schema: Schema, codes: Array) -> str:
-    values = ", ".join(f"{feature.name} = {_shown(feature, codes[0, j])}"
-                       for j, feature in enumerate(schema.features[:5]))
-    more = f" and {len(schema.features) - 5} more" if len(schema.features) > 5 else ""
+    features = schema.model_features
+    values = ", ".join(f"{schema.names[j]} = {_shown(schema.features[j], codes[0, j])}"
+                       for j in features[:5])
+    more = f" and {len(features) - 5} more" if len(features) > 5 else ""
     return (f"Every feature is constant over the training rows with positive weight "
             f"({values}{more}): there is nothing to fit but the mean. A GAM needs at least "
             "one feature that varies.")
@@ -118,7 +121,7 @@ def _screen(main: Fit, codes: Array, y: Array, weights: Array, problem: Problem,
     unit, working = family.working(y, eta)
     working_weights = weights * unit
     residuals = working - eta
-    allowed = [j for j in range(len(problem.schema.features))
+    allowed = [j for j in problem.schema.model_features
                if pairable(problem.schema, j, problem.settings.shapes)]
     candidates = interactions.candidate_pairs(len(problem.schema.features), allowed)
     scores = interactions.screen(codes, problem.schema, residuals, working_weights, candidates)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from sagegam.model.families import FAMILIES, Family
+from sagegam.model.schema import Kind
 
 DEFAULT_DF = 25
 
@@ -116,6 +117,56 @@ def _signs_per_feature(parameter: str, meaning: tuple[str, str, str], setting: A
                              f"numeric features can be {meaning[2]}.")
         out.append(int(value))
     return tuple(out)
+
+
+def offset_columns(offset: Any, exposure: Any, names: list[str],
+                   family: Family) -> dict[int, Kind]:
+    """``offset`` and ``exposure`` (each a column of X by name or 0-based index, or None)
+    as the columns that are not features: ``{column: "offset" or "exposure"}``."""
+    out: dict[int, Kind] = {}
+    for parameter, value in (("offset", offset), ("exposure", exposure)):
+        if value is None:
+            continue
+        j = _named_column(parameter, value, names)
+        if j in out:
+            raise ValueError(f"offset and exposure both name column '{names[j]}'; a column is "
+                             "one or the other.")
+        out[j] = parameter  # type: ignore[assignment]
+    if "exposure" in out.values() and family.link != "log":
+        raise ValueError(f"exposure multiplies the expected response, which needs a log link, "
+                         f"and family='{family.name}' has the {family.link} link; use family "
+                         "'poisson', 'gamma', 'tweedie' or 'negative_binomial', or give the "
+                         "column as offset (added on the link scale).")
+    if out and len(out) == len(names):
+        raise ValueError(f"X's only column{'s are' if len(out) > 1 else ' is'} the "
+                         f"{' and '.join(out.values())}; a GAM needs at least one feature "
+                         "besides.")
+    return out
+
+
+def refuse_offset_settings(offsets: dict[int, Kind], names: list[str],
+                           asked: dict[str, list[bool]]) -> None:
+    """A feature setting that asks something of an offset column (``asked[parameter][j]``)
+    is a mistake worth a sentence: the offset has no term to shape, smooth or group."""
+    for j, kind in offsets.items():
+        for parameter, columns in asked.items():
+            if columns[j]:
+                raise ValueError(f"{parameter} names '{names[j]}', the model's {kind}, which "
+                                 "enters with coefficient 1 and has no term of its own; "
+                                 f"leave it out of {parameter}.")
+
+
+def _named_column(parameter: str, value: Any, names: list[str]) -> int:
+    if isinstance(value, str):
+        if value not in names:
+            raise ValueError(f"{parameter}={value!r} is not a column of X; the columns are "
+                             f"{names}.")
+        return names.index(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and \
+            0 <= int(value) < len(names):
+        return int(value)
+    raise ValueError(f"{parameter}={value!r}; name a column of X by its name or its 0-based "
+                     f"index in [0, {len(names)}).")
 
 
 def regression_family(name: str, power: Any, theta: Any) -> tuple[Family, bool]:

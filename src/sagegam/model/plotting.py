@@ -80,7 +80,7 @@ def _partial_residuals(predictor: GAMPredictor, X: Any, y: Any,
         keep = np.random.default_rng(0).choice(codes.shape[0], max_points, replace=False)
         codes, target = codes[keep], target[keep]
     contributions = predictor.contributions_of(codes)
-    eta = predictor.intercept + contributions.sum(axis=1)
+    eta = predictor.intercept + predictor.with_offset(codes, contributions).sum(axis=1)
     mu = predictor.family.inverse_link(eta)
     working = (target - mu) / predictor.family.dmu_deta(eta)
     return codes, contributions + working[:, None]

@@ -138,11 +138,11 @@ class GAMPredictor:
         return out
 
     def contributions_of_row(self, row: Sequence[float]) -> Array | None:
-        """:meth:`contributions_of` one encoded row of a model of smooth main effects, in
-        plain Python (microseconds, where numpy's per-call cost is most of a one-row
-        request); None when the row or the model needs the general path."""
+        """:meth:`contributions_of` one encoded row of a model of smooth main effects and
+        no offset, in plain Python (microseconds, where numpy's per-call cost is most of a
+        one-row request); None when the row or the model needs the general path."""
         smooths = self._smooths
-        if smooths is None or self._others:
+        if smooths is None or self._others or self.schema.offsets:
             return None
         values = smooths.one_row(row)
         if values is None:
@@ -179,8 +179,29 @@ class GAMPredictor:
         return [t for t, term in enumerate(self.terms) if t not in smooth and term.n_coef]
 
     def linear_predictor(self, X: Any) -> Array:
-        """Intercept plus the sum of :meth:`contributions`, exactly."""
-        return self.intercept + self.contributions(X).sum(axis=1)
+        """Intercept plus the sum of :meth:`contributions` (plus the offset), exactly."""
+        return self.link_of(self.encode(X))
+
+    def link_of(self, codes: Array) -> Array:
+        """The linear predictor of rows already encoded: intercept, every term's
+        contribution and, for a model with one, the offset (an exposure's log)."""
+        return self.intercept + self.parts_of(codes).sum(axis=1)
+
+    def parts_of(self, codes: Array) -> Array:
+        """What the intercept adds up with to the linear predictor, one column each
+        (names: :attr:`part_names`): every term's contribution, then the offset if the
+        model has one. Explanations show these."""
+        return self.with_offset(codes, self.contributions_of(codes))
+
+    def with_offset(self, codes: Array, contributions: Array) -> Array:
+        """``contributions`` of ``codes`` with the offset as a last column, if any."""
+        offset = self.schema.offset_of(codes)
+        return contributions if offset is None else np.column_stack([contributions, offset])
+
+    @cached_property
+    def part_names(self) -> tuple[str, ...]:
+        """:attr:`term_names`, then ``"(offset)"`` for a model with an offset or exposure."""
+        return self.term_names + (("(offset)",) if self.schema.offsets else ())
 
     def predict_mean(self, X: Any) -> Array:
         """The expected response (the positive-class probability for a classifier)."""
@@ -195,7 +216,7 @@ class GAMPredictor:
         """:meth:`predict_interval` of rows already encoded."""
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must be in (0, 1); got {level!r}.")
-        eta = self.intercept + self.contributions_of(codes).sum(axis=1)
+        eta = self.link_of(codes)
         std = np.sqrt(self.linear_predictor_variance_of(codes))
         half = NormalDist().inv_cdf(0.5 + level / 2.0) * std
         lower, upper = eta - half, eta + half

@@ -26,7 +26,8 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 Level = str | float
-Kind = Literal["numeric", "categorical"]
+Kind = Literal["numeric", "categorical", "offset", "exposure"]
+OFFSET_KINDS = ("offset", "exposure")
 HANDLE_UNKNOWN = ("error", "ignore")
 # Cells read as missing, in training files and request bodies alike (pandas' defaults,
 # minus the odd ones such as "#N/A N/A").
@@ -57,6 +58,12 @@ class Feature:
     @property
     def categorical(self) -> bool:
         return self.kind == "categorical"
+
+    @property
+    def offset(self) -> bool:
+        """An offset column: added to the linear predictor with coefficient 1 (an exposure
+        as its log), never a term of its own."""
+        return self.kind in OFFSET_KINDS
 
     @property
     def n_codes(self) -> int:
@@ -113,6 +120,26 @@ class Schema:
     def numeric_only(self) -> bool:
         return not any(f.categorical for f in self.features)
 
+    @cached_property
+    def offsets(self) -> dict[int, Kind]:
+        """The offset columns and their kinds ("offset" or "exposure")."""
+        return {j: f.kind for j, f in enumerate(self.features) if f.offset}
+
+    @cached_property
+    def model_features(self) -> tuple[int, ...]:
+        """The columns that are features (each a term of its own), offsets left out."""
+        return tuple(j for j, f in enumerate(self.features) if not f.offset)
+
+    def offset_of(self, codes: Array) -> Array | None:
+        """Each encoded row's offset on the link scale (log exposures included), or None
+        for a model without one."""
+        columns = list(self.offsets)
+        if not columns:
+            return None
+        if len(columns) == 1:
+            return codes[:, columns[0]].astype(np.float64, copy=True)
+        return codes[:, columns].sum(axis=1)
+
     @property
     def text_levels(self) -> bool:
         """Whether some categorical feature has text levels (numbers alone cannot say them)."""
@@ -120,10 +147,16 @@ class Schema:
 
     def encode(self, X: Any, unknown: UnknownCells | None = None) -> Array:
         """Raw rows (a 2-D array or list of rows, any dtype) as model codes."""
-        if self.numeric_only and isinstance(X, np.ndarray) and X.dtype == np.float64 and \
+        if self._raw_codes and isinstance(X, np.ndarray) and X.dtype == np.float64 and \
                 X.ndim == 2 and X.shape[1] == len(self.features) and np.isfinite(X).all():
             return X  # the common case, and the whole of a one-row request's work here
         return self.encode_columns(self._columns(X), unknown)
+
+    @cached_property
+    def _raw_codes(self) -> bool:
+        """Whether finite numbers are their own codes (no levels to look up, no exposure
+        to take the log of)."""
+        return self.numeric_only and not any(f.kind == "exposure" for f in self.features)
 
     def encode_columns(self, columns: Sequence[NDArray[Any]],
                        unknown: UnknownCells | None = None) -> Array:
@@ -139,6 +172,8 @@ class Schema:
         feature = self.features[j]
         if feature.categorical:
             return self._level_codes(j, column, unknown)
+        if feature.offset:
+            return _offset_codes(feature, column)
         return self._numbers(feature, column, unknown)
 
     def _columns(self, X: Any) -> list[NDArray[Any]]:
@@ -198,6 +233,22 @@ class Schema:
                        f"training: {_level_list(feature)}). Fit with handle_unknown='ignore' "
                        "to give unseen levels zero effect.")
         raise UnknownValueError(row, name, value, problem)
+
+
+def _offset_codes(feature: Feature, column: NDArray[Any]) -> Array:
+    """An offset column as it enters the linear predictor: every value must be there (no
+    model can ignore part of a row's scale), an exposure positive and taken as its log."""
+    values = as_float(column, feature.name)
+    exposure = feature.kind == "exposure"
+    bad = ~(values > 0) | np.isinf(values) if exposure else ~np.isfinite(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        expected = ("a positive, finite number (the row's exposure: time, size or count "
+                    "at risk)") if exposure else "a finite number (added to the linear predictor)"
+        raise UnknownValueError(row, feature.name, column[row],
+                                f"{_shown(column[row])} is not {expected}; this column is the "
+                                f"model's {feature.kind}, needed in every row.")
+    return np.log(values) if exposure else values
 
 
 def _lookup(feature: Feature) -> dict[Any, int]:

@@ -99,7 +99,7 @@ class MetricsTask:
 def score_rows(predictor: GAMPredictor, codes: Array, y: Array, weights: Array,
                keep_scores: bool = False) -> Scores:
     """The sums of encoded rows; ``y`` the target (0/1 for the positive class)."""
-    eta = predictor.intercept + predictor.contributions_of(codes).sum(axis=1)
+    eta = predictor.link_of(codes)
     mu = predictor.family.inverse_link(eta)
     total = float(weights.sum())
     mean = float(np.dot(weights, y) / total) if total > 0 else 0.0

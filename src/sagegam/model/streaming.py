@@ -118,6 +118,11 @@ def _refuse_in_memory_options(estimator: Any) -> None:
         if any(value != 0 for value in values):
             raise ValueError(f"{parameter}={setting!r} bounds each step's coefficients, "
                              f"which {why} do: drop {parameter}, or fit rows in memory.")
+    for parameter in ("offset", "exposure"):
+        if getattr(estimator, parameter, None) is not None:
+            raise ValueError(f"{parameter}={getattr(estimator, parameter)!r} adds a column of "
+                             f"every row to the linear predictor, which {why} carry yet: "
+                             "fit rows in memory.")
     if estimator.knots in ("quantile", "balanced"):
         raise ValueError(f"knots='{estimator.knots}' places knots at quantiles of every "
                          f"distinct value, which {why} know: use knots='uniform' (or "

@@ -378,8 +378,10 @@ def _numbers_only(schema: Schema) -> bool:
 
 
 def _contributions(predictor: GAMPredictor, codes: Any) -> Any:
+    """What adds up to each row's linear predictor: the terms' contributions, and the
+    offset of a model with one (``predictor.part_names``)."""
     try:
-        return predictor.contributions_of(codes)
+        return predictor.parts_of(codes)
     except OutsideRangeError as error:
         raise bad_request(str(error).replace(f"row {error.row}", f"row {error.row + 1}"),
                           error.row + 1) from None
@@ -415,5 +417,5 @@ def _output(predictor: GAMPredictor, contributions: Any, options: Options,
     warnings, rows = unknown.sentences(), frozenset(unknown.rows)
     if not options.explain:
         return Output(values, warnings=warnings, warned_rows=rows)
-    return Output(values, predictor.intercept, contributions, predictor.term_names, warnings,
+    return Output(values, predictor.intercept, contributions, predictor.part_names, warnings,
                   rows)
