@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sagegam import load
+from sagegam import GAMRegressor, load
 from sagegam.datasets import gauss3_split
 
 
@@ -112,6 +112,9 @@ def test_classifier_with_string_labels(job):
     ({"family": "tweedie", "power": "2.5"},
      "Hyperparameter 'power' must be 'auto' or a number between 1 and 2; got 2.5"),
     ({"theta": "2"}, "Hyperparameter 'theta' applies to family=negative_binomial only"),
+    ({"exposure": "0"}, "exposure multiplies the expected response, which needs a log link"),
+    ({"offset": "3"}, "offset=3; name a column of X by its name or its 0-based index"),
+    ({"offset": "-1"}, "Hyperparameter 'offset' must be 'none', a header name or a 0-based"),
 ])
 def test_bad_settings_fail_as_user_errors_naming_the_key(job, hyperparameters, words):
     _gauss3_headerless(job.channel("train") / "data.csv")
@@ -133,6 +136,29 @@ def test_a_negative_binomial_with_a_monotone_feature(job):
     assert predictor.family.name == "negative_binomial" and predictor.family.theta > 0
     grid = pd.DataFrame({"age": np.full(500, 50.0), "dose": np.linspace(-0.2, 1.2, 500)})
     assert np.all(np.diff(predictor.predict(grid)) >= 0)
+
+
+def test_a_rate_model_reads_its_exposure_column_in_training_and_validation(job):
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"age": rng.uniform(18, 80, 900), "years": rng.uniform(0.1, 5, 900)})
+    frame["claims"] = rng.poisson(frame["years"] * np.exp(np.sin(frame["age"] / 12) - 1))
+    frame[:700].to_csv(job.channel("train") / "claims.csv", index=False)
+    frame[700:].to_csv(job.channel("validation") / "claims.csv", index=False)
+    result = job.config({"target": "claims", "family": "poisson", "exposure": "years"},
+                        {"train": {}, "validation": {}}).run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    predictor = load(job.base / "model")
+    assert predictor.schema.offsets == {1: "exposure"} and predictor.term_names == ("age",)
+    holdout = frame[700:]
+    in_process = GAMRegressor(family="poisson", exposure="years").fit(
+        frame[:700][["age", "years"]], frame[:700]["claims"])
+    # The job reads the same numbers from the CSV file as the frame holds (repr round
+    # trips), so it fits the same model up to the order of its rows.
+    np.testing.assert_allclose(predictor.predict(holdout[["age", "years"]]),
+                               in_process.predict(holdout[["age", "years"]]), rtol=1e-6)
+    residual = holdout["claims"] - in_process.predict(holdout[["age", "years"]])
+    expected_rmse = float(np.sqrt(np.mean(residual**2)))
+    assert job.metrics["validation_rmse"] == pytest.approx(expected_rmse, rel=1e-6)
 
 
 def test_an_increasing_concave_feature(job):
