@@ -115,6 +115,8 @@ def test_classifier_with_string_labels(job):
     ({"exposure": "0"}, "exposure multiplies the expected response, which needs a log link"),
     ({"offset": "3"}, "offset=3; name a column of X by its name or its 0-based index"),
     ({"offset": "-1"}, "Hyperparameter 'offset' must be 'none', a header name or a 0-based"),
+    ({"offset": "0", "streaming": "true"},
+     "offset=0 adds a column of every row to the linear predictor, which a fit in passes"),
 ])
 def test_bad_settings_fail_as_user_errors_naming_the_key(job, hyperparameters, words):
     _gauss3_headerless(job.channel("train") / "data.csv")
