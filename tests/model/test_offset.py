@@ -151,6 +151,25 @@ def test_a_classifier_with_an_offset_adds_it_to_the_log_odds():
     assert model.predictor_.part_names == ("x", "(offset)")
 
 
+@pytest.mark.parametrize("family, make", [
+    ("binomial", lambda rng, eta: rng.random(len(eta)) < 1 / (1 + np.exp(-eta))),
+    ("poisson", lambda rng, eta: rng.poisson(np.exp(eta))),
+    ("gaussian", lambda rng, eta: eta + rng.normal(0, 1, len(eta))),
+])
+def test_the_null_deviance_is_the_intercept_and_offset_model(family, make):
+    rng = np.random.default_rng(16)
+    X = pd.DataFrame({"x": rng.uniform(-2, 2, 600), "shift": rng.normal(0, 1, 600)})
+    y = make(rng, np.sin(X["x"]) + X["shift"]).astype(float)
+    model = (GAMClassifier(offset="shift") if family == "binomial" else
+             GAMRegressor(family=family, offset="shift")).fit(X, y)
+    reference = {"binomial": sm.families.Binomial(), "poisson": sm.families.Poisson(),
+                 "gaussian": sm.families.Gaussian()}[family]
+    null = sm.GLM(y, np.ones((600, 1)), family=reference, offset=X["shift"]).fit(tol=1e-13)
+    # Deviance explained is measured against the model of the offset and an intercept,
+    # as mgcv and glm measure it; both solve that one-parameter model to rounding.
+    assert model.predictor_.info["null_deviance"] == pytest.approx(null.deviance, rel=1e-9)
+
+
 def test_the_artifact_keeps_the_exposure_and_says_format_4(tmp_path):
     X, y = _rates(seed=5)
     model = GAMRegressor(family="poisson", exposure="exposure").fit(X, y)

@@ -128,7 +128,10 @@ class Family:
         if self.link == "log":
             exposure = np.exp(offset)
             return exposure * float(np.dot(weights, y)) / float(np.dot(weights, exposure))
-        return np.full_like(y, np.average(y, weights=weights))
+        mean = np.full_like(y, np.average(y, weights=weights))
+        if not offset.any():
+            return mean
+        return self.inverse_link(offset + _logit_intercept(y, weights, offset, mean[0]))
 
     def starting_mu(self, y: Array) -> Array:
         if self.name == "binomial":
@@ -171,6 +174,24 @@ def _xlogy_ratio(a: Array, b: Array) -> Array:
     """``a * log(a / b)``, taken as 0 where ``a`` is 0."""
     safe_a = np.where(a > 0, a, 1.0)
     return np.where(a > 0, a * np.log(safe_a / np.maximum(b, _SMALLEST)), 0.0)
+
+
+def _logit_intercept(y: Array, weights: Array, offset: Array, mean: float) -> float:
+    """The intercept of a logistic model with an offset and nothing else: Newton's method
+    on its one score equation (concave log-likelihood, so it converges from the logit of
+    the mean)."""
+    mean = min(max(mean, _TINY), 1.0 - _TINY)
+    intercept = float(np.log(mean / (1.0 - mean)))
+    for _ in range(100):
+        p = 0.5 * (1.0 + np.tanh(0.5 * (offset + intercept)))
+        curvature = float(np.dot(weights, p * (1.0 - p)))
+        if curvature <= 0.0:
+            break
+        step = float(np.dot(weights, y - p)) / curvature
+        intercept += float(np.clip(step, -5.0, 5.0))
+        if abs(step) < 1e-12 * max(1.0, abs(intercept)):
+            break
+    return intercept
 
 
 def _tweedie_deviance(y: Array, mu: Array, p: float) -> Array:
