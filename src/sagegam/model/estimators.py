@@ -387,6 +387,16 @@ default="gaussian"
         feature names, indices or one boolean per feature; None for none. Each becomes
         one effect per level, shrunk towards zero by a ridge penalty REML weighs (a
         random effect), so rare levels are pulled towards zero.
+    offset : str, int or None, default=None
+        A column of ``X`` (name or 0-based index) added to the linear predictor with
+        coefficient 1; not a feature (no term, no smoothing), but read from every row in
+        ``predict``, the artifact and the endpoint alike. Missing or infinite values are
+        refused, naming row and column.
+    exposure : str, int or None, default=None
+        A column of positive exposures (time, size or count at risk) whose log is the
+        offset, so the expected response scales with it: a rate model (mgcv's
+        ``offset(log(E))``). Needs a log link; a value <= 0 is refused, naming row and
+        column.
     interactions : None, "auto", int or list of pairs, default=None
         Pairs of features whose joint effect is more than the sum of their own: a list
         of pairs (names or indices), "auto" to find the significant pairs on the main
@@ -520,7 +530,9 @@ default="gaussian"
 class GAMClassifier(ClassifierMixin, _GAM):  # type: ignore[misc]
     """Binary generalized additive classification (logistic link), smoothness by REML.
 
-    Parameters are those of :class:`GAMRegressor` without ``family``.
+    Parameters are those of :class:`GAMRegressor` without ``family``, ``power`` and
+    ``theta``; ``offset`` adds to the log-odds, and ``exposure`` (which needs a log link)
+    is refused.
 
     Examples
     --------
