@@ -28,7 +28,7 @@ from typing import Any
 
 from sagegam.container import csvtext
 from sagegam.container.serving.codecs import NPY
-from sagegam.local import client, endpoints
+from sagegam.local import client, endpoints, whole_files
 from sagegam.local.dataprocessing import filtered, joined
 from sagegam.local.records import Records, line_batches, read_records
 from sagegam.local.state import LocalError, check_name
@@ -64,12 +64,12 @@ class TransformSpec:
 
     @property
     def binary_input(self) -> bool:
-        return _media_type(self.content_type) == NPY
+        return whole_files.media_type(self.content_type) == NPY
 
     @property
     def binary_output(self) -> bool:
         """An npy answer is an array, not lines: it is written as it comes."""
-        return _media_type(self.accept or self.content_type) == NPY
+        return whole_files.media_type(self.accept or self.content_type) == NPY
 
     @property
     def max_payload_bytes(self) -> int:
@@ -99,28 +99,7 @@ def validate(spec: TransformSpec) -> None:
         raise LocalError(f"MaxConcurrentTransforms x MaxPayloadInMB must be at most 100 (MB in "
                          f"flight), as SageMaker requires; got {spec.max_concurrent} x "
                          f"{spec.max_payload_mb:g}.")
-    _validate_binary(spec)
-
-
-def _validate_binary(spec: TransformSpec) -> None:
-    """npy arrays are whole objects: no line splits them, and no line-wise option reads them."""
-    if spec.binary_input and spec.split_type != "None":
-        raise LocalError("ContentType application/x-npy is one binary array per file, which "
-                         "cannot be split into lines: use SplitType=None (each file is sent "
-                         "whole as one request).")
-    if spec.binary_output and spec.split_type != "None":
-        raise LocalError("Accept application/x-npy answers binary arrays, which cannot be "
-                         "assembled line by line: with SplitType=Line use text/csv or "
-                         "application/jsonlines.")
-    filters = [f for f in (spec.input_filter, spec.output_filter) if f and f.strip() != "$"]
-    if (spec.binary_input and filters) or (spec.binary_output and spec.output_filter and
-                                           spec.output_filter.strip() != "$"):
-        raise LocalError("InputFilter and OutputFilter select columns of CSV or JSON records; "
-                         "they cannot read application/x-npy arrays: leave them at '$'.")
-
-
-def _media_type(value: str) -> str:
-    return value.split(";")[0].strip().lower()
+    whole_files.validate_binary(spec)
 
 
 def input_files(inputs: list[Path]) -> list[Path]:
@@ -233,7 +212,7 @@ def _transform_files(spec: TransformSpec, files: list[Path], records: list[Recor
     counts = []
     for index, path in enumerate(files):
         if spec.binary_output:  # the array as the server sent it, one record per file
-            _write_binary(spec.output_dir / (path.name + ".out"), outputs[index], spec)
+            whole_files.write_binary(spec.output_dir / (path.name + ".out"), outputs[index], spec)
             counts.append(1)
             continue
         lines, count = _assembled(records[index], b"".join(outputs[index]), spec)
@@ -245,16 +224,6 @@ def _transform_files(spec: TransformSpec, files: list[Path], records: list[Recor
         (spec.output_dir / (path.name + ".out")).write_bytes(lines)
         counts.append(count)
     return counts
-
-
-def _write_binary(target: Path, answers: list[bytes], spec: TransformSpec) -> None:
-    """SageMaker's AssembleWith=Line adds a line break after each record's output; None
-    writes the outputs back to back, unchanged."""
-    with target.open("wb") as handle:
-        for answer in answers:
-            handle.write(answer)
-            if spec.assemble_with == "Line":
-                handle.write(b"\n")
 
 
 def _assembled(records: Records, outputs: bytes, spec: TransformSpec) -> tuple[bytes, int]:
@@ -276,26 +245,10 @@ def _assembled(records: Records, outputs: bytes, spec: TransformSpec) -> tuple[b
 def _records(path: Path, spec: TransformSpec) -> Records:
     records = read_records(path, spec.split_type == "Line")
     if not records.split:
-        _check_whole(path, records.data, spec)
-    if records.count and _media_type(spec.content_type) == "text/csv":
+        whole_files.check_whole(path, records.data, spec)
+    if records.count and whole_files.media_type(spec.content_type) == "text/csv":
         _refuse_header(path, filtered(records.first_line(), spec.input_filter, False))
     return records
-
-
-def _check_whole(path: Path, data: bytes, spec: TransformSpec) -> None:
-    """A file sent whole (SplitType=None) is one request: SageMaker fails a job whose object
-    exceeds MaxPayloadInMB; text is read as UTF-8 by the options that look into it."""
-    if len(data) > spec.max_payload_bytes:
-        raise LocalError(f"{path.name} is {len(data) / 2**20:.1f} MB, more than MaxPayloadInMB "
-                         f"({spec.max_payload_mb:g} MB) allows: with SplitType=None each file "
-                         "is one request. Raise --max-payload-mb (at most 100), or split the "
-                         "file into smaller ones.")
-    if not spec.binary_input:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise LocalError(f"{path.name} is not UTF-8 text ({error}); a binary array goes "
-                             "as ContentType application/x-npy.") from None
 
 
 def _refuse_header(path: Path, first: str) -> None:
