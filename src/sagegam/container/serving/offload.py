@@ -47,10 +47,18 @@ class Parcel:
     path: str
 
     @classmethod
-    def of(cls, body: bytes) -> Parcel:
-        handle, path = tempfile.mkstemp(prefix="sagegam-body-")
-        with os.fdopen(handle, "wb") as file:
-            file.write(body)
+    def of(cls, body: bytes) -> Parcel | None:
+        """The body in a file; None (the pipe will do) when no file can be written."""
+        try:
+            handle, path = tempfile.mkstemp(prefix="sagegam-body-")
+        except OSError:
+            return None
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(body)
+        except OSError:  # a full or read-only temporary folder
+            cls(path).discard()
+            return None
         return cls(path)
 
     def open(self) -> bytes:
