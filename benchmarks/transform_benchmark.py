@@ -1,20 +1,29 @@
 """Batch transform throughput of the local runtime against in-process prediction.
 
-Writes a CSV of --rows rows x 10 features, trains a GAM on a sample, then times a local
-batch transform (subprocess engine, MultiRecord, 6 MB payloads) with 1 and 2 concurrent
-transforms, and in-process prediction of the same rows (from the parsed array, and from
-the CSV file) as the limits. A transform of an empty file times what every job pays
-whatever its size (the temporary endpoint's start and stop); the last rows give the
-transforms' shares net of it. Run: python benchmarks/transform_benchmark.py [--rows 1000000]
+Writes --rows rows x 10 features as a CSV file and as .npy arrays, trains a GAM on a
+sample, then times local batch transforms (subprocess engine) with 1 and 2 concurrent
+transforms, and in-process prediction of the same rows (from the array, and from each
+file) as the limits:
+
+- CSV: one file, SplitType=Line, MultiRecord, 6 MB mini-batches;
+- npy: SplitType=None, each file one request, as SageMaker sends an unsplit object: one
+  file of every row with MaxPayloadInMB 100 (1 concurrent), or the rows in two files
+  with MaxPayloadInMB 50 (2 concurrent; SageMaker caps concurrent x payload at 100 MB).
+
+A transform of an empty file times what every job pays whatever its size (the temporary
+endpoint's start and stop, with 1 or 2 workers); the last rows give each transform's share
+net of it. Run: python benchmarks/transform_benchmark.py [--rows 1000000]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,39 +37,58 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="sagegam-transform-bench-"))
     os.environ["SAGEGAM_HOME"] = str(folder / "home")
 
+    import sagegam
     from sagegam import GAMRegressor, load, save
     from sagegam.local.transform import TransformSpec, run_transform
 
+    # An installed package (pip, the image) has bytecode; an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 would compile sagegam in every server process it starts.
+    compileall.compile_dir(Path(sagegam.__file__).parent, quiet=1)
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, size=(args.rows, 10))
     data = folder / "features.csv"
     np.savetxt(data, X, delimiter=",", fmt="%.6f")
+    whole = folder / "npy-1" / "features.npy"
+    halves = [folder / "npy-2" / f"features-{i}.npy" for i in (1, 2)]
+    for path, part in [(whole, X), *zip(halves, np.array_split(X, 2), strict=True)]:
+        path.parent.mkdir(exist_ok=True)
+        np.save(path, part)
     sample = X[:50_000]
     y = np.sin(sample[:, 0]) + sample[:, 1] ** 2 + rng.normal(0, 0.3, len(sample))
     save(GAMRegressor().fit(sample, y), folder / "model")
     predictor = load(folder / "model")
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {args.rows:,} rows x 10 features "
-          f"({data.stat().st_size / 2**20:.0f} MB CSV), load average {os.getloadavg()}")
-
-    def in_process() -> None:
-        predictor.predict(X)
-
-    def in_process_from_csv() -> None:
-        predictor.predict(np.loadtxt(data, delimiter=","))
+          f"({data.stat().st_size / 2**20:.0f} MB CSV, {whole.stat().st_size / 2**20:.0f} MB "
+          f"npy), load average {os.getloadavg()}")
 
     empty = folder / "empty.csv"
     empty.write_bytes(b"")
 
-    def transform(concurrent: int, source: Path = data) -> None:
+    def transform(concurrent: int, source: Path = data, **options: object) -> None:
+        spec: dict[str, object] = {"max_payload_mb": 6, **options}
         run_transform(TransformSpec(f"bench-{concurrent}-{time.monotonic_ns()}",
                                     folder / "model", [source], folder / f"out-{concurrent}",
-                                    max_payload_mb=6, max_concurrent=concurrent))
+                                    max_concurrent=concurrent, **spec))  # type: ignore[arg-type]
 
-    cells = [("in-process predict (the limit)", in_process),
-             ("in-process np.loadtxt + predict", in_process_from_csv),
-             ("local transform, 1 concurrent", lambda: transform(1)),
-             ("local transform, 2 concurrent", lambda: transform(2)),
-             ("local transform of an empty file (start + stop)", lambda: transform(2, empty))]
+    def npy(concurrent: int) -> None:
+        transform(concurrent, whole.parent if concurrent == 1 else halves[0].parent,
+                  content_type="application/x-npy", split_type="None",
+                  max_payload_mb=100 // concurrent)
+
+    cells: list[tuple[str, Callable[[], object]]] = [
+        ("in-process predict (the limit)", lambda: predictor.predict(X)),
+        ("in-process np.loadtxt + predict", lambda: predictor.predict(
+            np.loadtxt(data, delimiter=","))),
+        ("in-process np.load + predict", lambda: predictor.predict(np.load(whole))),
+        ("local transform, 1 concurrent", lambda: transform(1)),
+        ("local transform, 2 concurrent", lambda: transform(2)),
+        ("local transform of npy, 1 concurrent", lambda: npy(1)),
+        ("local transform of npy, 2 concurrent", lambda: npy(2)),
+        ("local transform of an empty file, 1 concurrent (start + stop)",
+         lambda: transform(1, empty)),
+        ("local transform of an empty file, 2 concurrent (start + stop)",
+         lambda: transform(2, empty)),
+    ]
     medians: dict[str, float] = {}
     print("| path | median s | rows/s | share of the limit |")
     print("|---|---|---|---|")
@@ -72,12 +100,20 @@ def main() -> None:
             times.append(time.perf_counter() - started)
         medians[label] = statistics.median(times)
         _row(label, medians[label], args.rows, medians)
-    fixed = medians[cells[-1][0]]
-    for concurrent in (1, 2):
-        label = f"local transform, {concurrent} concurrent"
-        _row(f"{label}, net of start + stop", medians[label] - fixed, args.rows, medians)
+    for kind in ("", "of npy, "):
+        for concurrent in (1, 2):
+            label = f"local transform, {kind}{concurrent} concurrent".replace(", of", " of")
+            fixed = medians[cells[-3 + concurrent][0]]
+            _row(f"{label}, net of start + stop", medians[label] - fixed, args.rows, medians)
+    _check_outputs(folder, predictor.predict(X), args.rows)
+
+
+def _check_outputs(folder: Path, expected: np.ndarray, rows: int) -> None:
     out = (folder / "out-2" / "features.csv.out").read_bytes()
-    assert out.count(b"\n") == args.rows, "the transform lost records"
+    assert out.count(b"\n") == rows, "the CSV transform lost records"
+    halves = [np.load(folder / "out-2" / f"features-{i}.npy.out") for i in (1, 2)]
+    for answer in [np.load(folder / "out-1" / "features.npy.out"), np.concatenate(halves)]:
+        np.testing.assert_allclose(answer, expected, rtol=1e-12, atol=0)
 
 
 def _row(label: str, seconds: float, rows: int, medians: dict[str, float]) -> None:

@@ -50,16 +50,17 @@ class Records:
 
 
 def read_records(path: Path, split: bool) -> Records:
-    """The file's records; a file that is not UTF-8 text or has a blank line among its
-    records is refused with its name (and the line's number)."""
+    """The file's records. Split into lines, a file that is not UTF-8 text or has a blank
+    line among its records is refused with its name (and the line's number); unsplit, the
+    file's bytes are one record whatever they hold."""
     data = path.read_bytes()
+    if not split:  # the file is the record, as it is: text or binary (an .npy array)
+        return Records(data, 1, split=False)
     if not data.isascii():
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise LocalError(f"{path.name} is not UTF-8 text ({error}).") from None
-    if not split:
-        return Records(data, 1, split=False)
     data = _without_trailing_blanks(_normalized(data))
     _refuse_blank_line(path, data)
     return Records(data, data.count(b"\n"))

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from sagegam.container import csvtext
-from sagegam.local import client, endpoints
+from sagegam.container.serving.codecs import NPY
+from sagegam.local import client, endpoints, whole_files
 from sagegam.local.dataprocessing import filtered, joined
 from sagegam.local.records import Records, line_batches, read_records
 from sagegam.local.state import LocalError, check_name
@@ -61,6 +62,19 @@ class TransformSpec:
     def json_records(self) -> bool:
         return "json" in self.content_type
 
+    @property
+    def binary_input(self) -> bool:
+        return whole_files.media_type(self.content_type) == NPY
+
+    @property
+    def binary_output(self) -> bool:
+        """An npy answer is an array, not lines: it is written as it comes."""
+        return whole_files.media_type(self.accept or self.content_type) == NPY
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return int(self.max_payload_mb * 1024 * 1024)  # as the server counts it
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -81,6 +95,11 @@ def validate(spec: TransformSpec) -> None:
         raise LocalError("max_payload_mb must be in (0, 100] (SageMaker's MaxPayloadInMB).")
     if spec.join_source == "Input" and spec.split_type != "Line":
         raise LocalError("JoinSource=Input needs SplitType=Line: outputs join records one to one.")
+    if spec.max_concurrent * spec.max_payload_mb > 100:
+        raise LocalError(f"MaxConcurrentTransforms x MaxPayloadInMB must be at most 100 (MB in "
+                         f"flight), as SageMaker requires; got {spec.max_concurrent} x "
+                         f"{spec.max_payload_mb:g}.")
+    whole_files.validate_binary(spec)
 
 
 def input_files(inputs: list[Path]) -> list[Path]:
@@ -192,6 +211,10 @@ def _transform_files(spec: TransformSpec, files: list[Path], records: list[Recor
             progress(batch.count)
     counts = []
     for index, path in enumerate(files):
+        if spec.binary_output:  # the array as the server sent it, one record per file
+            whole_files.write_binary(spec.output_dir / (path.name + ".out"), outputs[index], spec)
+            counts.append(1)
+            continue
         lines, count = _assembled(records[index], b"".join(outputs[index]), spec)
         if spec.split_type == "Line" and count != records[index].count:
             raise LocalError(f"{path.name}: {records[index].count} records in but {count} "
@@ -221,7 +244,9 @@ def _assembled(records: Records, outputs: bytes, spec: TransformSpec) -> tuple[b
 
 def _records(path: Path, spec: TransformSpec) -> Records:
     records = read_records(path, spec.split_type == "Line")
-    if records.count and spec.content_type.split(";")[0].strip() == "text/csv":
+    if not records.split:
+        whole_files.check_whole(path, records.data, spec)
+    if records.count and whole_files.media_type(spec.content_type) == "text/csv":
         _refuse_header(path, filtered(records.first_line(), spec.input_filter, False))
     return records
 
@@ -238,7 +263,10 @@ def _refuse_header(path: Path, first: str) -> None:
 
 def _batches(records: list[Records], spec: TransformSpec) -> Iterator[Batch]:
     for index, file_records in enumerate(records):
-        if spec.batch_strategy == "SingleRecord" or spec.split_type == "None":
+        if spec.split_type == "None" and (spec.input_filter is None or
+                                          spec.input_filter.strip() == "$"):
+            yield Batch(index, 1, 1, file_records.data)  # the object as it is, as SageMaker
+        elif spec.batch_strategy == "SingleRecord" or spec.split_type == "None":
             yield from (Batch(index, number, 1, (_filtered(spec, line) + "\n").encode())
                         for number, line in enumerate(file_records.lines(), 1))
         elif spec.input_filter is None or spec.input_filter.strip() == "$":
@@ -299,6 +327,8 @@ def _send(batch: Batch, spec: TransformSpec, target: tuple[str, str], path: Path
 
 
 def _lines(answer: client.Answer, batch: Batch, spec: TransformSpec, path: Path) -> bytes:
+    if spec.binary_output:
+        return answer.body  # one array for one whole file (SplitType=None, checked)
     lines, count = _answer_lines(answer.body)
     if spec.split_type == "Line" and count != batch.count:
         raise LocalError(f"{_where(path, batch)}: the server answered {count} lines for "
