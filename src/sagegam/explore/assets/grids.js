@@ -175,7 +175,8 @@ function scatterChart(parent, spec) {
 // the total. The canvas's data-bars holds what was drawn, for tests and for copying.
 function waterfallChart(parent, spec) {
   const n = spec.steps.length + 2;
-  const longest = Math.max(9, ...spec.steps.map((s) => Math.min(s.label.length, 26)));
+  const longest = Math.max(9, ...spec.steps.concat([{label: spec.totalLabel}])
+    .map((s) => Math.min(s.label.length, 26)));
   const c = chartCanvas(parent, spec.width || 640, Math.max(140, 22 * n + 50),
     {left: 14 + 6.4 * longest, right: 70, top: 8, bottom: 38});
   const rows = [{label: "intercept", from: 0, to: spec.intercept, kind: "total"}];

@@ -69,7 +69,7 @@ function offsetNote(data) {
       "proportional to it." : `\u201c${o.name}\u201d is an offset: not a term; it is added to ` +
       "the linear predictor with coefficient 1.";
     const spread = o.min_median_max;
-    return el("span", {text: what + (spread ? ` Over the rows of the ${data.datasets[0].label}` +
+    return el("span", {text: what + (spread ? ` Over the rows of the ${data.datasets[0].label},` +
       ` it runs from ${fmt(spread[0], 5)} to ${fmt(spread[2], 5)} (median ${fmt(spread[1], 5)}). ` : " ")});
   }));
 }
