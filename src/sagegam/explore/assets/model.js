@@ -81,7 +81,6 @@ class Model {
     this.intercept = spec.intercept;
     // Columns no term reads: their codes add to the linear predictor with coefficient 1.
     this.offsetColumns = spec.features.flatMap((f, j) => (OFFSET_KINDS.has(f.kind) ? [j] : []));
-    this.partNames = spec.terms.map((t) => t.name).concat(this.offsetColumns.length ? [OFFSET_PART] : []);
   }
 
   isOffset(j) {
@@ -134,8 +133,8 @@ class Model {
     return this.offsetColumns.reduce((total, j) => total + codes[j], 0.0);
   }
 
-  // What the intercept adds up with to the linear predictor (partNames names them):
-  // every term's contribution, then the offset if the model has one, as parts_of.
+  // What the intercept adds up with to the linear predictor: every term's contribution,
+  // then the offset (named OFFSET_PART) if the model has one, as parts_of.
   parts(codes) {
     const parts = this.contributions(codes);
     if (this.offsetColumns.length) parts.push(this.offset(codes));

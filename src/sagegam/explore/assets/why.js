@@ -57,7 +57,9 @@ function whySection(app) {
   } else {
     section.append(el("p", {class: "note", text: "No data was given, so there are no rows to " +
       "pick; type values below (they start at each feature's middle or first level" +
-      (app.model.offsetColumns.length ? ", an exposure at 1 and an offset at 0" : "") + ")."}));
+      app.model.offsetColumns.map((j) => app.model.features[j].kind === "exposure" ?
+        `, ${app.model.features[j].name} at 1` : `, ${app.model.features[j].name} at 0`).join("") +
+      ")."}));
   }
   const form = el("form", {class: "values", id: "why-values", onsubmit: (ev) => ev.preventDefault()},
     inputs.map((input) => input.node));
