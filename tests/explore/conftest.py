@@ -55,3 +55,13 @@ def churn(tmp_path_factory: pytest.TempPathFactory) -> Page:
                          y[:train], X_validation=X[train:], y_validation=y[train:],
                          title="Churn: who leaves, and why")
     return Page(model, X, y, path)
+
+
+@pytest.fixture(scope="session")
+def claims(tmp_path_factory: pytest.TempPathFactory) -> Page:
+    """A Poisson rate model with an exposure; training and validation rows."""
+    model, X, y = models.claims()
+    train = models.CLAIMS_TRAIN
+    path = model.explore(tmp_path_factory.mktemp("claims") / "explorer.html", X[:train],
+                         y[:train], X_validation=X[train:], y_validation=y[train:])
+    return Page(model, X, y, path)

@@ -4,6 +4,8 @@
   numeric-by-categorical pair (20 terms), gaussian: the issue's size goal.
 - :func:`churn`: a small classifier with a factor, a missing-value effect and a pair of
   two categorical features, the docs' example.
+- :func:`claims`: a Poisson rate model, claims per policy-year, with the years at risk
+  as its exposure (a column between two features, no term of its own).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import pandas as pd
 REGIONS = ["north", "south", "east", "west", "centre"]
 PLANS = ["basic", "plus", "pro"]
 CHURN_TRAIN = 2_000
+CLAIMS_TRAIN = 1_500
+VEHICLES = ["car", "van", "motorbike"]
 
 
 def twenty_terms_data(n: int = 4_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -61,3 +65,24 @@ def churn(n: int = 3_000) -> tuple[Any, pd.DataFrame, np.ndarray]:
     X, y = churn_data(n)
     model = GAMClassifier(df=10, interactions=[("region", "plan")])
     return model.fit(X[:CHURN_TRAIN], y[:CHURN_TRAIN]), X, y
+
+
+def claims_data(n: int = 2_000, seed: int = 2) -> tuple[pd.DataFrame, np.ndarray]:
+    """Years at risk from 2 to 20, so that a page which left the exposure out would be
+    wrong by a factor of 2 at least on every row."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"driver_age": rng.uniform(18, 80, n).round(1),
+                      "years": rng.uniform(2, 20, n).round(2),
+                      "vehicle": rng.choice(VEHICLES, n)})
+    rate = np.exp(-2.0 + 1.2 * np.exp(-(X.driver_age - 18) / 10)
+                  + X.vehicle.map({"car": 0.0, "van": 0.3, "motorbike": 0.7}))
+    return X, rng.poisson(X.years * rate).astype(float)
+
+
+def claims(n: int = 2_000) -> tuple[Any, pd.DataFrame, np.ndarray]:
+    """Fitted on the first CLAIMS_TRAIN rows; the rest are held out."""
+    from sagegam import GAMRegressor
+
+    X, y = claims_data(n)
+    model = GAMRegressor(family="poisson", exposure="years", df=8)
+    return model.fit(X[:CLAIMS_TRAIN], y[:CLAIMS_TRAIN]), X, y

@@ -113,3 +113,21 @@ def test_numeric_class_labels_match_whatever_way_they_are_written(tmp_path):
         target = json.loads(page.split('id="sagegam-data">', 1)[1].split("</script>", 1)[0])[
             "datasets"][0]["target"]
         assert target == y.tolist()
+
+
+def test_a_rate_models_csv_gives_the_exposures_as_written_or_one_sentence(claims, tmp_path):
+    save(claims.model, tmp_path / "model")
+    rows = claims.X[:50].assign(claims=claims.y[:50])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    result = run(str(tmp_path / "model"), "-d", str(tmp_path / "rows.csv"),
+                 "-o", str(tmp_path / "rates.html"))
+    assert result.exit_code == 0, result.output
+    data = data_block(tmp_path / "rates.html")["datasets"][0]
+    assert data["exposures"][1] == rows["years"].tolist()
+    rows.assign(years=rows["years"].where(rows.index != 4, 0.0)).to_csv(
+        tmp_path / "zero.csv", index=False)
+    result = run(str(tmp_path / "model"), "-d", str(tmp_path / "zero.csv"),
+                 "-o", str(tmp_path / "x.html"))
+    assert result.exit_code == 1
+    assert "Cannot show the data: Row 5, column 'years': '0.0' is not a positive, finite " \
+        "number" in result.output

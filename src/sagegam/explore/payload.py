@@ -3,8 +3,10 @@
 Three parts: the model itself (features, terms, coefficients: what the page needs to
 compute any row's contributions, as the endpoint's explanations do), each term's effect
 with its band on its natural grid (from :meth:`GAMPredictor.partial_dependence`), and
-the data sets (embedded rows, histograms, metrics). Coefficients and data values keep
-full precision so sums are exact; effect grids are rounded for the eye.
+the data sets (embedded rows, histograms, metrics). An offset or exposure column is a
+feature of the schema but no term: it gets no effect or importance, only its spread.
+Coefficients and data values keep full precision so sums are exact; effect grids are
+rounded for the eye.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def build_payload(predictor: GAMPredictor, datasets: list[Rows], *, title: str,
         "importance_basis": basis,
         "terms": [_term(predictor, t, float(importance[t])) for t in range(len(predictor.terms))],
         "histograms": _histograms(predictor, datasets[0] if datasets else None),
+        "offsets": _offsets(predictor, datasets[0] if datasets else None),
         "datasets": [_dataset(predictor, rows) for rows in datasets],
     }
 
@@ -131,8 +134,26 @@ def _histograms(predictor: GAMPredictor, rows: Rows | None) -> list[dict[str, An
         return [None] * predictor.n_features
     ranges = {m.feature: (m.lower, m.upper) for term in predictor.terms
               for m in term.margins if isinstance(m, SplineMargin)}
-    return [_histogram(rows.codes[:, j], feature, ranges.get(j))
+    return [_histogram(_as_given(rows, j), feature, ranges.get(j))
             for j, feature in enumerate(predictor.schema.features)]
+
+
+def _as_given(rows: Rows, j: int) -> NDArray[np.float64]:
+    """A column's values as the user gave them: its codes, but an exposure's own values
+    rather than their log."""
+    return rows.exposures.get(j, rows.codes[:, j])
+
+
+def _offsets(predictor: GAMPredictor, rows: Rows | None) -> list[dict[str, Any]]:
+    """Each offset or exposure column, and how it spreads over every row of the data."""
+    out = []
+    for j, kind in predictor.schema.offsets.items():
+        values = None if rows is None else _as_given(rows, j)
+        spread = None if values is None or values.size == 0 else \
+            [float(np.min(values)), float(np.median(values)), float(np.max(values))]
+        out.append({"feature": j, "name": predictor.feature_names[j], "kind": kind,
+                    "min_median_max": spread})
+    return out
 
 
 def _histogram(column: NDArray[np.float64], feature: Feature,
@@ -159,6 +180,8 @@ def _dataset(predictor: GAMPredictor, rows: Rows) -> dict[str, Any]:
         "n": rows.n,
         "rows": rows.shown.tolist(),
         "codes": [exact(codes[:, j]) for j in range(codes.shape[1])],
+        "exposures": [exact(rows.exposures[j][rows.shown]) if j in rows.exposures else None
+                      for j in range(codes.shape[1])],
         "target": None if rows.target is None else exact(rows.target[rows.shown]),
         "metrics": None if rows.target is None else fit_metrics(predictor, rows),
         "unknown": rows.unknown.count,

@@ -1,9 +1,11 @@
 """The data an explorer page shows: rows encoded as the model reads them, and fit metrics.
 
-Rows are embedded as the model's codes (numbers, level codes, NaN for missing), so the
-page evaluates every term exactly as :class:`~sagegam.model.predictor.GAMPredictor`
-does, without re-implementing how text becomes levels. Past ``max_rows`` a seeded
-uniform sample is embedded; histograms, importances and metrics use every row.
+Rows are embedded as the model's codes (numbers, level codes, NaN for missing, an
+offset's value, an exposure's log), so the page evaluates every term and the offset
+exactly as :class:`~sagegam.model.predictor.GAMPredictor` does, without re-implementing
+how text becomes levels. An exposure is also kept as given, for the page to show. Past
+``max_rows`` a seeded uniform sample is embedded; histograms, importances and metrics
+use every row.
 
 numpy only, like the predictor.
 """
@@ -17,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sagegam.model.predictor import GAMPredictor
-from sagegam.model.schema import UnknownCells, level_text
+from sagegam.model.schema import UnknownCells, as_float, level_text
 
 Array = NDArray[np.float64]
 SAMPLE_SEED = 0
@@ -32,6 +34,7 @@ class Rows:
     target: Array | None  # the response, or 1.0/0.0 for the positive class
     shown: NDArray[np.intp]  # 0-based indices of the embedded rows, ascending
     unknown: UnknownCells
+    exposures: dict[int, Array]  # each exposure column as given (its codes are its log)
 
     @property
     def n(self) -> int:
@@ -47,7 +50,8 @@ def read_rows(predictor: GAMPredictor, X: Any, y: Any, label: str, max_rows: int
     codes = predictor.schema.encode_columns(columns, unknown) if isinstance(columns, list) \
         else predictor.encode(columns, unknown)
     target = None if y is None else _target(predictor, y, codes.shape[0], label)
-    return Rows(label, codes, target, sample_rows(codes.shape[0], max_rows), unknown)
+    return Rows(label, codes, target, sample_rows(codes.shape[0], max_rows), unknown,
+                _exposures(predictor, columns))
 
 
 def sample_rows(n: int, max_rows: int) -> NDArray[np.intp]:
@@ -59,9 +63,10 @@ def sample_rows(n: int, max_rows: int) -> NDArray[np.intp]:
 
 
 def _columns(predictor: GAMPredictor, X: Any) -> Any:
-    """A frame's columns in the model's order (by name); anything else as it is."""
+    """A frame's columns in the model's order (by name), or anything else as an array of
+    rows (a list, which is what the columns come back as, would read as columns)."""
     if not hasattr(X, "columns"):
-        return X
+        return X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
     present = [str(c) for c in X.columns]
     missing = [name for name in predictor.feature_names if name not in present]
     if missing and len(present) == predictor.n_features:
@@ -71,6 +76,16 @@ def _columns(predictor: GAMPredictor, X: Any) -> Any:
                          f"{list(predictor.feature_names)}.")
     by_name = {str(c): c for c in X.columns}
     return [np.asarray(X[by_name[name]]) for name in predictor.feature_names]
+
+
+def _exposures(predictor: GAMPredictor, columns: Any) -> dict[int, Array]:
+    """Each exposure column as the user gave it: ``exp`` of its log would not give back
+    the same number, and the page shows (and lets one edit) the exposure itself."""
+    wanted = [j for j, kind in predictor.schema.offsets.items() if kind == "exposure"]
+    if wanted and not isinstance(columns, list):
+        table = columns.reshape(1, -1) if columns.ndim == 1 else columns  # one row
+        columns = list(table.T)
+    return {j: as_float(np.asarray(columns[j]), predictor.feature_names[j]) for j in wanted}
 
 
 def _target(predictor: GAMPredictor, y: Any, n: int, label: str) -> Array:

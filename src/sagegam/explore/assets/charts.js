@@ -5,7 +5,7 @@
 const COLOR = {
   line: "#1d5fa6", band: "rgba(29,95,166,0.20)", hist: "rgba(105,105,105,0.22)",
   grid: "#ececec", axis: "#777", text: "#333", dot: "rgba(40,40,40,0.30)",
-  pos: "#c44e3b", neg: "#2f6db0", total: "#5b5b8f", ref: "#aaa",
+  pos: "#c44e3b", neg: "#2f6db0", total: "#5b5b8f", offset: "#9a7d2e", ref: "#aaa",
 };
 const SERIES = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
   "#e377c2", "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939"];

@@ -171,16 +171,19 @@ function scatterChart(parent, spec) {
   return c.canvas;
 }
 
-// How a prediction is built: the intercept, then each term's push, to the total.
+// How a prediction is built: the intercept, then each term's push (and the offset's), to
+// the total. The canvas's data-bars holds what was drawn, for tests and for copying.
 function waterfallChart(parent, spec) {
   const n = spec.steps.length + 2;
-  const longest = Math.max(9, ...spec.steps.map((s) => Math.min(s.label.length, 26)));
+  const longest = Math.max(9, ...spec.steps.concat([{label: spec.totalLabel}])
+    .map((s) => Math.min(s.label.length, 26)));
   const c = chartCanvas(parent, spec.width || 640, Math.max(140, 22 * n + 50),
     {left: 14 + 6.4 * longest, right: 70, top: 8, bottom: 38});
   const rows = [{label: "intercept", from: 0, to: spec.intercept, kind: "total"}];
   let running = spec.intercept;
   for (const s of spec.steps) {
-    rows.push({label: s.label, from: running, to: running + s.value, kind: s.value >= 0 ? "pos" : "neg"});
+    rows.push({label: s.label, from: running, to: running + s.value,
+      kind: s.kind || (s.value >= 0 ? "pos" : "neg")});
     running += s.value;
   }
   rows.push({label: spec.totalLabel, from: 0, to: spec.total, kind: "total"});
@@ -193,7 +196,7 @@ function waterfallChart(parent, spec) {
     ctx.fillStyle = COLOR.text;
     ctx.textAlign = "right";
     ctx.fillText(r.label.length > 26 ? r.label.slice(0, 25) + "\u2026" : r.label, c.x0 - 6, y);
-    ctx.fillStyle = r.kind === "pos" ? COLOR.pos : r.kind === "neg" ? COLOR.neg : COLOR.total;
+    ctx.fillStyle = COLOR[r.kind];
     const xa = xs(Math.min(r.from, r.to)), xb = xs(Math.max(r.from, r.to));
     ctx.fillRect(xa, y - band * 0.32, Math.max(xb - xa, 1.5), band * 0.64);
     ctx.fillStyle = COLOR.text;
@@ -208,5 +211,6 @@ function waterfallChart(parent, spec) {
     const r = rows[i];
     return [r.label, r.kind === "total" ? fmt(r.to, 6) : `${signed(r.to - r.from, 6)} \u2192 ${fmt(r.to, 6)}`];
   });
+  c.canvas.dataset.bars = JSON.stringify(rows);
   return c.canvas;
 }

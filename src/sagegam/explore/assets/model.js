@@ -1,10 +1,14 @@
 // The model's arithmetic, step for step as sagegam's GAMPredictor does it: equally spaced
 // B-spline margins (cubic in closed form, other degrees by Cox-de Boor), factor
-// indicators, their tensor products, the intercept and the inverse link. Rows come as
-// the model's codes (numbers, level codes, NaN for missing), the same codes the
-// predictor's terms read, so a row's contributions here are the endpoint's.
+// indicators, their tensor products, the intercept, the offset and the inverse link.
+// Rows come as the model's codes (numbers, level codes, NaN for missing, an offset's
+// value, an exposure's log), the same codes the predictor reads, so a row's parts here
+// are the endpoint's explanation.
 
 class OutsideRange extends Error {}
+
+const OFFSET_KINDS = new Set(["offset", "exposure"]);
+const OFFSET_PART = "(offset)";
 
 function localValues(frac, degree) {
   if (degree === 3) {
@@ -75,6 +79,12 @@ class Model {
     this.terms = spec.terms;
     this.coef = spec.coef;
     this.intercept = spec.intercept;
+    // Columns no term reads: their codes add to the linear predictor with coefficient 1.
+    this.offsetColumns = spec.features.flatMap((f, j) => (OFFSET_KINDS.has(f.kind) ? [j] : []));
+  }
+
+  isOffset(j) {
+    return OFFSET_KINDS.has(this.features[j].kind);
   }
 
   margin(m, codes) {
@@ -118,8 +128,21 @@ class Model {
     return this.terms.map((_, t) => this.contribution(t, codes));
   }
 
-  linearPredictor(contributions) {
-    return this.intercept + contributions.reduce((total, c) => total + c, 0.0);
+  // The offset columns' codes summed (an exposure's code is its log), as offset_of.
+  offset(codes) {
+    return this.offsetColumns.reduce((total, j) => total + codes[j], 0.0);
+  }
+
+  // What the intercept adds up with to the linear predictor: every term's contribution,
+  // then the offset (named OFFSET_PART) if the model has one, as parts_of.
+  parts(codes) {
+    const parts = this.contributions(codes);
+    if (this.offsetColumns.length) parts.push(this.offset(codes));
+    return parts;
+  }
+
+  linearPredictor(parts) {
+    return this.intercept + parts.reduce((total, c) => total + c, 0.0);
   }
 
   mean(eta) {
@@ -151,18 +174,19 @@ class Model {
   }
 }
 
-// Each embedded row's contributions, linear predictor and mean, once, for the charts.
+// Each embedded row's parts (terms, then any offset), linear predictor and mean, once,
+// for the charts.
 function scoreDataset(model, dataset) {
   const n = dataset.rows.length, p = model.features.length;
   const codes = new Array(p);
-  dataset.contributions = [];
+  dataset.parts = [];
   dataset.eta = new Float64Array(n);
   dataset.mean = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < p; j++) codes[j] = dataset.codes[j][i];
-    const c = model.contributions(codes);
-    dataset.contributions.push(c);
-    dataset.eta[i] = model.linearPredictor(c);
+    const parts = model.parts(codes);
+    dataset.parts.push(parts);
+    dataset.eta[i] = model.linearPredictor(parts);
     dataset.mean[i] = model.mean(dataset.eta[i]);
   }
 }

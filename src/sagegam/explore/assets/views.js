@@ -34,9 +34,10 @@ function overviewSection(app) {
     `Regression, ${spec.family} family, ${spec.link} link`;
   const section = el("section", {id: "overview"}, [
     el("h2", {text: "Overview"}),
-    el("p", {class: "lead", text: `${what}; ${model.features.length} features, ` +
-      `${model.terms.length} terms. Which terms matter is below; how each acts is its chart ` +
-      "under Terms; why a row got its prediction is under Why this prediction."}),
+    el("p", {class: "lead", text: `${what}; ${model.features.length - model.offsetColumns.length} ` +
+      `features, ${model.terms.length} terms. Which terms matter is below; how each acts is ` +
+      "its chart under Terms; why a row got its prediction is under Why this prediction."}),
+    offsetNote(data),
     el("div", {class: "columns"}, [
       el("div", {}, [el("h3", {text: "Fit statistics"}), statisticsTable(data.statistics)]),
       el("div", {id: "importance"}, [el("h3", {text: "Terms by importance"}),
@@ -56,6 +57,21 @@ function overviewSection(app) {
     el("summary", {text: "The model summary, as model.summary() prints it"}),
     el("pre", {text: data.summary})]));
   return section;
+}
+
+// An offset or exposure is a column of the data but no term: no chart, no importance,
+// only what it is and how it spreads.
+function offsetNote(data) {
+  if (!data.offsets.length) return null;
+  return el("p", {class: "note", id: "offsets"}, data.offsets.map((o) => {
+    const what = o.kind === "exposure" ? `\u201c${o.name}\u201d is the exposure: not a term; ` +
+      "its log is added to the linear predictor with coefficient 1, so a prediction is " +
+      "proportional to it." : `\u201c${o.name}\u201d is an offset: not a term; it is added to ` +
+      "the linear predictor with coefficient 1.";
+    const spread = o.min_median_max;
+    return el("span", {text: what + (spread ? ` Over the rows of the ${data.datasets[0].label},` +
+      ` it runs from ${fmt(spread[0], 5)} to ${fmt(spread[2], 5)} (median ${fmt(spread[1], 5)}). ` : " ")});
+  }));
 }
 
 function termTable(app) {
@@ -163,7 +179,7 @@ function partialResiduals(app, t, j) {
   const x = [], y = [];
   d.rows.forEach((_, i) => {
     x.push(d.codes[j][i]);
-    y.push(d.contributions[i][t] + (d.target[i] - d.mean[i]) / app.model.slope(d.eta[i]));
+    y.push(d.parts[i][t] + (d.target[i] - d.mean[i]) / app.model.slope(d.eta[i]));
   });
   return {x, y};
 }
