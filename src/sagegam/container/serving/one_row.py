@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import orjson
@@ -58,15 +59,22 @@ def json_row(body: bytes, width: int) -> Row | None:
 
 
 def npy_row(body: bytes, width: int) -> Row | None:
-    """One row (1 x p or p) in np.save's plain form, converted to float64 as numpy does."""
+    """One row (1 x p or p) in np.save's plain form, converted to float64 as numpy does
+    (native doubles read straight from the bytes)."""
     found = npyformat.layout(body)
     if found is None:
         return None
     dtype, shape, offset = found
     if shape not in ((1, width), (width,)) or len(body) - offset != width * dtype.itemsize:
         return None
-    return _finite(np.frombuffer(body, dtype, width, offset).astype(np.float64, copy=False)
-                   .tolist(), width)
+    if dtype == _DOUBLE:
+        doubles = memoryview(body)[offset:].cast("d").tolist()  # floats, typed as ints
+        return _finite(cast(Row, doubles), width)
+    return _finite(np.frombuffer(body, dtype, width, offset).astype(np.float64).tolist(),
+                   width)
+
+
+_DOUBLE = np.dtype("=f8")  # memoryview's "d"
 
 
 def _finite(row: Row, width: int) -> Row | None:
