@@ -1,15 +1,14 @@
 """The ``.npy`` bodies np.save writes for plain numeric arrays, read and written in bytes.
 
-``np.load`` parses a header with ``ast.literal_eval`` (about 75 us) and ``np.save`` builds
-one key by key into a file object (about 20 us): each more than the rest of a one-row
-request. The SageMaker SDK's NumpySerializer, like anyone calling ``np.save``, writes one
-exact form: version 1.0, ``{'descr': '<f8', 'fortran_order': False, 'shape': (1, 10), }``
-padded with spaces to a 64-byte boundary. :func:`read` accepts only that form (1-D or
-2-D, C order, a plain numeric dtype, data of exactly the announced size) and returns None
-for anything else, which the caller hands to ``np.load``: it reads what numpy reads and
-words every refusal as numpy does. Nothing here evaluates the header; it is matched
-against a regular expression. :func:`write` writes the bytes ``np.save`` writes (the
-tests compare them)."""
+``np.load`` parses a header with ``ast.literal_eval`` and ``np.save`` builds one key by
+key into a file object; for a one-row request that was more time than the rest of the
+request together. The SageMaker SDK's NumpySerializer, like anyone calling ``np.save``,
+writes one exact form: version 1.0, ``{'descr': '<f8', 'fortran_order': False, 'shape':
+(1, 10), }`` padded with spaces to a 64-byte boundary. :func:`read` accepts only that form
+(1-D or 2-D, C order, a plain numeric dtype, data of exactly the announced size) and
+returns None for anything else, which the caller hands to ``np.load`` (so we read what
+numpy reads). Nothing here evaluates the header; it is matched against a regular
+expression. :func:`write` writes the bytes ``np.save`` writes (the tests compare them)."""
 
 from __future__ import annotations
 
