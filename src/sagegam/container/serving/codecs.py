@@ -14,7 +14,7 @@ lists.
 from __future__ import annotations
 
 import io
-import re
+import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from sagegam.container import csvtext
 from sagegam.container.csvtext import HeaderMode
+from sagegam.container.serving import npyformat
 from sagegam.model.schema import Schema, UnknownCells, UnknownValueError
 
 Array = NDArray[np.float64]
@@ -88,17 +89,15 @@ class DecodeOptions:
 
 
 def decode_npy(body: bytes, options: DecodeOptions) -> Decoded:
-    if not body.startswith(b"\x93NUMPY"):
+    if not body.startswith(npyformat.MAGIC):
         raise bad_request("The body is not a valid .npy file (it must start with numpy's "
                           "magic string; write it with numpy.save).")
     try:
-        array = common_npy(body)
-        if array is None:
-            array = np.load(io.BytesIO(body), allow_pickle=False)
-    except ValueError as error:
-        raise bad_request(f"The body is not a numeric .npy array: {error}") from None
-    except (OSError, EOFError) as error:
-        raise bad_request(f"The body is not a valid .npy file: {error}") from None
+        array = npyformat.read(body)  # np.save's plain form, without np.load's literal_eval
+    except npyformat.CutShortError as error:
+        raise bad_request(f"The .npy body is cut short: {error}.") from None
+    if array is None:
+        array = _np_load(body)
     if array.dtype.kind not in "biuf":
         raise bad_request(f"The .npy array has dtype {array.dtype}; expected numbers.")
     if array.ndim == 1:
@@ -106,32 +105,37 @@ def decode_npy(body: bytes, options: DecodeOptions) -> Decoded:
     if array.ndim != 2:
         raise bad_request(f"The .npy array has {array.ndim} dimensions; expected 2 "
                           "(rows x features) or 1 (one row).")
-    return Decoded(None, array.shape[1], values=array.astype(np.float64, copy=False))
+    return Decoded(None, array.shape[1], values=array.astype(np.float64))
 
 
-# The header np.save writes for a C-ordered little-endian numeric array, version 1.0.
-_NPY_HEADER = re.compile(rb"\{'descr': '(<f8|<f4|<i8|<i4)', 'fortran_order': False, "
-                         rb"'shape': \((\d+),(?: (\d+),?)?\), \} *\n")
+def _np_load(body: bytes) -> NDArray[Any]:
+    """Any other .npy form numpy reads (Fortran order, version 2 or 3, other spacing),
+    with the first line of numpy's words for what is wrong with a broken one."""
+    try:
+        array: NDArray[Any] = np.load(io.BytesIO(body), allow_pickle=False)
+    except ValueError as error:
+        raise bad_request(f"The body is not a numeric .npy array: {_first_line(error)}") \
+            from None
+    except (MemoryError, OverflowError):  # np.load allocates the header's shape first
+        raise bad_request("The .npy header announces an array far larger than the body; "
+                          "the body is cut short or its header is wrong.") from None
+    except RecursionError:  # literal_eval of a header nested thousands deep
+        raise bad_request("The body is not a numeric .npy array: its header is nested too "
+                          "deeply to be a shape and dtype; write it with numpy.save.") from None
+    except tokenize.TokenError:  # numpy's second try at a header literal_eval refused
+        raise bad_request("The body is not a numeric .npy array: its header ends inside a "
+                          "bracket or a string (is the header length right?).") from None
+    except Exception as error:  # EOFError, OSError, ...: whatever else a reader of untrusted
+        # bytes raises is the body's fault, and a 400, never a 500
+        raise bad_request(f"The body is not a valid .npy file: {_first_line(error)}") \
+            from None
+    return array
 
 
-def common_npy(body: bytes) -> Array | None:
-    """What np.save wrote for a plain numeric array, or None for np.load to handle.
-
-    ``np.load`` parses the header with ``ast.literal_eval`` (about 40 us, most of a one-row
-    request); the SDK's NumpySerializer always writes this exact form.
-    """
-    if body[6:8] != b"\x01\x00" or len(body) < 10:
-        return None
-    end = 10 + int.from_bytes(body[8:10], "little")
-    match = _NPY_HEADER.fullmatch(body, 10, end)
-    if match is None:
-        return None
-    dtype = np.dtype(match.group(1).decode())
-    shape = tuple(int(g) for g in match.groups()[1:] if g is not None)
-    count = int(np.prod(shape))
-    if len(body) != end + count * dtype.itemsize:
-        return None  # truncated or trailing bytes: np.load gives the precise error
-    return np.frombuffer(body, dtype, count, end).reshape(shape).astype(np.float64)
+def _first_line(error: Exception) -> str:
+    """numpy's message without the advice for trusted files that may follow it (such as
+    passing ``allow_pickle=True``, which a server must not)."""
+    return str(error).split("\n", 1)[0]
 
 
 LARGE_CSV_BYTES = 256 * 1024

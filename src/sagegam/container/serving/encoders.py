@@ -18,6 +18,7 @@ import orjson
 from numpy.typing import NDArray
 
 from sagegam.container import csvtext
+from sagegam.container.serving import npyformat
 from sagegam.container.serving.codecs import CSV, JSON, JSONLINES, NPY, ClientError
 
 Array = NDArray[np.float64]
@@ -149,8 +150,12 @@ def encode_npy(output: Output) -> bytes:
     if values.dtype.kind not in "biuf":
         raise ClientError(406, "not_acceptable", "Labels are not numbers, so they cannot be "
                           "sent as application/x-npy; ask for application/json or text/csv.")
+    table = _table(output)
+    written = npyformat.write(table)  # np.save's bytes, the header from a cache
+    if written is not None:
+        return written
     buffer = io.BytesIO()
-    np.save(buffer, _table(output), allow_pickle=False)
+    np.save(buffer, table, allow_pickle=False)
     return buffer.getvalue()
 
 

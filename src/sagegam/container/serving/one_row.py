@@ -3,9 +3,10 @@
 Most real-time requests carry a single row of numbers, and for them the general path (csv
 module, header rule, schema encoding, numpy) costs ten times the model's arithmetic. The
 readers here accept only bodies whose meaning is beyond doubt (one CSV line of plain
-numbers, a JSON row of numbers, a 1 x p float .npy) and return None for anything else, so
-the general path still gives every answer and every error message; a body read here
-decodes to exactly the numbers the general path would read.
+numbers, a JSON row of numbers, one row of numbers in np.save's plain .npy form) and
+return None for anything else, so the general path still gives every answer and every
+error message; a body read here decodes to exactly the numbers the general path would
+read.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from typing import cast
 
+import numpy as np
 import orjson
 
-from sagegam.container.serving.codecs import CSV, JSON, NPY, common_npy
+from sagegam.container.serving import npyformat
+from sagegam.container.serving.codecs import CSV, JSON, NPY
 
 Row = list[float]
 
@@ -55,10 +59,22 @@ def json_row(body: bytes, width: int) -> Row | None:
 
 
 def npy_row(body: bytes, width: int) -> Row | None:
-    array = common_npy(body) if body.startswith(b"\x93NUMPY") else None
-    if array is None or array.ndim != 2 or array.shape[0] != 1:
+    """One row (1 x p or p) in np.save's plain form, converted to float64 as numpy does
+    (native doubles read straight from the bytes)."""
+    found = npyformat.layout(body)
+    if found is None:
         return None
-    return _finite(array[0].tolist(), width)
+    dtype, shape, offset = found
+    if shape not in ((1, width), (width,)) or len(body) - offset != width * dtype.itemsize:
+        return None
+    if dtype == _DOUBLE:
+        doubles = memoryview(body)[offset:].cast("d").tolist()  # floats, typed as ints
+        return _finite(cast(Row, doubles), width)
+    return _finite(np.frombuffer(body, dtype, width, offset).astype(np.float64).tolist(),
+                   width)
+
+
+_DOUBLE = np.dtype("=f8")  # memoryview's "d"
 
 
 def _finite(row: Row, width: int) -> Row | None:
