@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -281,6 +282,8 @@ def main() -> None:
     parser.add_argument("--connections", default="16,64")
     parser.add_argument("--stacks", default="sagegam,no-op,uvicorn-httptools,aws-style,mlflow",
                         help="first words of the stack names to run")
+    parser.add_argument("--paired-rounds", type=int, default=5,
+                        help="rounds of the paired floor comparison (0: none)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -331,7 +334,43 @@ def main() -> None:
     for name, startup, peak in summary:
         print(f"| {name} | {startup:.2f} | {peak:.0f} |")
     _print_ratios(rates, [int(c) for c in args.connections.split(",")])
+    if args.paired_rounds:
+        _paired_floor(commands, payloads, lua, env, args.paired_rounds, args.seconds)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _paired_floor(commands: dict[str, list[str]], payloads: dict[str, tuple[Path, str]],
+                  lua: Path, env: dict[str, str], rounds: int, seconds: int) -> None:
+    """Each 1-row body's share of the no-op floor, cell against cell: both servers up,
+    each round the two cells back to back (in alternating order), so that this machine's
+    drift over a run, which moves the floor by 20% between the table's far-apart cells,
+    falls on both sides of each ratio. Medians over the rounds."""
+    floor_name = next(name for name in commands if name.startswith("no-op"))
+    ours = Running(commands["sagegam"], 18500, env)
+    floor = Running(commands[floor_name], 18501, env)
+    try:
+        routes = {"ours": ours.url + "/invocations", "floor": floor.url + "/noop"}
+        for route in routes.values():
+            wrk(route, *payloads["json1"], 16, 1, lua)
+        found: dict[str, list[tuple[float, float]]] = {}
+        for round_ in range(rounds):
+            for label in ("csv1", "json1", "npy1"):
+                order = ("ours", "floor") if round_ % 2 == 0 else ("floor", "ours")
+                cells = {side: wrk(routes[side], *payloads[label], 16, seconds, lua)
+                         for side in order}
+                found.setdefault(label, []).append(
+                    (cells["ours"]["rps"] / cells["floor"]["rps"], cells["ours"]["p99"]))
+    finally:
+        ours.stop()
+        floor.stop()
+    print(f"\n# paired with the no-op floor: {rounds} rounds, {seconds} s per cell, 16 "
+          f"connections, load average {os.getloadavg()}")
+    print("| 1-row body | median % of no-op floor | range | median p99 ms |")
+    print("|---|---|---|---|")
+    for label, pairs in found.items():
+        shares = [100 * share for share, _ in pairs]
+        print(f"| {label} | {statistics.median(shares):.0f}% | {min(shares):.0f}-"
+              f"{max(shares):.0f}% | {statistics.median(p for _, p in pairs):.2f} |")
 
 
 def _print_ratios(rates: dict[tuple[str, str, int], float], connections: list[int]) -> None:
