@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -87,6 +88,26 @@ class Server:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+    def post(self, body: bytes, content_type: str, accept: str = "application/json",
+             attributes: str | None = None) -> httpx.Response:
+        """POST /invocations; ``attributes``: SageMaker's custom attributes header."""
+        headers = {"Content-Type": content_type, "Accept": accept}
+        if attributes is not None:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = attributes
+        return httpx.post(self.url + "/invocations", content=body, headers=headers, timeout=30)
+
+
+def csv_body(frame: pd.DataFrame) -> bytes:
+    """A frame's rows as CSV lines, every number as Python writes it (exact round trip)."""
+    return "".join(",".join(map(repr, row)) + "\n"
+                   for row in frame.to_numpy().tolist()).encode()
+
+
+def npy_body(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,12 @@ import pandas as pd
 import pytest
 
 from sagegam import GAMClassifier, GAMRegressor, save
-from tests.serving.conftest import Server, feature_frame
+from tests.serving.conftest import Server, csv_body, feature_frame, npy_body
 
 # The server loads the saved coefficients and covariance bit for bit and runs the same
 # arithmetic on the same rows; only the row batching differs (one row against seven), so
 # the figures agree to rounding, whatever the CPU.
 RTOL = 1e-12
-ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 
 @pytest.fixture(scope="module")
@@ -63,24 +62,6 @@ def frame() -> pd.DataFrame:
     return feature_frame(7, 15)
 
 
-def _post(server: Server, body: bytes, content_type: str, accept: str,
-          attributes: str | None = None) -> httpx.Response:
-    headers = {"Content-Type": content_type, "Accept": accept}
-    if attributes is not None:
-        headers[ATTRIBUTES] = attributes
-    return httpx.post(server.url + "/invocations", content=body, headers=headers, timeout=30)
-
-
-def _csv(frame: pd.DataFrame) -> bytes:
-    return "".join(",".join(map(repr, row)) + "\n" for row in frame.to_numpy().tolist()).encode()
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 def _columns(response: httpx.Response) -> np.ndarray:
     """Prediction, std, lower, upper as the columns of a CSV or npy answer."""
     assert response.status_code == 200, response.text
@@ -98,14 +79,14 @@ def _expected(model: GAMRegressor | GAMClassifier, frame: pd.DataFrame,
 @pytest.mark.parametrize("accept", ["text/csv", "application/x-npy"])
 def test_csv_and_npy_answers_carry_std_lower_and_upper_columns_after_the_prediction(
         counts_server, counts, frame, accept):
-    answer = _post(counts_server, _csv(frame), "text/csv", accept, "std=true,interval=0.9")
+    answer = counts_server.post(csv_body(frame), "text/csv", accept, "std=true,interval=0.9")
     np.testing.assert_allclose(_columns(answer), _expected(counts, frame, 0.9), rtol=RTOL)
 
 
 def test_json_answers_carry_level_std_lower_and_upper_beside_the_predictions(
         counts_server, counts, frame):
     body = orjson.dumps({"instances": frame.to_dict("records")})
-    answer = _post(counts_server, body, "application/json", "application/json",
+    answer = counts_server.post(body, "application/json", "application/json",
                    "interval=0.8, std=true")
     document = answer.json()
     assert document["level"] == 0.8
@@ -116,7 +97,7 @@ def test_json_answers_carry_level_std_lower_and_upper_beside_the_predictions(
 
 def test_json_lines_records_carry_std_lower_and_upper(counts_server, counts, frame):
     body = b"".join(orjson.dumps(row) + b"\n" for row in frame.to_numpy().tolist())
-    answer = _post(counts_server, body, "application/jsonlines", "application/jsonlines",
+    answer = counts_server.post(body, "application/jsonlines", "application/jsonlines",
                    "std=true,interval=0.95")
     records = [orjson.loads(line) for line in answer.content.splitlines()]
     found = np.array([[r["prediction"], r["std"], r["lower"], r["upper"]] for r in records])
@@ -125,7 +106,7 @@ def test_json_lines_records_carry_std_lower_and_upper(counts_server, counts, fra
 
 def test_accept_parameters_ask_for_an_interval_alone_and_explanations_follow_it(
         counts_server, counts, frame):
-    answer = _post(counts_server, _csv(frame), "text/csv",
+    answer = counts_server.post(csv_body(frame), "text/csv",
                    "text/csv; interval=0.5; explain=true")
     found = _columns(answer)
     expected = _expected(counts, frame, 0.5)[:, [0, 2, 3]]
@@ -139,28 +120,28 @@ def test_accept_parameters_ask_for_an_interval_alone_and_explanations_follow_it(
 @pytest.mark.parametrize("content_type, encode", [
     ("text/csv", lambda row: ",".join(map(repr, row)).encode()),
     ("application/json", lambda row: orjson.dumps([row])),
-    ("application/x-npy", lambda row: _npy(np.array([row]))),
+    ("application/x-npy", lambda row: npy_body(np.array([row]))),
 ])
 def test_one_row_bodies_get_the_same_std_and_interval_as_many_rows(
         counts_server, counts, frame, content_type, encode):
     """A single row of numbers is answered by the one-row path; the figures are the same."""
     expected = _expected(counts, frame, 0.9)
     for index, row in enumerate(frame.to_numpy().tolist()[:3]):
-        answer = _post(counts_server, encode(row), content_type, "text/csv",
+        answer = counts_server.post(encode(row), content_type, "text/csv",
                        "std=true,interval=0.9")
         np.testing.assert_allclose(_columns(answer)[0], expected[index], rtol=RTOL)
 
 
 def test_a_classifier_serves_probability_intervals_within_zero_and_one(
         churn_server, churn, frame):
-    answer = _post(churn_server, _csv(frame), "text/csv", "text/csv", "std=true,interval=0.99")
+    answer = churn_server.post(csv_body(frame), "text/csv", "text/csv", "std=true,interval=0.99")
     found = _columns(answer)
     np.testing.assert_allclose(found, _expected(churn, frame, 0.99), rtol=RTOL)
     assert np.all((found[:, 2] > 0) & (found[:, 3] < 1))
 
 
 def test_without_options_the_answer_has_no_uncertainty(counts_server):
-    document = _post(counts_server, b"0.5,0.5,0.5\n", "text/csv", "application/json").json()
+    document = counts_server.post(b"0.5,0.5,0.5\n", "text/csv", "application/json").json()
     assert set(document) == {"predictions"}
 
 
@@ -173,14 +154,14 @@ def test_without_options_the_answer_has_no_uncertainty(counts_server):
     ("std=maybe", "std='maybe'; use std=true or std=false."),
 ])
 def test_a_bad_level_or_flag_is_a_400_in_one_sentence(counts_server, attributes, words):
-    answer = _post(counts_server, b"0.5,0.5,0.5\n", "text/csv", "text/csv", attributes)
+    answer = counts_server.post(b"0.5,0.5,0.5\n", "text/csv", "text/csv", attributes)
     assert answer.status_code == 400
     assert answer.json()["error"] == "bad_request"
     assert answer.json()["message"].startswith(words)
 
 
 def test_labels_have_no_interval_and_say_so(churn_server):
-    answer = _post(churn_server, b"0.5,0.5,0.5\n", "text/csv", "text/csv",
+    answer = churn_server.post(b"0.5,0.5,0.5\n", "text/csv", "text/csv",
                    "output=label,interval=0.9")
     assert answer.status_code == 400
     assert answer.json()["message"] == ("std and interval describe a probability, not a "
@@ -195,7 +176,7 @@ def test_batch_transform_asks_through_the_accept_parameters(counts, tmp_path, mo
     save(counts, tmp_path / "model")
     frame = feature_frame(300, 16)
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "rows.csv").write_bytes(_csv(frame))
+    (tmp_path / "in" / "rows.csv").write_bytes(csv_body(frame))
     transform.run_transform(transform.TransformSpec(
         "uncertain", tmp_path / "model", [tmp_path / "in"], tmp_path / "out",
         accept="text/csv; std=true; interval=0.9", max_payload_mb=0.01))

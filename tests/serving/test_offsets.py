@@ -3,22 +3,19 @@ process, against the in-process estimator on the same rows."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
-import httpx
 import numpy as np
 import orjson
 import pandas as pd
 import pytest
 
 from sagegam import GAMRegressor, save
-from tests.serving.conftest import Server
+from tests.serving.conftest import Server, csv_body, npy_body
 
 # The server loads the saved coefficients bit for bit and runs the same arithmetic on
 # the same rows; only the batching differs, so the figures agree to rounding.
 RTOL = 1e-12
-ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 
 def _claims(rows: int, seed: int) -> pd.DataFrame:
@@ -44,33 +41,15 @@ def server(rates: GAMRegressor, tmp_path_factory: pytest.TempPathFactory) -> Ite
     running.stop()
 
 
-def _post(server: Server, body: bytes, content_type: str, accept: str = "application/json",
-          attributes: str | None = None) -> httpx.Response:
-    headers = {"Content-Type": content_type, "Accept": accept}
-    if attributes is not None:
-        headers[ATTRIBUTES] = attributes
-    return httpx.post(server.url + "/invocations", content=body, headers=headers, timeout=30)
-
-
-def _csv(frame: pd.DataFrame) -> bytes:
-    return "".join(",".join(map(repr, row)) + "\n" for row in frame.to_numpy().tolist()).encode()
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("content_type, encode", [
-    ("text/csv", _csv),
-    ("application/x-npy", lambda frame: _npy(frame.to_numpy())),
+    ("text/csv", csv_body),
+    ("application/x-npy", lambda frame: npy_body(frame.to_numpy())),
     ("application/json", lambda frame: orjson.dumps({"instances": frame.to_dict("records")})),
 ])
 def test_every_content_type_reads_the_exposure_from_each_row(server, rates, content_type,
                                                              encode):
     frame = _claims(9, 23)
-    answer = _post(server, encode(frame), content_type)
+    answer = server.post(encode(frame), content_type)
     assert answer.status_code == 200, answer.text
     np.testing.assert_allclose(answer.json()["predictions"], rates.predict(frame), rtol=RTOL)
 
@@ -81,9 +60,9 @@ def test_a_one_row_request_scales_with_its_exposure(server, rates, content_type)
     doubled = row.assign(years=row["years"] * 2)
     found = []
     for frame in (row, doubled):
-        body = _csv(frame) if content_type == "text/csv" else orjson.dumps(
+        body = csv_body(frame) if content_type == "text/csv" else orjson.dumps(
             frame.to_numpy()[0].tolist())
-        answer = _post(server, body, content_type)
+        answer = server.post(body, content_type)
         assert answer.status_code == 200, answer.text
         found.append(answer.json()["predictions"][0])
     np.testing.assert_allclose(found[0], rates.predict(row)[0], rtol=RTOL)
@@ -93,13 +72,13 @@ def test_a_one_row_request_scales_with_its_exposure(server, rates, content_type)
 def test_named_columns_in_another_order_find_the_exposure_by_name(server, rates):
     frame = _claims(4, 25)
     body = orjson.dumps({"instances": frame[["power", "years", "age"]].to_dict("records")})
-    answer = _post(server, body, "application/json")
+    answer = server.post(body, "application/json")
     np.testing.assert_allclose(answer.json()["predictions"], rates.predict(frame), rtol=RTOL)
 
 
 def test_explanations_carry_the_offset_as_a_part_of_its_own(server, rates):
     frame = _claims(5, 26)
-    answer = _post(server, _csv(frame), "text/csv", "application/json", "explain=true")
+    answer = server.post(csv_body(frame), "text/csv", "application/json", "explain=true")
     explanations = answer.json()["explanations"]
     for explanation, years, mean in zip(explanations, frame["years"], rates.predict(frame),
                                         strict=True):
@@ -112,7 +91,7 @@ def test_explanations_carry_the_offset_as_a_part_of_its_own(server, rates):
 
 def test_intervals_include_the_offset(server, rates):
     frame = _claims(6, 27)
-    answer = _post(server, _csv(frame), "text/csv", "application/json",
+    answer = server.post(csv_body(frame), "text/csv", "application/json",
                    "std=true,interval=0.9")
     interval = rates.predict_interval(frame, 0.9)
     document = answer.json()
@@ -128,6 +107,6 @@ def test_intervals_include_the_offset(server, rates):
 ])
 def test_a_bad_exposure_is_a_400_naming_row_and_column(server, value, words):
     body = b"40,2.0,120\n" + f"41,{value},130\n".encode()
-    answer = _post(server, body, "text/csv")
+    answer = server.post(body, "text/csv")
     assert answer.status_code == 400
     assert f"Row 2, column 2 (years): {words}" in answer.json()["message"]
