@@ -155,6 +155,7 @@ def test_a_classifier_with_an_offset_adds_it_to_the_log_odds():
     ("binomial", lambda rng, eta: rng.random(len(eta)) < 1 / (1 + np.exp(-eta))),
     ("poisson", lambda rng, eta: rng.poisson(np.exp(eta))),
     ("gaussian", lambda rng, eta: eta + rng.normal(0, 1, len(eta))),
+    ("gamma", lambda rng, eta: rng.gamma(2.0, np.exp(eta) / 2.0)),
 ])
 def test_the_null_deviance_is_the_intercept_and_offset_model(family, make):
     rng = np.random.default_rng(16)
@@ -163,7 +164,8 @@ def test_the_null_deviance_is_the_intercept_and_offset_model(family, make):
     model = (GAMClassifier(offset="shift") if family == "binomial" else
              GAMRegressor(family=family, offset="shift")).fit(X, y)
     reference = {"binomial": sm.families.Binomial(), "poisson": sm.families.Poisson(),
-                 "gaussian": sm.families.Gaussian()}[family]
+                 "gaussian": sm.families.Gaussian(),
+                 "gamma": sm.families.Gamma(sm.families.links.Log())}[family]
     null = sm.GLM(y, np.ones((600, 1)), family=reference, offset=X["shift"]).fit(tol=1e-13)
     # Deviance explained is measured against the model of the offset and an intercept,
     # as mgcv and glm measure it; both solve that one-parameter model to rounding.

@@ -122,16 +122,43 @@ class Family:
 
     def null_mean(self, y: Array, weights: Array, offset: Array) -> Array:
         """The intercept-only model's means (with the offset): the deviance explained
-        is measured against it."""
-        if self.link == "identity":
-            return offset + np.average(y - offset, weights=weights)
-        if self.link == "log":
-            exposure = np.exp(offset)
-            return exposure * float(np.dot(weights, y)) / float(np.dot(weights, exposure))
-        mean = np.full_like(y, np.average(y, weights=weights))
+        is measured against it, as glm and mgcv measure it."""
+        mean = float(np.average(y, weights=weights))
         if not offset.any():
-            return mean
-        return self.inverse_link(offset + _logit_intercept(y, weights, offset, mean[0]))
+            return np.full_like(y, mean)
+        start = self.null_start(mean) - float(np.average(offset, weights=weights))
+        return self.inverse_link(offset + self.null_intercept(y, weights, offset, start))
+
+    def null_start(self, mean: float) -> float:
+        """The link of a mean response, kept inside the link's domain."""
+        inside = min(max(mean, _TINY), 1.0 - _TINY) if self.link == "logit" else \
+            max(mean, _SMALLEST) if self.link == "log" else mean
+        return float(self.link_fn(np.array([inside]))[0])
+
+    def null_intercept(self, y: Array, weights: Array, offset: Array, start: float) -> float:
+        """The maximum likelihood intercept of the model of the offset and an intercept
+        alone: Fisher scoring on its one score equation, from ``start``."""
+        intercept = start
+        for _ in range(100):
+            score, information = self.null_score(y, weights, offset, intercept)
+            if not information > 0.0:
+                break
+            step = float(np.clip(score / information, -5.0, 5.0))
+            intercept += step
+            if abs(step) < 1e-13 * max(1.0, abs(intercept)):
+                break
+        return intercept
+
+    def null_score(self, y: Array, weights: Array, offset: Array,
+                   intercept: float) -> tuple[float, float]:
+        """The score and Fisher information of the intercept at ``intercept`` (sums over
+        rows, so passes over chunks add them up)."""
+        eta = offset + intercept
+        mu = self.inverse_link(eta)
+        slope = self.dmu_deta(eta)
+        variance = self.variance(mu)
+        return (float(np.dot(weights, (y - mu) * slope / variance)),
+                float(np.dot(weights, slope * slope / variance)))
 
     def starting_mu(self, y: Array) -> Array:
         if self.name == "binomial":
@@ -174,24 +201,6 @@ def _xlogy_ratio(a: Array, b: Array) -> Array:
     """``a * log(a / b)``, taken as 0 where ``a`` is 0."""
     safe_a = np.where(a > 0, a, 1.0)
     return np.where(a > 0, a * np.log(safe_a / np.maximum(b, _SMALLEST)), 0.0)
-
-
-def _logit_intercept(y: Array, weights: Array, offset: Array, mean: float) -> float:
-    """The intercept of a logistic model with an offset and nothing else: Newton's method
-    on its one score equation (concave log-likelihood, so it converges from the logit of
-    the mean)."""
-    mean = min(max(mean, _TINY), 1.0 - _TINY)
-    intercept = float(np.log(mean / (1.0 - mean)))
-    for _ in range(100):
-        p = 0.5 * (1.0 + np.tanh(0.5 * (offset + intercept)))
-        curvature = float(np.dot(weights, p * (1.0 - p)))
-        if curvature <= 0.0:
-            break
-        step = float(np.dot(weights, y - p)) / curvature
-        intercept += float(np.clip(step, -5.0, 5.0))
-        if abs(step) < 1e-12 * max(1.0, abs(intercept)):
-            break
-    return intercept
 
 
 def _tweedie_deviance(y: Array, mu: Array, p: float) -> Array:
