@@ -116,7 +116,7 @@ def test_classifier_with_string_labels(job):
     ({"offset": "3"}, "offset=3; name a column of X by its name or its 0-based index"),
     ({"offset": "-1"}, "Hyperparameter 'offset' must be 'none', a header name or a 0-based"),
     ({"offset": "0", "streaming": "true"},
-     "offset=0 adds a column of every row to the linear predictor, which a fit in passes"),
+     "X's only column is the offset; a GAM needs at least one feature besides"),
 ])
 def test_bad_settings_fail_as_user_errors_naming_the_key(job, hyperparameters, words):
     _gauss3_headerless(job.channel("train") / "data.csv")

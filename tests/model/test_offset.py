@@ -273,12 +273,14 @@ def test_an_offset_as_the_only_column_is_refused():
         GAMRegressor(family="poisson", exposure=0).fit(X[["exposure"]], y)
 
 
-def test_a_fit_in_passes_refuses_an_offset_before_reading():
-    X, y = _rates(seed=14, n=100)
-    chunks = ArraySource(X.to_numpy(), y)
-    with pytest.raises(ValueError, match="exposure=1 adds a column of every row to the linear "
-                                         "predictor, which a fit in passes"):
-        GAMRegressor(family="poisson", exposure=1).fit(chunks)
+def test_a_small_chunk_source_with_an_exposure_is_fitted_as_in_memory():
+    X, y = _rates(seed=14, n=1_000)
+    # Up to 200,000 rows a source is gathered and fitted in memory; larger ones are
+    # fitted in passes (tests/scale/test_streaming.py, test_dask_cluster.py).
+    chunked = GAMRegressor(family="poisson", exposure=1).fit(
+        ArraySource(X.to_numpy(), y, piece_rows=400, chunk_rows=150))
+    whole = GAMRegressor(family="poisson", exposure=1).fit(X.to_numpy(), y)
+    np.testing.assert_array_equal(chunked.coef_, whole.coef_)
 
 
 def test_the_text_of_a_frame_offset_is_a_number_error():

@@ -64,3 +64,20 @@ def test_collections_with_different_partitions_are_refused(client):
     target = dd.from_pandas(pd.Series(eta), npartitions=3)
     with pytest.raises(ValueError, match="X has 4 partitions but y has 3"):
         GAMRegressor().fit(features, target)
+
+
+@pytest.mark.slow
+def test_a_rate_model_fits_and_predicts_dask_collections_with_its_exposure(client):
+    X, eta = mixed(rows=240_000, seed=12)
+    rng = np.random.default_rng(5)
+    X = X.assign(years=rng.uniform(0.2, 5.0, len(eta)))
+    y = pd.Series(rng.poisson(X["years"] * np.exp(0.3 * eta)).astype(float), name="y")
+    frame = dd.from_pandas(pd.concat([X, y], axis=1), npartitions=4).persist()
+    features = frame[["a", "b", "c", "years"]]
+    streamed = GAMRegressor(family="poisson", exposure="years", adaptive=False).fit(
+        features, frame["y"])
+    in_memory = GAMRegressor(family="poisson", exposure="years", adaptive=False).fit(X, y)
+    scale = np.max(np.abs(in_memory.coef_))
+    np.testing.assert_allclose(streamed.coef_, in_memory.coef_, rtol=0, atol=1e-8 * scale)
+    np.testing.assert_allclose(streamed.predict(features).compute(), in_memory.predict(X),
+                               rtol=1e-7)

@@ -165,3 +165,25 @@ def test_prediction_options_are_refused_for_a_dask_collection():
     model = GAMRegressor().fit(X, eta)
     with pytest.raises(ValueError, match=r"predict of a Dask collection.*return_std"):
         model.predict(dd.from_pandas(X, npartitions=2), return_std=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["poisson", "binomial"])
+def test_a_streamed_fit_with_an_offset_equals_the_in_memory_fit(family):
+    X, eta = mixed(rows=260_000, seed=11)
+    rng = np.random.default_rng(3)
+    years = rng.uniform(0.2, 5.0, len(eta))
+    X = X.assign(years=years if family == "poisson" else np.log(years))
+    if family == "poisson":
+        y = rng.poisson(years * np.exp(0.3 * eta)).astype(float)
+        make = lambda: GAMRegressor(family="poisson", exposure="years",  # noqa: E731
+                                    adaptive=False)
+    else:
+        y = np.where(rng.random(len(eta)) < 1 / (1 + np.exp(-eta - X["years"])), "yes", "no")
+        make = lambda: GAMClassifier(offset="years", adaptive=False)  # noqa: E731
+    streamed = make().fit(ArraySource(X, y, piece_rows=90_000, chunk_rows=40_000))
+    in_memory = make().fit(X, y)
+    _same_model(streamed, in_memory)
+    assert "years" not in streamed.term_names_
+    np.testing.assert_allclose(streamed.predictor_.info["deviance_explained"],
+                               in_memory.predictor_.info["deviance_explained"], rtol=1e-8)

@@ -115,6 +115,9 @@ def encode_chunk(schema: Schema, X: Any) -> Array:
     # Column-major: each column is written, and later binned, as one contiguous run.
     out = np.empty((len(columns[0]) if columns else 0, len(columns)), order="F")
     for j, (column, feature) in enumerate(zip(columns, schema.features, strict=True)):
+        if feature.offset:  # checked in every row, and an exposure's log taken
+            out[:, j] = schema.encode_column(j, np.asarray(column))
+            continue
         if feature.categorical:
             fast = _category_codes(feature, column)
             out[:, j] = fast if fast is not None else schema.encode_column(j, np.asarray(

@@ -176,12 +176,9 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
         curvature = curvature_per_feature(self.curvature_cst, names, categorical,
                                           self.extrapolation)
         settings = self._fit_settings(names, monotone, curvature)
-        per_feature = isinstance(self.alpha, (dict, list, tuple, np.ndarray))
-        refuse_offset_settings(schema.offsets, names, {
+        self._refuse_offset_settings(schema.offsets, names, settings[1], {
             "monotonic_cst": [sign != 0 for sign in monotone],
-            "curvature_cst": [sign != 0 for sign in curvature],
-            "df": [isinstance(self.df, dict) and n in map(str, self.df) for n in names],
-            "alpha": [per_feature and a is not None for a in settings[1]]})
+            "curvature_cst": [sign != 0 for sign in curvature]})
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64,
                                        ensure_non_negative=True)
         positive = int(np.count_nonzero(weights))
@@ -196,6 +193,16 @@ class _GAM(BaseEstimator):  # type: ignore[misc]
             category = ConvergenceWarning if finding["kind"] == "convergence" else FitWarning
             warnings.warn(finding["message"], category, stacklevel=3)
         self.n_iter_ = self.predictor_.info["n_iter"]
+
+    def _refuse_offset_settings(self, offsets: dict[int, Any], names: list[str],
+                                alphas: list[float | None],
+                                shapes: dict[str, list[bool]] | None = None) -> None:
+        """Refuse df, alpha (or ``shapes``) set for an offset column (it has no term)."""
+        per_feature = isinstance(self.alpha, (dict, list, tuple, np.ndarray))
+        refuse_offset_settings(offsets, names, {
+            **(shapes or {}),
+            "df": [isinstance(self.df, dict) and n in map(str, self.df) for n in names],
+            "alpha": [per_feature and a is not None for a in alphas]})
 
     def _fit_settings(self, names: list[str], monotone: tuple[int, ...],
                       curvature: tuple[int, ...] = ()

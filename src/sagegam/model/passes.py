@@ -88,6 +88,7 @@ class PassResult:
     deviance: float = 0.0
     pearson: float = 0.0
     null_deviance: float = 0.0
+    null_score: tuple[float, float] = (0.0, 0.0)  # the null intercept's score, information
     gathered: list[tuple[Array, Array, Array, Array | None]] = field(default_factory=list)
     scores: Any = None  # Scores of the predictor a pass was asked to score
 
@@ -112,6 +113,8 @@ class PassResult:
         self.deviance += other.deviance
         self.pearson += other.pearson
         self.null_deviance += other.null_deviance
+        self.null_score = (self.null_score[0] + other.null_score[0],
+                           self.null_score[1] + other.null_score[1])
         self.gathered += other.gathered
         if other.scores is not None:
             if self.scores is None:
@@ -146,6 +149,7 @@ class PassTask:
     tables: bool = False
     linear_tables: bool = False  # the working model of a linear family: weights and y
     null_mu: float | None = None
+    null_intercept: float | None = None  # with an offset: the null model's, on the link scale
     gather: Index | None = None  # sorted positions among all rows of positive weight
     score: Any = None  # a GAMPredictor: its training metrics (exact covariates) too
 
@@ -162,9 +166,13 @@ class PassTask:
     def _add(self, result: PassResult, codes: Array, y: Array, weights: Array,
              position: int) -> None:
         plan = self.plan
+        offset = plan.schema.offset_of(codes)
         if self.null_mu is not None:
             result.null_deviance += plan.family.deviance(y, np.full_like(y, self.null_mu),
                                                          weights)
+        if self.null_intercept is not None:
+            assert offset is not None
+            self._null(result, y, weights, offset, self.null_intercept)
         needs_rows = self.column_sums or self.tables or self.linear_tables or \
             self.coef is not None or self.bin_sums
         rows = plan.rows(codes) if needs_rows else None
@@ -177,6 +185,8 @@ class PassTask:
         if self.coef is not None:
             assert rows is not None
             eta = rows.linear_predictor(self.coef)
+            if offset is not None:
+                eta = eta + offset
             mu = plan.family.inverse_link(eta)
             result.deviance += plan.family.deviance(y, mu, weights)
             result.pearson += pearson(plan.family, y, eta, weights)
@@ -187,6 +197,8 @@ class PassTask:
             else:
                 assert eta is not None
                 w, z = working(plan.family, y, eta, weights)
+            if offset is not None:
+                z = z - offset  # the part of the working response the design explains
             tables = rows.tables(w, z)
             if result.tables is None:
                 result.tables = tables
@@ -200,6 +212,16 @@ class PassTask:
                 result.scores = scores
             else:
                 result.scores.add(scores)
+
+    def _null(self, result: PassResult, y: Array, weights: Array, offset: Array,
+              intercept: float) -> None:
+        """The null model's deviance, score and information at ``intercept``."""
+        family = self.plan.family
+        result.null_deviance += family.deviance(y, family.inverse_link(offset + intercept),
+                                                weights)
+        score, information = family.null_score(y, weights, offset, intercept)
+        result.null_score = (result.null_score[0] + score,
+                             result.null_score[1] + information)
 
     @staticmethod
     def _bin_sums(result: PassResult, rows: BinnedRows, codes: Array) -> None:

@@ -50,7 +50,7 @@ from sagegam.model.fitting import (
 from sagegam.model.interactions import resolve_pairs
 from sagegam.model.learn import Problem, _info
 from sagegam.model.learn import _screen as screen_pairs
-from sagegam.model.options import regression_family
+from sagegam.model.options import offset_columns, refuse_offset_settings, regression_family
 from sagegam.model.passes import CollectTask, PassResult, PassTask, Plan
 from sagegam.model.predictor import GAMPredictor
 from sagegam.model.schema import Schema
@@ -118,11 +118,6 @@ def _refuse_in_memory_options(estimator: Any) -> None:
         if any(value != 0 for value in values):
             raise ValueError(f"{parameter}={setting!r} bounds each step's coefficients, "
                              f"which {why} do: drop {parameter}, or fit rows in memory.")
-    for parameter in ("offset", "exposure"):
-        if getattr(estimator, parameter, None) is not None:
-            raise ValueError(f"{parameter}={getattr(estimator, parameter)!r} adds a column of "
-                             f"every row to the linear predictor, which {why} carry yet: "
-                             "fit rows in memory.")
     if estimator.knots in ("quantile", "balanced"):
         raise ValueError(f"knots='{estimator.knots}' places knots at quantiles of every "
                          f"distinct value, which {why} know: use knots='uniform' (or "
@@ -142,15 +137,23 @@ class _Fitter:
         names = self.source.feature_names
         labels = names or [f"x{j}" for j in range(self.source.n_features)]
         declared = _declared(self.estimator.categorical_features, labels, named=bool(names))
+        offsets = offset_columns(getattr(self.estimator, "offset", None),
+                                 getattr(self.estimator, "exposure", None), labels,
+                                 FAMILIES["binomial"] if self.classification else
+                                 FAMILIES[self.estimator.family])
+        refuse_offset_settings(offsets, labels, {"categorical_features": [
+            d is True for d in declared]})
+        declared = [False if j in offsets else d for j, d in enumerate(declared)]
         settings, alphas, pair_alpha = self.estimator._fit_settings(
             labels, (0,) * len(labels))
+        self.estimator._refuse_offset_settings(offsets, labels, alphas)
         cap = max(MAIN_BINS, *settings.df, settings.interaction_df) + 1
         task = SurveyTask(labels, declared, self.classification, cap)
         survey = Survey.merged(labels, self.source.map(task))
         if survey.n_rows <= IN_MEMORY_ROWS:
             return self._fit_in_memory()
         family, classes = self._target(survey)
-        schema = survey.schema(declared, self.estimator.handle_unknown)
+        schema = survey.schema(declared, self.estimator.handle_unknown, offsets)
         self._set_features(names)
         problem = _Problem(self.source, survey, schema, family, classes, settings, alphas,
                            pair_alpha, self.estimator.interactions)
@@ -240,8 +243,8 @@ class _Problem:
         n_rows = self.survey.n_rows
         positions = np.sort(np.random.default_rng(0).choice(n_rows, SUBSAMPLE_ROWS,
                                                             replace=False))
-        terms: list[Term] = [self._main_term(j) for j in range(len(self.schema.features))]
-        alphas = list(self.alphas)
+        terms: list[Term] = [self._main_term(j) for j in self.schema.model_features]
+        alphas = [self.alphas[j] for j in self.schema.model_features]
         pairs = resolve_pairs(self.schema, self.interactions)
         screening: dict[str, Any] = {}
         passes = 1  # the survey
@@ -270,9 +273,11 @@ class _Problem:
         assert design.subsample is not None
         positions = design.subsample[0]
         y, weights = self.subsample_target
+        offset = self.schema.offset_of(design.subsample[1])
         return fit_terms(terms, alphas, np.zeros((0, 0)), Gathered(positions, y),  # type: ignore[arg-type]
                          Gathered(positions, weights), self.family, settings,  # type: ignore[arg-type]
-                         self.schema.names, design=design)
+                         self.schema.names, design=design,
+                         offset=None if offset is None else Gathered(positions, offset))  # type: ignore[arg-type]
 
     # -- terms, as fitting.main_terms and pair_term make them from the rows ---------------
 
@@ -347,11 +352,37 @@ class _Problem:
             column_sums = result.column_sums
         codes, y, weights, _ = result.gathered_rows()
         self.subsample_target = (y, weights)
+        null_deviance, null_passes = result.null_deviance, 0
+        if self.schema.offsets:
+            null_deviance, null_passes = self._null_deviance(plan, codes, y, weights)
         design = StreamedDesign(self.source, plan, self.survey.offsets, self.survey.n_rows,
-                                self.survey.target.sum_w, column_sums, result.null_deviance,
+                                self.survey.target.sum_w, column_sums, null_deviance,
                                 (positions, codes), result.tables if tables else None)
-        design.passes = 1
+        design.passes = 1 + null_passes
         return design
+
+    def _null_deviance(self, plan: Plan, codes: Array, y: Array,
+                       weights: Array) -> tuple[float, int]:
+        """With an offset, the null model (offset and intercept) has no closed form: its
+        intercept is fitted on the subsample in memory, then by Fisher scoring with a
+        pass per step until a step would move it by less than 1e-8 (two or three passes:
+        the subsample's is close). Returns its deviance and the passes taken."""
+        family = self.family
+        offset = self.schema.offset_of(codes)
+        assert offset is not None
+        start = family.null_start(float(np.average(y, weights=weights))) - \
+            float(np.average(offset, weights=weights))
+        intercept = family.null_intercept(y, weights, offset, start)
+        passes = 0
+        while True:
+            result = self._run(PassTask(plan, self.survey.offsets, null_intercept=intercept))
+            passes += 1
+            score, information = result.null_score
+            step = score / information if information > 0 else 0.0
+            # The deviance is flat at the optimum: 1e-8 off moves it by ~1e-16 of itself.
+            if abs(step) < 1e-8 * max(1.0, abs(intercept)) or passes == 30:
+                return result.null_deviance, passes
+            intercept += float(np.clip(step, -5.0, 5.0))
 
     def _run(self, task: PassTask) -> PassResult:
         total = PassResult()
@@ -370,7 +401,7 @@ class _Problem:
                                                   gather=rows)).gathered_rows()
         plain = replace(self.settings, adaptive=False)
         main = fit_terms(terms, alphas, codes, y, weights, self.family, plain,
-                         self.schema.names)
+                         self.schema.names, offset=self.schema.offset_of(codes))
         problem = Problem(self.schema, codes, y, weights, self.family, plain, alphas,
                           self.pair_alpha, setting)
         return screen_pairs(main, codes, y, weights, problem, setting)

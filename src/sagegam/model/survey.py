@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from sagegam.model.chunks import Chunk
 from sagegam.model.features import MAX_LEVELS, frame_columns, learn_schema
-from sagegam.model.schema import Schema, as_float
+from sagegam.model.schema import Kind, Schema, as_float
 
 Array = NDArray[np.float64]
 Declared = bool | None  # categorical, numeric, or (None) decided by the columns' dtypes
@@ -277,8 +277,10 @@ class Survey:
         return np.array([d is True or (d is None and c.text)
                          for d, c in zip(declared, self.columns, strict=True)], dtype=bool)
 
-    def schema(self, declared: list[Declared], handle_unknown: str) -> Schema:
-        """The schema the in-memory fit learns: from each column's distinct values."""
+    def schema(self, declared: list[Declared], handle_unknown: str,
+               offsets: dict[int, Kind] | None = None) -> Schema:
+        """The schema the in-memory fit learns: from each column's distinct values;
+        ``offsets``: the columns that are an offset or exposure, not features."""
         mask = self.categorical(declared)
         columns, categories = [], {}
         for j, (column, name) in enumerate(zip(self.columns, self.names, strict=True)):
@@ -295,4 +297,4 @@ class Survey:
             columns.append(np.array(values, dtype=object))
             if column.categories is not None:
                 categories[j] = column.categories
-        return learn_schema(columns, self.names, mask, handle_unknown, categories)
+        return learn_schema(columns, self.names, mask, handle_unknown, categories, offsets)
