@@ -18,19 +18,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import io
-import os
-import statistics
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 
 from sagegam import GAMRegressor
+from shape_scores import Curve, Fitter, evaluate, print_header
 
-Curve = Callable[[np.ndarray], np.ndarray]
-Fitter = Callable[[np.ndarray, np.ndarray], Curve]
 # name: (truth, curvature, direction)
 TRUTHS: dict[str, tuple[Curve, int, int]] = {
     "exponential rise": (lambda x: np.exp(2.5 * x), 1, 1),
@@ -39,7 +34,6 @@ TRUTHS: dict[str, tuple[Curve, int, int]] = {
     "diminishing returns": (lambda x: np.log1p(8 * x), -1, 1),
     "flattening decay": (lambda x: np.exp(-4 * x), 1, -1),
 }
-N, NOISE = 150, 0.3
 SHAPES = {1: "convex", -1: "concave"}
 DIRECTIONS = {1: "monotonic_inc", -1: "monotonic_dec"}
 
@@ -78,44 +72,22 @@ def fitters(curvature: int, direction: int) -> dict[str, Fitter]:
     return tools
 
 
-def evaluate(truth: Curve, curvature: int, direction: int,
-             seeds: int) -> dict[str, tuple[float, float]]:
-    tools = fitters(curvature, direction)
-    wrong: dict[str, list[float]] = {name: [] for name in tools}
-    error: dict[str, list[float]] = {name: [] for name in tools}
-    for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        x = rng.uniform(0, 1, N)
-        y = truth(x) + rng.normal(0, NOISE, N)
-        low, high = x.min(), x.max()
-        wide = np.linspace(low - 0.1 * (high - low), high + 0.1 * (high - low), 1000)
-        inside = np.linspace(low, high, 1000)
-        for name, fit in tools.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                predict = fit(x, y)
-            curve = predict(wide)
-            # A bend the wrong way by more than rounding: 1e-12 of the curve's size.
-            floor = -1e-12 * max(float(np.max(np.abs(curve))), 1.0)
-            wrong[name].append(float(np.mean(curvature * np.diff(curve, n=2) < floor)))
-            error[name].append(float(np.sqrt(np.mean((predict(inside) - truth(inside)) ** 2))))
-    return {name: (statistics.mean(wrong[name]), statistics.median(error[name]))
-            for name in tools}
+def bends(curvature: int) -> Callable[[np.ndarray], float]:
+    """The share of second differences of the wrong sign by more than rounding: 1e-12 of
+    the curve's size."""
+    def share(curve: np.ndarray) -> float:
+        floor = -1e-12 * max(float(np.max(np.abs(curve))), 1.0)
+        return float(np.mean(curvature * np.diff(curve, n=2) < floor))
+    return share
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=50)
     args = parser.parse_args()
-    import pygam
-
-    print(f"# {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, load "
-          f"average {os.getloadavg()[0]:.1f}; pyGAM {pygam.__version__}; n = {N}, noise sd "
-          f"{NOISE}, {args.seeds} data sets (scores do not depend on the load)")
-    print("\n| truth | tool | wrong-way bends (mean) | RMSE vs truth (median) | RMSE ratio to "
-          "pyGAM + gridsearch |\n|---|---|---|---|---|")
+    print_header(args.seeds, "bends")
     for name, (truth, curvature, direction) in TRUTHS.items():
-        results = evaluate(truth, curvature, direction, args.seeds)
+        results = evaluate(fitters(curvature, direction), truth, bends(curvature), args.seeds)
         anchor = results[f"pyGAM {SHAPES[curvature]} + gridsearch"][1]
         for tool, (wrong, rmse) in results.items():
             print(f"| {name} | {tool} | {100 * wrong:.1f}% | {rmse:.4f} | {rmse / anchor:.3f} |")

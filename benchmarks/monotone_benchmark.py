@@ -16,37 +16,31 @@ training range.
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import statistics
-import warnings
-from collections.abc import Callable
 
 import numpy as np
 
 from sagegam import GAMRegressor
+from shape_scores import Curve, Fitter, evaluate, print_header
 
-TRUTHS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+TRUTHS: dict[str, Curve] = {
     "logistic step": lambda x: 1 / (1 + np.exp(-20 * (x - 0.5))),
     "square root": np.sqrt,
     "line with wiggles": lambda x: x + 0.3 * np.sin(2 * np.pi * x) / (2 * np.pi),
     "flat, then rising": lambda x: 4 * np.maximum(x - 0.5, 0) ** 2,
 }
-N, NOISE = 150, 0.3
 
 
-def fitters() -> dict[str, Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray],
-                                                                         np.ndarray]]]:
+def fitters() -> dict[str, Fitter]:
     from pygam import LinearGAM, s
 
-    def ours(constraint: int) -> Callable[..., Callable[[np.ndarray], np.ndarray]]:
-        def fit(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    def ours(constraint: int) -> Fitter:
+        def fit(x: np.ndarray, y: np.ndarray) -> Curve:
             model = GAMRegressor(monotonic_cst=[constraint]).fit(x[:, None], y)
             return lambda g: model.predict(g[:, None])
         return fit
 
-    def pygam(search: bool) -> Callable[..., Callable[[np.ndarray], np.ndarray]]:
-        def fit(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    def pygam(search: bool) -> Fitter:
+        def fit(x: np.ndarray, y: np.ndarray) -> Curve:
             model = LinearGAM(s(0, constraints="monotonic_inc"))
             if search:
                 model.gridsearch(x[:, None], y, progress=False)
@@ -59,44 +53,18 @@ def fitters() -> dict[str, Callable[[np.ndarray, np.ndarray], Callable[[np.ndarr
             "pyGAM monotonic_inc": pygam(False), "pyGAM monotonic_inc + gridsearch": pygam(True)}
 
 
-def evaluate(truth: Callable[[np.ndarray], np.ndarray], seeds: int) -> dict[str, tuple[float,
-                                                                                         float]]:
-    tools = fitters()
-    wrong: dict[str, list[float]] = {name: [] for name in tools}
-    error: dict[str, list[float]] = {name: [] for name in tools}
-    for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        x = rng.uniform(0, 1, N)
-        y = truth(x) + rng.normal(0, NOISE, N)
-        low, high = x.min(), x.max()
-        wide = np.linspace(low - 0.1 * (high - low), high + 0.1 * (high - low), 1000)
-        inside = np.linspace(low, high, 1000)
-        for name, fit in tools.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                predict = fit(x, y)
-            curve = predict(wide)
-            # A step down by more than rounding: 1e-9 of the curve's range.
-            floor = -1e-9 * float(np.ptp(curve))
-            wrong[name].append(float(np.mean(np.diff(curve) < floor)))
-            error[name].append(float(np.sqrt(np.mean((predict(inside) - truth(inside)) ** 2))))
-    return {name: (statistics.mean(wrong[name]), statistics.median(error[name]))
-            for name in tools}
+def steps_down(curve: np.ndarray) -> float:
+    """The share of steps that go down by more than rounding: 1e-9 of the curve's range."""
+    return float(np.mean(np.diff(curve) < -1e-9 * float(np.ptp(curve))))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=50)
     args = parser.parse_args()
-    import pygam
-
-    print(f"# {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, load "
-          f"average {os.getloadavg()[0]:.1f}; pyGAM {pygam.__version__}; n = {N}, noise sd "
-          f"{NOISE}, {args.seeds} data sets (scores do not depend on the load)")
-    print("\n| truth | tool | wrong-way steps (mean) | RMSE vs truth (median) | RMSE ratio to "
-          "pyGAM + gridsearch |\n|---|---|---|---|---|")
+    print_header(args.seeds, "steps")
     for name, truth in TRUTHS.items():
-        results = evaluate(truth, args.seeds)
+        results = evaluate(fitters(), truth, steps_down, args.seeds)
         anchor = results["pyGAM monotonic_inc + gridsearch"][1]
         for tool, (wrong, rmse) in results.items():
             print(f"| {name} | {tool} | {100 * wrong:.1f}% | {rmse:.4f} | {rmse / anchor:.3f} |")
