@@ -123,22 +123,19 @@ class Family:
     def null_mean(self, y: Array, weights: Array, offset: Array) -> Array:
         """The intercept-only model's means (with the offset): the deviance explained
         is measured against it, as glm and mgcv measure it."""
-        mean = float(np.average(y, weights=weights))
         if not offset.any():
-            return np.full_like(y, mean)
-        start = self.null_start(mean) - float(np.average(offset, weights=weights))
-        return self.inverse_link(offset + self.null_intercept(y, weights, offset, start))
+            return np.full_like(y, np.average(y, weights=weights))
+        return self.inverse_link(offset + self.null_intercept(y, weights, offset))
 
-    def null_start(self, mean: float) -> float:
-        """The link of a mean response, kept inside the link's domain."""
+    def null_intercept(self, y: Array, weights: Array, offset: Array) -> float:
+        """The maximum likelihood intercept of the model of the offset and an intercept
+        alone: Fisher scoring on its one score equation, from the link of the mean
+        response less the mean offset."""
+        mean = float(np.average(y, weights=weights))
         inside = min(max(mean, _TINY), 1.0 - _TINY) if self.link == "logit" else \
             max(mean, _SMALLEST) if self.link == "log" else mean
-        return float(self.link_fn(np.array([inside]))[0])
-
-    def null_intercept(self, y: Array, weights: Array, offset: Array, start: float) -> float:
-        """The maximum likelihood intercept of the model of the offset and an intercept
-        alone: Fisher scoring on its one score equation, from ``start``."""
-        intercept = start
+        intercept = float(self.link_fn(np.array([inside]))[0]) - float(
+            np.average(offset, weights=weights))
         for _ in range(100):
             score, information = self.null_score(y, weights, offset, intercept)
             if not information > 0.0:

@@ -367,12 +367,9 @@ class _Problem:
         intercept is fitted on the subsample in memory, then by Fisher scoring with a
         pass per step until a step would move it by less than 1e-8 (two or three passes:
         the subsample's is close). Returns its deviance and the passes taken."""
-        family = self.family
         offset = self.schema.offset_of(codes)
         assert offset is not None
-        start = family.null_start(float(np.average(y, weights=weights))) - \
-            float(np.average(offset, weights=weights))
-        intercept = family.null_intercept(y, weights, offset, start)
+        intercept = self.family.null_intercept(y, weights, offset)
         passes = 0
         while True:
             result = self._run(PassTask(plan, self.survey.offsets, null_intercept=intercept))
