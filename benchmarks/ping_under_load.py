@@ -8,6 +8,8 @@ C clients post 5.9 MB CSV bodies back to back for S seconds (in a separate proce
 this process opens a new connection for GET /ping every 20 ms. It prints /ping's
 percentiles, the large requests answered, non-2xx counts, and the ratio to the baseline,
 with the date and the load average. Bounded: S seconds per server (default 10).
+With --batch both servers run as a batch transform's (SAGEMAKER_BATCH=true), where
+large bodies are answered in a thread of the worker rather than in a helper process.
 
     PYTHONPATH=src python benchmarks/ping_under_load.py --seconds 10 --concurrency 8
 """
@@ -65,11 +67,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--baseline", default=BASELINE, help="git revision of the anchor")
     parser.add_argument("--repeat", type=int, default=3, help="runs per server, alternating")
+    parser.add_argument("--batch", action="store_true",
+                        help="serve as a batch transform does (SAGEMAKER_BATCH=true)")
     args = parser.parse_args()
+    environment = {"SAGEMAKER_BATCH": "true"} if args.batch else {}
     work = Path(tempfile.mkdtemp(prefix="sagegam-ping-"))
     model, body = _model(work), _body(work)
     print(f"# /ping under {args.concurrency} concurrent {body.stat().st_size / 2**20:.1f} MB "
-          f"CSV bodies, {args.seconds:g} s per server, 2 workers each")
+          f"CSV bodies, {args.seconds:g} s per server, 2 workers each"
+          f"{', SAGEMAKER_BATCH=true' if args.batch else ''}")
     print(f"# {datetime.datetime.now():%Y-%m-%d %H:%M}, load average {os.getloadavg()}")
     servers = ((f"baseline {args.baseline}", _checkout(args.baseline, work)),
                ("sagegam (this checkout)", ROOT / "src"))
@@ -77,7 +83,8 @@ def main() -> None:
     for run in range(1, args.repeat + 1):
         for label, src in servers:
             rows.append((f"{label}, run {run}",
-                         *_measure(src, model, body, args.seconds, args.concurrency)))
+                         *_measure(src, model, body, args.seconds, args.concurrency,
+                                  environment)))
             print(f"# after {label}, run {run}: load average {os.getloadavg()}", flush=True)
     _table(rows)
     _medians(rows, [label for label, _ in servers])
@@ -109,13 +116,13 @@ def _checkout(revision: str, work: Path) -> Path:
     return work / "baseline" / "src"
 
 
-def _measure(src: Path, model: Path, body: Path, seconds: float,
-             concurrency: int) -> tuple[list[float], dict[str, int]]:
+def _measure(src: Path, model: Path, body: Path, seconds: float, concurrency: int,
+             environment: dict[str, str]) -> tuple[list[float], dict[str, int]]:
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "sagegam", "serve", "--model-dir", str(model), "--host",
          "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env={**os.environ, "PYTHONPATH": str(src)}, stdout=subprocess.DEVNULL,
+        env={**os.environ, **environment, "PYTHONPATH": str(src)}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_for_ping(port)

@@ -104,6 +104,13 @@ def csv_body(frame: pd.DataFrame) -> bytes:
                    for row in frame.to_numpy().tolist()).encode()
 
 
+def spawned_children(pid: int) -> list[int]:
+    """The processes ``pid`` started through multiprocessing: a server's workers, or a
+    worker's helpers (multiprocessing's resource tracker aside)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
 def npy_body(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array)

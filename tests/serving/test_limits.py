@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import os
 import signal
 import socket
@@ -17,8 +18,10 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.serving.conftest import Server
+from sagegam import load
+from tests.serving.conftest import Server, npy_body, spawned_children
 
+NPY = "application/x-npy"
 FAST_TIMEOUTS = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1", "SAGEGAM_KEEP_ALIVE_SECONDS": "1",
                  "SAGEGAM_ENDPOINT_ID": "endpoint-7f3a"}
 
@@ -82,21 +85,16 @@ def test_a_silent_connection_is_closed_after_the_keep_alive_time(strict_server):
 def test_a_killed_worker_is_logged_with_its_cause_and_replaced(regressor_dir):
     running = Server(regressor_dir, workers=1)
     try:
-        worker = _workers(running.process.pid)[-1]
+        worker = spawned_children(running.process.pid)[-1]
         os.kill(worker, signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and worker in _workers(running.process.pid):
+        while time.monotonic() < deadline and worker in spawned_children(running.process.pid):
             time.sleep(0.1)
         assert running._wait_for_ping(30) > 0  # the replacement answers
     finally:
         running.stop()
     log = running.process.communicate()[0]
     assert f"serve: worker {worker} died (killed by SIGKILL); started worker" in log
-
-
-def _workers(pid: int) -> list[int]:
-    """The server's worker processes (uvicorn spawns them; the resource tracker aside)."""
-    return _children(pid)
 
 
 def test_a_taken_port_is_refused_in_one_sentence_with_exit_code_2(regressor_dir, server):
@@ -117,25 +115,20 @@ def test_concurrent_large_bodies_are_bounded_in_memory(regressor_dir):
     rows = np.random.default_rng(1).uniform(size=(230_000, 3))
     body = ("\n".join(",".join(f"{v:.6f}" for v in row) for row in rows) + "\n").encode()
     try:
-        worker = _workers(running.process.pid)[-1]
+        worker = spawned_children(running.process.pid)[-1]
         with httpx.Client(timeout=120, limits=httpx.Limits(max_connections=16)) as client, \
                 ThreadPoolExecutor(16) as pool:
             statuses = list(pool.map(lambda _: client.post(
                 running.url + "/invocations", content=body,
                 headers={"Content-Type": "text/csv", "Accept": "text/csv"}).status_code,
                 range(16)))
-        helpers = _children(worker)
+        helpers = spawned_children(worker)
         peak_kb = _peak_rss_kb(worker) + sum(_peak_rss_kb(helper) for helper in helpers)
     finally:
         running.stop()
     assert statuses == [200] * 16
     assert len(helpers) == 1  # one slot: one helper process
     assert peak_kb < 300_000, f"worker and helper peaked at {peak_kb / 1024:.0f} MB"
-
-
-def _children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
 def _peak_rss_kb(pid: int) -> int:
@@ -191,13 +184,13 @@ def test_a_dead_helper_costs_one_503_and_the_worker_carries_on(regressor_dir):
                              headers={"Content-Type": "text/csv"}, timeout=60)
     try:
         assert post().status_code == 200
-        worker = _workers(running.process.pid)[-1]
-        (helper,) = _children(worker)
+        worker = spawned_children(running.process.pid)[-1]
+        (helper,) = spawned_children(worker)
         os.kill(helper, signal.SIGKILL)
         time.sleep(0.5)
         statuses = [post().status_code for _ in range(2)]
         assert statuses in ([503, 200], [200, 200]), statuses
-        assert worker in _workers(running.process.pid)
+        assert worker in spawned_children(running.process.pid)
     finally:
         running.stop()
 
@@ -208,8 +201,8 @@ def test_helpers_leave_with_their_worker(regressor_dir):
         post = httpx.post(running.url + "/invocations", content=_large_body(),
                           headers={"Content-Type": "text/csv"}, timeout=60)
         assert post.status_code == 200
-        worker = _workers(running.process.pid)[-1]
-        (helper,) = _children(worker)
+        worker = spawned_children(running.process.pid)[-1]
+        (helper,) = spawned_children(worker)
         os.kill(worker, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while Path(f"/proc/{helper}").exists() and \
@@ -218,3 +211,31 @@ def test_helpers_leave_with_their_worker(regressor_dir):
             time.sleep(0.1)
     finally:
         running.stop()
+
+
+def test_a_batch_worker_answers_large_bodies_itself_and_keeps_its_health_check(
+        regressor_dir):
+    """SAGEMAKER_BATCH=true: a large body is answered in a thread of its worker, with no
+    helper process to move it to, and /ping keeps answering within SageMaker's 2 s while
+    the worker predicts a million rows."""
+    running = Server(regressor_dir, workers=1, env={"SAGEMAKER_BATCH": "true",
+                                                    "SAGEMAKER_MAX_PAYLOAD_IN_MB": "100"})
+    rows = np.random.default_rng(5).uniform(size=(1_000_000, 3))
+    expected = load(regressor_dir).predict(rows)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(running.post, npy_body(rows), NPY, NPY)
+            pings = []
+            while not answer.done():
+                started = time.monotonic()
+                status = httpx.get(running.url + "/ping", timeout=2).status_code
+                pings.append((status, time.monotonic() - started))
+                time.sleep(0.01)
+            response = answer.result()
+        helpers = spawned_children(spawned_children(running.process.pid)[-1])
+    finally:
+        running.stop()
+    assert response.status_code == 200
+    np.testing.assert_array_equal(np.load(io.BytesIO(response.content)), expected)
+    assert helpers == []
+    assert pings and all(status == 200 and seconds < 2 for status, seconds in pings), pings

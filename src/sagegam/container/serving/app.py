@@ -7,9 +7,13 @@ answers 200, only once it is in memory.
 
 Large bodies (batch mini-batches) are bounded and kept off the event loop: at most
 ``large_request_slots`` of them per worker are read and answered at once (the others wait
-before their bodies are read, so TCP flow control holds their bytes, not our memory), and
-they are decoded and predicted in a helper process (``offload``), so ``/ping`` and small
-requests keep their latency while a large one is in flight.
+before their bodies are read, so TCP flow control holds their bytes, not our memory).
+A real-time endpoint decodes and predicts them in a helper process (``offload``), so
+``/ping`` and small requests keep their few-millisecond latency while a large one is in
+flight. A batch transform (``SAGEMAKER_BATCH=true``) answers them in a thread of the
+worker instead: its only other request is the health check, whose 2 s limit a thread
+keeps by far (p99 tens of milliseconds), and moving an 80 MB body to a helper and its
+answer back cost more than predicting its million rows (docs/serving.md).
 """
 
 from __future__ import annotations
@@ -64,8 +68,6 @@ class InferenceApp:
                 except Exception as error:  # the server must not start without a model
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
-                if self.settings.batch:  # every request will be large: start the helpers
-                    self._helpers.warm()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._helpers.shutdown()
@@ -105,10 +107,12 @@ class InferenceApp:
             body = await read_body(receive, self.settings)
         except ClientError as error:
             return core.error_response(error)
-        if len(body) >= LARGE_BODY_BYTES:
-            return await self._helpers.answer(body, request)
         assert self.predictor is not None
-        return request.answer(self.predictor, body, self.settings)
+        if len(body) < LARGE_BODY_BYTES:
+            return request.answer(self.predictor, body, self.settings)
+        if self.settings.batch:
+            return await asyncio.to_thread(request.answer, self.predictor, body, self.settings)
+        return await self._helpers.answer(body, request)
 
     def _large_request_slots(self) -> asyncio.Semaphore:
         if self._slots is None:  # created on the worker's own event loop

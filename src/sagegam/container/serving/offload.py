@@ -1,4 +1,5 @@
-"""Large requests, answered in helper processes so the worker's event loop stays free.
+"""Large requests to a real-time endpoint, answered in helper processes so the worker's
+event loop stays free (a batch transform's worker answers them in a thread: ``app``).
 
 A batch-sized body takes tens to hundreds of milliseconds of CPU to decode, predict and
 encode. In a thread of the worker it would share Python's interpreter lock with the event
@@ -96,14 +97,6 @@ class Helpers:
             if parcel is not None:
                 parcel.discard()  # the helper removed it, unless it died first
 
-    def warm(self) -> None:
-        """Start the helpers now, in the background (a batch transform's first mini-batch
-        would otherwise wait for a process to start and load the model). pandas is left to
-        the first CSV body: an npy job never needs it, and its 0.7 s import ran ahead of
-        the first request in the helper's queue."""
-        for _ in range(self.settings.large_request_slots):
-            self._helpers().submit(_started)
-
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -137,10 +130,6 @@ def _exit_with(worker: int) -> None:
     while os.getppid() == worker:
         time.sleep(PARENT_CHECK_SECONDS)
     os._exit(0)
-
-
-def _started() -> None:
-    """Nothing: submitting it makes the pool start its process, which loads the model."""
 
 
 def _answer(body: bytes | Parcel, request: core.RequestHeaders) -> core.Response:
