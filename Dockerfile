@@ -47,7 +47,9 @@ RUN rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
  && chmod -R o+rwX /opt/ml /tmp/matplotlib
 
 # One layer: files deleted above would otherwise still ship in the base's layers. The base's
-# environment is not carried over, so the variables a Python runtime needs are set here.
+# environment is not carried over, so the variables a Python runtime needs are set here;
+# GLIBC_TUNABLES lets malloc use huge pages for large bodies (see MALLOC_TUNABLES in
+# src/sagegam/container/serving/__init__.py).
 FROM scratch
 COPY --from=runtime / /
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -55,7 +57,8 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MPLBACKEND=Agg \
-    MPLCONFIGDIR=/tmp/matplotlib
+    MPLCONFIGDIR=/tmp/matplotlib \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
       com.amazonaws.sagemaker.capabilities.multi-models=true \
       org.opencontainers.image.title="sagegam" \

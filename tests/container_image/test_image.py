@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from sagegam import load
+from sagegam.container.serving import MALLOC_TUNABLES
 from sagegam.datasets import gauss3_split
 from tests.serving.conftest import free_port
 
@@ -227,6 +228,7 @@ def test_the_image_is_labelled_and_holds_no_build_leftovers(engine, image):
     labels = inspected.get("Labels") or inspected["Config"].get("Labels")
     assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
     assert labels["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
+    assert f"GLIBC_TUNABLES={MALLOC_TUNABLES}" in inspected["Config"]["Env"]
     print(f"\nimage size {inspected['Size'] / 1e6:.0f} MB")
     # What the Dockerfile strips to keep the image small: build tools, test suites, sources.
     found = subprocess.run([engine, "run", "--rm", "--network", "none", "--entrypoint",

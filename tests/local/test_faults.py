@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 
 from sagegam import GAMRegressor, load, save
+from sagegam.container.serving import MALLOC_TUNABLES
 from sagegam.local import endpoints, training, transform
 from sagegam.local.state import LocalError
+from tests.serving.conftest import server_workers
 
 
 @pytest.fixture()
@@ -177,6 +179,26 @@ def test_a_bad_record_is_named_by_its_line_in_the_file(home, model_dir, tmp_path
     assert "'ten' is not a number" in message
 
 
+def test_endpoint_workers_run_with_huge_pages_advised_unless_the_user_set_glibc_tunables(
+        home, model_dir, monkeypatch):
+    """As the image's environment sets them (MALLOC_TUNABLES); a user's own are kept."""
+    found = []
+    for own in (None, "glibc.malloc.arena_max=2"):
+        if own is not None:
+            monkeypatch.setenv("GLIBC_TUNABLES", own)
+        else:
+            monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+        endpoints.deploy("tunables", model_dir)
+        try:
+            (worker,) = server_workers(endpoints.describe("tunables")["Pid"])
+            environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+            found.append([v for v in environ if v.startswith(b"GLIBC_TUNABLES=")])
+        finally:
+            endpoints.delete("tunables")
+    assert found == [[f"GLIBC_TUNABLES={MALLOC_TUNABLES}".encode()],
+                     [b"GLIBC_TUNABLES=glibc.malloc.arena_max=2"]]
+
+
 def test_a_worker_killed_mid_transform_costs_a_retry_not_the_job(home, model_dir, tmp_path):
     rows = np.random.default_rng(2).uniform(0, 10, size=(60_000, 1))
     data = _features(tmp_path / "many.csv", rows)
@@ -186,9 +208,7 @@ def test_a_worker_killed_mid_transform_costs_a_retry_not_the_job(home, model_dir
         if killed:
             return
         server = endpoints.describe("transform-killed")["Pid"]
-        children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
-        workers = [int(c) for c in children
-                   if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        workers = server_workers(server)
         os.kill(workers[0], signal.SIGKILL)
         killed.append(workers[0])
 

@@ -104,11 +104,25 @@ def csv_body(frame: pd.DataFrame) -> bytes:
                    for row in frame.to_numpy().tolist()).encode()
 
 
-def spawned_children(pid: int) -> list[int]:
-    """The processes ``pid`` started through multiprocessing: a server's workers, or a
-    worker's helpers (multiprocessing's resource tracker aside)."""
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+def server_workers(pid: int) -> list[int]:
+    """The workers of the `serve` process ``pid``: forked, they share its command line;
+    multiprocessing's resource tracker, if it runs, is not one."""
+    return [child for child, command in _children(pid) if b"resource_tracker" not in command]
+
+
+def helpers_of(worker: int) -> list[int]:
+    """The helper processes a worker spawned (its resource tracker aside)."""
+    return [child for child, command in _children(worker) if b"spawn_main" in command]
+
+
+def _children(pid: int) -> list[tuple[int, bytes]]:
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            found.append((int(child), Path(f"/proc/{child}/cmdline").read_bytes()))
+        except FileNotFoundError:  # it exited meanwhile
+            continue
+    return found
 
 
 def npy_body(array: np.ndarray) -> bytes:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from sagegam import load
-from tests.serving.conftest import Server, npy_body, spawned_children
+from tests.serving.conftest import Server, helpers_of, npy_body, server_workers
 
 NPY = "application/x-npy"
 FAST_TIMEOUTS = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1", "SAGEGAM_KEEP_ALIVE_SECONDS": "1",
@@ -85,10 +85,10 @@ def test_a_silent_connection_is_closed_after_the_keep_alive_time(strict_server):
 def test_a_killed_worker_is_logged_with_its_cause_and_replaced(regressor_dir):
     running = Server(regressor_dir, workers=1)
     try:
-        worker = spawned_children(running.process.pid)[-1]
+        worker = server_workers(running.process.pid)[-1]
         os.kill(worker, signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and worker in spawned_children(running.process.pid):
+        while time.monotonic() < deadline and worker in server_workers(running.process.pid):
             time.sleep(0.1)
         assert running._wait_for_ping(30) > 0  # the replacement answers
     finally:
@@ -115,14 +115,14 @@ def test_concurrent_large_bodies_are_bounded_in_memory(regressor_dir):
     rows = np.random.default_rng(1).uniform(size=(230_000, 3))
     body = ("\n".join(",".join(f"{v:.6f}" for v in row) for row in rows) + "\n").encode()
     try:
-        worker = spawned_children(running.process.pid)[-1]
+        worker = server_workers(running.process.pid)[-1]
         with httpx.Client(timeout=120, limits=httpx.Limits(max_connections=16)) as client, \
                 ThreadPoolExecutor(16) as pool:
             statuses = list(pool.map(lambda _: client.post(
                 running.url + "/invocations", content=body,
                 headers={"Content-Type": "text/csv", "Accept": "text/csv"}).status_code,
                 range(16)))
-        helpers = spawned_children(worker)
+        helpers = helpers_of(worker)
         peak_kb = _peak_rss_kb(worker) + sum(_peak_rss_kb(helper) for helper in helpers)
     finally:
         running.stop()
@@ -184,13 +184,13 @@ def test_a_dead_helper_costs_one_503_and_the_worker_carries_on(regressor_dir):
                              headers={"Content-Type": "text/csv"}, timeout=60)
     try:
         assert post().status_code == 200
-        worker = spawned_children(running.process.pid)[-1]
-        (helper,) = spawned_children(worker)
+        worker = server_workers(running.process.pid)[-1]
+        (helper,) = helpers_of(worker)
         os.kill(helper, signal.SIGKILL)
         time.sleep(0.5)
         statuses = [post().status_code for _ in range(2)]
         assert statuses in ([503, 200], [200, 200]), statuses
-        assert worker in spawned_children(running.process.pid)
+        assert worker in server_workers(running.process.pid)
     finally:
         running.stop()
 
@@ -201,8 +201,8 @@ def test_helpers_leave_with_their_worker(regressor_dir):
         post = httpx.post(running.url + "/invocations", content=_large_body(),
                           headers={"Content-Type": "text/csv"}, timeout=60)
         assert post.status_code == 200
-        worker = spawned_children(running.process.pid)[-1]
-        (helper,) = spawned_children(worker)
+        worker = server_workers(running.process.pid)[-1]
+        (helper,) = helpers_of(worker)
         os.kill(worker, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while Path(f"/proc/{helper}").exists() and \
@@ -232,7 +232,7 @@ def test_a_batch_worker_answers_large_bodies_itself_and_keeps_its_health_check(
                 pings.append((status, time.monotonic() - started))
                 time.sleep(0.01)
             response = answer.result()
-        helpers = spawned_children(spawned_children(running.process.pid)[-1])
+        helpers = helpers_of(server_workers(running.process.pid)[-1])
     finally:
         running.stop()
     assert response.status_code == 200

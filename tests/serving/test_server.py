@@ -9,13 +9,12 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import numpy as np
 import orjson
 
-from tests.serving.conftest import Server, spawned_children
+from tests.serving.conftest import Server
 
 
 def test_ping_is_200_with_an_empty_body_soon_after_start(server):
@@ -173,19 +172,3 @@ def test_the_serving_path_imports_numpy_but_not_scikit_learn_scipy_or_pandas(reg
                             capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
-
-def test_workers_run_with_huge_pages_advised_unless_the_user_set_glibc_tunables(
-        regressor_dir):
-    """The supervisor sets glibc's malloc tunable for the workers it spawns; a user's own
-    GLIBC_TUNABLES is left as it is."""
-    found = []
-    for env in ({}, {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}):
-        running = Server(regressor_dir, workers=1, env=env)
-        try:
-            (worker,) = spawned_children(running.process.pid)
-            environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
-            found.append([v for v in environ if v.startswith(b"GLIBC_TUNABLES=")])
-        finally:
-            running.stop()
-    assert found == [[b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1"],
-                     [b"GLIBC_TUNABLES=glibc.malloc.arena_max=2"]]

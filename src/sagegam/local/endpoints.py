@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sagegam.container.serving import MALLOC_TUNABLES
 from sagegam.local import client
 from sagegam.local.client import Answer
 from sagegam.local.processes import alive, stop_group
@@ -73,7 +74,7 @@ def deploy(name: str, model: Path, engine: Engine = SUBPROCESS, workers: int = 1
             process = subprocess.Popen(_serve_command(name, model_dir, engine, workers, chosen,
                                                       env),
                                        stdout=handle, stderr=subprocess.STDOUT,
-                                       env={**os.environ, **env},
+                                       env=_server_environment(env),
                                        start_new_session=True)  # survives the CLI
         record["Pid"] = process.pid
         write_record(folder / "endpoint.json", record)
@@ -85,6 +86,12 @@ def deploy(name: str, model: Path, engine: Engine = SUBPROCESS, workers: int = 1
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return describe(name)
+
+
+def _server_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """A subprocess server's environment: ours, the endpoint's, and malloc's huge pages
+    as the image sets them (``MALLOC_TUNABLES``), unless GLIBC_TUNABLES is set already."""
+    return {"GLIBC_TUNABLES": MALLOC_TUNABLES, **os.environ, **extra}
 
 
 def _check_port(port: int) -> None:
