@@ -12,7 +12,8 @@ file) as the limits:
 
 A transform of an empty file times what every job pays whatever its size (the temporary
 endpoint's start and stop, with 1 or 2 workers); the last rows give each transform's share
-net of it. Run: python benchmarks/transform_benchmark.py [--rows 1000000]
+net of it. Each path runs once untimed before its timed repeats. Run:
+python benchmarks/transform_benchmark.py [--rows 1000000]
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def main() -> None:
     print("| path | median s | rows/s | share of the limit |")
     print("|---|---|---|---|")
     for label, call in cells:
-        times = []
+        call()  # untimed: the first call of each path pays what later ones do not
+        times = []  # (malloc growing its heap, the files' first read, imports)
         for _ in range(args.repeats):
             started = time.perf_counter()
             call()
