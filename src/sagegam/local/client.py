@@ -47,7 +47,7 @@ def healthy(url: str, endpoint_id: str | None) -> bool:
         endpoint_id is None or answer.endpoint_id == endpoint_id)
 
 
-def post(url: str, body: bytes, content_type: str, accept: str | None = None,
+def post(url: str, body: bytes | memoryview, content_type: str, accept: str | None = None,
          custom_attributes: str | None = None, timeout: float = 60.0,
          endpoint_id: str | None = None, path: str = "/invocations") -> Answer:
     """POST ``path`` (/invocations, or a multi-model route); an HTTP error status is an

@@ -81,7 +81,7 @@ class Batch:
     file_index: int
     first_line: int  # the file's 1-based line number of the first record
     count: int  # records
-    body: bytes  # the records, each followed by a line break, as posted
+    body: bytes | memoryview  # the records, each followed by a line break, as posted
 
 
 def validate(spec: TransformSpec) -> None:
@@ -270,8 +270,10 @@ def _batches(records: list[Records], spec: TransformSpec) -> Iterator[Batch]:
             yield from (Batch(index, number, 1, (_filtered(spec, line) + "\n").encode())
                         for number, line in enumerate(file_records.lines(), 1))
         elif spec.input_filter is None or spec.input_filter.strip() == "$":
-            data, first = file_records.data, 1  # mini-batches are slices of the file
-            for start, end, count in line_batches(data, spec.max_payload_mb):
+            # Mini-batches are views of the file's bytes: copied, the 91 MB of a million
+            # rows took 0.1 s before the first one was sent.
+            data, first = memoryview(file_records.data), 1
+            for start, end, count in line_batches(file_records.data, spec.max_payload_mb):
                 yield Batch(index, first, count, data[start:end])
                 first += count
         else:
