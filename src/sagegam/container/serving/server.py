@@ -1,17 +1,17 @@
 """The ``serve`` entry point: SageMaker's hosting contract under uvicorn.
 
-uvicorn (uvloop + httptools) with one process per CPU, forked from the supervisor once it
-has imported the server and checked the model: measured in docs/serving.md
-against the stacks users would pick instead. A small request is answered inline on the
-event loop; a large one in a helper process or, in batch transform, a thread (see
-``app``). Every worker runs under uvicorn's
-supervisor, even a single one, so a worker that dies is logged and replaced while the
-others (or, with one worker, the restarted one) keep the endpoint up.
+uvicorn (uvloop + httptools) with one process per CPU, measured in docs/serving.md against
+the stacks users would pick instead, each forked from the supervisor once it has imported
+the server and checked the model. A small request is answered inline on the event loop; a
+large one in a helper process or, in batch transform, a thread (see ``app``). Every worker
+runs under the supervisor, even a single one, so a worker that dies is logged and replaced
+while the others (or, with one worker, the restarted one) keep the endpoint up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import select
@@ -29,6 +29,10 @@ HEALTH_CHECK_SECONDS = 5  # a worker that does not answer its supervisor's ping 
 APP = "sagegam.container.serving.app:create_app"
 PROTOCOL = "sagegam.container.serving.protocol:GuardedHttpToolsProtocol"
 EXIT_OK, EXIT_WORKERS_FAILED, EXIT_USAGE = 0, 1, 2
+# What a worker imports as it starts that `serve` has not imported already.
+WORKER_MODULES = ("httptools", "uvloop", "uvicorn.lifespan.on",
+                  "uvicorn.protocols.http.httptools_impl",
+                  "sagegam.container.serving.multimodel_app", "sagegam.container.serving.protocol")
 
 
 def serve(model_dir: str | None = None, host: str = "0.0.0.0", port: int | None = None,
@@ -123,7 +127,7 @@ def describe_exit(code: int | None) -> str:
 
 
 def _supervisor_class() -> Any:
-    """uvicorn's worker supervisor, forking its workers (``_ForkedWorker``) and telling
+    """uvicorn's worker supervisor, forking its workers (``ForkedWorker``) and telling
     why one was replaced (uvicorn says only "died", below the level a server logs at)."""
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors.multiprocess import Multiprocess, Process
@@ -185,13 +189,8 @@ def _supervisor_class() -> Any:
 
 def _import_what_workers_run() -> None:
     """Import, once in the supervisor, what every forked worker would import as it starts."""
-    import httptools  # noqa: F401
-    import uvicorn.lifespan.on
-    import uvicorn.protocols.http.httptools_impl  # noqa: F401
-    import uvloop  # noqa: F401
-
-    import sagegam.container.serving.multimodel_app
-    import sagegam.container.serving.protocol  # noqa: F401
+    for module in WORKER_MODULES:
+        importlib.import_module(module)
 
 
 def _forked_worker(config: Any, target: Any, sockets: list[socket.socket]) -> None:
