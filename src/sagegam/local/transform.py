@@ -117,9 +117,11 @@ def input_files(inputs: list[Path]) -> list[Path]:
     return files
 
 
-def run_transform(spec: TransformSpec,
-                  progress: Callable[[int], None] = lambda _: None) -> dict[str, Any]:
-    """Run the job to its end; returns a DescribeTransformJob-like summary.
+def run_transform(spec: TransformSpec, progress: Callable[[int], None] = lambda _: None,
+                  counted: Callable[[int], None] = lambda _: None) -> dict[str, Any]:
+    """Run the job to its end; returns a DescribeTransformJob-like summary. ``counted``
+    hears how many records the files hold once they are read, before any server starts;
+    ``progress`` how many each answered mini-batch held.
 
     With several instances each one is an endpoint of its own and scores the files dealt
     to it (file ``i`` to instance ``i mod n``), as SageMaker distributes S3 objects: no
@@ -130,6 +132,7 @@ def run_transform(spec: TransformSpec,
         raise LocalError("instance_count must be at least 1.")
     files = input_files(spec.inputs)
     records = [_records(path, spec) for path in files]  # every refusal before a server starts
+    counted(sum(r.count for r in records))
     shares = [list(range(i, len(files), spec.instance_count))
               for i in range(min(spec.instance_count, len(files)))]
     counts: dict[int, int] = {}
