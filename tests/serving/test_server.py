@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import signal
 import subprocess
@@ -100,6 +101,28 @@ def test_sigterm_during_load_drains_and_exits_within_30_seconds(regressor_dir):
     assert time.monotonic() - started < 30
     assert code == 0  # the supervisor drained its worker and exits cleanly
     assert statuses and set(statuses) == {200}
+
+
+def test_sigterm_mid_request_still_answers_it_then_exits(regressor_dir, regressor, rows):
+    running = Server(regressor_dir, workers=1)
+    body = "".join(",".join(map(repr, row)) + "\n" for row in rows.tolist()).encode()
+    half = len(body) // 2
+    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
+    connection.putrequest("POST", "/invocations")
+    for name, value in [("Content-Type", "text/csv"), ("Accept", "application/json"),
+                        ("Content-Length", str(len(body)))]:
+        connection.putheader(name, value)
+    connection.endheaders(message_body=body[:half])
+    time.sleep(0.5)  # the worker has the request's headers: the request is in flight
+    running.process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)  # and the worker is shutting down
+    connection.send(body[half:])
+    response = connection.getresponse()
+    answer = orjson.loads(response.read())
+    assert response.status == 200 and response.getheader("connection") == "close"
+    np.testing.assert_allclose(answer["predictions"], regressor.predict(rows), rtol=1e-12)
+    assert running.process.wait(timeout=30) == 0
+    assert "cancels" not in running.process.communicate()[0]
 
 
 def _bodies(rows: np.ndarray) -> dict[str, bytes]:

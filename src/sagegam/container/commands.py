@@ -55,9 +55,13 @@ def serve(model_dir: str | None, host: str, port: int | None, workers: int | Non
     Example:
       sagegam serve --model-dir sagegam-demo/model --port 8080
     """
+    from sagegam.container.serving.server import EXIT_USAGE, exit_at_once
     from sagegam.container.serving.server import serve as run
 
-    sys.exit(run(model_dir, host, port, workers))
+    code = run(model_dir, host, port, workers)
+    if code == EXIT_USAGE:
+        sys.exit(code)  # refused before serving: an ordinary exit
+    exit_at_once(code)
 
 
 @click.group("IMAGE", context_settings=CONTEXT)

@@ -221,7 +221,7 @@ def _wait_healthy(record: dict[str, Any], process: subprocess.Popen[bytes], log:
             if answer.endpoint_id == record["EndpointId"]:
                 return
             impostor = answer.endpoint_id or "a server that is not a sagegam endpoint"
-        time.sleep(0.05)
+        time.sleep(0.01)  # the server binds after its imports; a ping then waits for a worker
     extra = f" Port {record['Port']} is answered by {impostor}." if impostor else ""
     raise LocalError(f"Endpoint {record['EndpointName']!r} did not answer /ping within "
                      f"{timeout:g} s.{extra} Its log ends: {_tail(log)}")
