@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import orjson
+import pandas as pd
 
-from tests.serving.conftest import Server
+from tests.serving.conftest import Server, csv_body
 
 
 def test_ping_is_200_with_an_empty_body_soon_after_start(server):
@@ -105,7 +106,7 @@ def test_sigterm_during_load_drains_and_exits_within_30_seconds(regressor_dir):
 
 def test_sigterm_mid_request_still_answers_it_then_exits(regressor_dir, regressor, rows):
     running = Server(regressor_dir, workers=1)
-    body = "".join(",".join(map(repr, row)) + "\n" for row in rows.tolist()).encode()
+    body = csv_body(pd.DataFrame(rows))
     half = len(body) // 2
     connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
     connection.putrequest("POST", "/invocations")

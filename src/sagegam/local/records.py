@@ -91,7 +91,7 @@ def _refuse_blank_line(path: Path, data: bytes, ends: NDArray[np.intp]) -> None:
     for start in _maybe_blank(data, ends).tolist():
         match = _MAYBE_BLANK.match(data, start)
         if match is not None and not match.group().decode("utf-8").strip():
-            number = data.count(b"\n", 0, start) + 1
+            number = int(np.searchsorted(ends, start)) + 1  # the line ends before it
             raise LocalError(f"{path.name}, line {number} is empty; every line must be a "
                              "record.")
 

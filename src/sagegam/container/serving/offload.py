@@ -77,8 +77,8 @@ def _start(model_dir: str, settings: core.ServerSettings, worker: int) -> None:
 def _exit_with(worker: int) -> None:
     """A helper whose worker was killed outright would wait on its queue forever; and a
     worker that exits does not always send its helpers the pool's stop first. Every stop
-    of an endpoint waits for its helpers, so they look
-    often: a getppid() every 50 ms costs nothing, a 1 s look cost each stop up to 1 s."""
+    of an endpoint waits for its helpers, so they look often: a getppid() every 50 ms costs
+    nothing, a 1 s look cost each stop up to 1 s."""
     while os.getppid() == worker:
         time.sleep(PARENT_CHECK_SECONDS)
     os._exit(0)
